@@ -1,0 +1,2 @@
+export type * from './packet/types.js';
+export { MqttProtocolError, type MqttProtocolErrorCode } from './packet/errors.js';
