@@ -1,0 +1,27 @@
+import { inspect } from 'node:util';
+
+/** What a hidden value prints as. */
+export const REDACTED = '[redacted]';
+
+/**
+ * Freezes `value` and gives it a `toString`, `toJSON` and `util.inspect` view in which the named
+ * keys read `[redacted]`. The keys stay ordinary readable properties. The added methods are not
+ * enumerable, so `Object.keys` and spreading see only the data.
+ */
+export function withHiddenSecrets<T extends object>(value: T, secretKeys: readonly (keyof T & string)[]): Readonly<T> {
+  const shown = (): Record<string, unknown> => {
+    const copy: Record<string, unknown> = { ...(value as Record<string, unknown>) };
+    for (const key of secretKeys) {
+      if (copy[key] !== undefined) copy[key] = REDACTED;
+    }
+    return copy;
+  };
+  Object.defineProperties(value, {
+    toJSON: { value: shown },
+    toString: { value: () => inspect(shown(), { breakLength: Infinity, depth: 1 }) },
+    [inspect.custom]: {
+      value: (_depth: number, options: object, show: typeof inspect) => show(shown(), options),
+    },
+  });
+  return Object.freeze(value);
+}
