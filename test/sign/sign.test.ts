@@ -5,6 +5,7 @@ import { ConfigurationError } from '../../src/errors.js';
 import { signCredentials, signContent, signature } from '../../src/sign/index.js';
 import type { SignInput } from '../../src/sign/index.js';
 import { signInputArb } from './arbitraries.js';
+import { captureError, expectConfigurationError } from './helpers.js';
 
 const example = {
   clientId: '12345',
@@ -210,16 +211,13 @@ describe('signCredentials: input validation', () => {
 
   it.each(cases)('refuses a bad %s: %o', (field, change) => {
     const input = { ...valid, deviceSecret: secret, ...change } as SignInput;
-    const error = captureError(() => signCredentials(input));
-    expect(error).toBeInstanceOf(ConfigurationError);
-    expect((error as ConfigurationError).field).toBe(field);
-    expect((error as ConfigurationError).message).not.toContain(secret);
+    const error = expectConfigurationError(() => signCredentials(input), field);
+    expect(error.message).not.toContain(secret);
     expect(String(error)).not.toContain(secret);
   });
 
   it('refuses a non-object input', () => {
-    const error = captureError(() => signCredentials(null as unknown as SignInput));
-    expect((error as ConfigurationError).field).toBe('credentials');
+    expectConfigurationError(() => signCredentials(null as unknown as SignInput), 'credentials');
   });
 
   it('accepts a clientId of exactly 64 characters and a timestamp of 0', () => {
@@ -241,12 +239,3 @@ describe('signCredentials: input validation', () => {
     );
   });
 });
-
-function captureError(action: () => unknown): unknown {
-  try {
-    action();
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected an error, none was thrown');
-}
