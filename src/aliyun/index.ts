@@ -1,0 +1,36 @@
+/**
+ * The Alibaba Cloud IoT Platform profile: endpoints, root CAs, session limits, CONNACK hints,
+ * connection options for a device, and the Alink topics and payloads. Pure functions; no network
+ * code.
+ */
+export {
+  ALIYUN_REGIONS,
+  DEFAULT_REGION,
+  IPV6_REGION,
+  DEFAULT_PORT,
+  IPV6_TEST_ENDPOINT,
+  productEndpoint,
+  instanceEndpoint,
+  missingAaaaHint,
+  type AliyunRegion,
+  type PlatformEndpoint,
+} from './endpoints.js';
+export { aliyunRootCa, pemCertificates } from './ca.js';
+export {
+  PLATFORM_LIMITS,
+  checkKeepalive,
+  checkPlatformConnect,
+  checkPlatformPublish,
+  checkPlatformSubscribe,
+  type PlatformConnectSettings,
+  type PlatformPublishSettings,
+} from './limits.js';
+export { platformConnackHint, type PlatformConnackHint, type RefusedReturnCode } from './connack.js';
+export {
+  deviceConnectionOptions,
+  type DeviceOptions,
+  type EndpointChoice,
+  type CaOption,
+  type PlatformConnectionOptions,
+} from './connection.js';
+export * from './alink/index.js';
