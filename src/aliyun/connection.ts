@@ -23,8 +23,8 @@ import {
 import type { AliyunRegion } from './endpoints.js';
 import { checkKeepalive, PLATFORM_LIMITS } from './limits.js';
 
-/** Trusted roots for TLS, in any form `tls.connect` takes. */
-export type CaOption = string | Uint8Array | readonly (string | Uint8Array)[];
+/** Trusted roots for TLS in PEM, as `tls.connect` (and the transport's `ca` option) takes them. */
+export type CaOption = string | Buffer | Array<string | Buffer>;
 
 /**
  * Which host to reach: the product's own endpoint (default), the IPv6 test endpoint, an
