@@ -1,0 +1,137 @@
+import { lookup as dnsLookup } from 'node:dns';
+import { connect as netConnect, isIP } from 'node:net';
+import type { LookupFunction, Socket, TcpSocketConnectOpts } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
+import type { ConnectionOptions, TLSSocket } from 'node:tls';
+import {
+  abortedError,
+  closedEarlyError,
+  connectTimeoutError,
+  toTransportError,
+} from './errors.js';
+import type { FailureContext, TransportError, TransportPhase } from './errors.js';
+import { resolveTransportOptions } from './options.js';
+import type { ResolvedTransportOptions, TransportOptions } from './options.js';
+
+/**
+ * Opens a TCP or TLS connection for an MQTT session and resolves once it is ready to carry
+ * bytes: on `connect` for TCP, on `secureConnect` (certificate verified) for TLS.
+ *
+ * The attempt, from name lookup to the end of the TLS handshake, is bounded by
+ * `connectTimeout` and can be cancelled with `signal`; either way the socket is destroyed and
+ * the promise rejects with a {@link TransportError}. Bad options reject with a
+ * ConfigurationError before any socket is opened.
+ *
+ * Once resolved, the socket belongs to the caller: no timer, signal or listener of this function
+ * remains on it, so the caller must add its own `error` listener straight away (in the same
+ * tick as the `await` returns).
+ */
+export async function openTransport(options: TransportOptions): Promise<Socket> {
+  return connect(resolveTransportOptions(options));
+}
+
+function connect(options: ResolvedTransportOptions): Promise<Socket> {
+  return new Promise<Socket>((resolve, reject) => {
+    let phase: TransportPhase = isIP(options.host) === 0 ? 'lookup' : 'tcp';
+    const context = (extra?: Partial<FailureContext>): FailureContext => ({
+      host: options.host,
+      port: options.port,
+      family: options.family,
+      phase,
+      ...extra,
+    });
+
+    const { signal } = options;
+    if (signal?.aborted === true) {
+      reject(abortedError(context(), signal.reason, false));
+      return;
+    }
+
+    // Wrapping the resolver is the only reliable way to see the lookup finish. Its answer is
+    // always passed on in a later tick: a resolver that calls back synchronously would make Node
+    // connect, fail and even throw (setting SNI on the destroyed socket) inside tls.connect(),
+    // before any listener of ours exists.
+    const resolver = options.lookup ?? (dnsLookup as LookupFunction);
+    const lookup: LookupFunction = (hostname, lookupOptions, callback) => {
+      resolver(hostname, lookupOptions, (error, address, family) => {
+        process.nextTick(() => {
+          if (!error && phase === 'lookup') {
+            phase = 'tcp';
+          }
+          callback(error, address, family);
+        });
+      });
+    };
+    const tcpOptions: TcpSocketConnectOpts = {
+      host: options.host,
+      port: options.port,
+      family: options.family,
+      lookup,
+    };
+
+    const socket = options.transport === 'tls' ? tlsConnect(tlsOptions(options, tcpOptions)) : netConnect(tcpOptions);
+    const readyEvent = options.transport === 'tls' ? 'secureConnect' : 'connect';
+
+    const onConnect = (): void => {
+      phase = 'tls';
+    };
+    const onReady = (): void => {
+      cleanup();
+      socket.setNoDelay(true);
+      resolve(socket);
+    };
+    const onError = (error: Error): void => {
+      const certificateRejected = Boolean((socket as TLSSocket).authorizationError);
+      fail(toTransportError(error, context({ certificateRejected })));
+    };
+    const onClose = (hadError: boolean): void => {
+      if (!hadError) {
+        fail(closedEarlyError(context()));
+      }
+    };
+    const onAbort = (): void => {
+      fail(abortedError(context(), signal?.reason, true));
+    };
+    const timer = setTimeout(() => {
+      fail(connectTimeoutError(context(), options.connectTimeout));
+    }, options.connectTimeout);
+
+    function cleanup(): void {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+      if (readyEvent !== 'connect') {
+        socket.off('connect', onConnect);
+      }
+      socket.off(readyEvent, onReady);
+      socket.off('error', onError);
+      socket.off('close', onClose);
+    }
+
+    function fail(error: TransportError): void {
+      cleanup();
+      socket.destroy();
+      reject(error);
+    }
+
+    if (readyEvent !== 'connect') {
+      socket.once('connect', onConnect);
+    }
+    socket.once(readyEvent, onReady);
+    socket.once('error', onError);
+    socket.once('close', onClose);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+function tlsOptions(options: ResolvedTransportOptions, tcpOptions: TcpSocketConnectOpts): ConnectionOptions {
+  return {
+    ...tcpOptions,
+    // The platform requires TLS 1.2 at least; saying so here keeps that true even where Node's
+    // default minimum has been lowered (tls.DEFAULT_MIN_VERSION, --tls-min-v1.0).
+    minVersion: 'TLSv1.2',
+    ca: options.ca,
+    rejectUnauthorized: options.rejectUnauthorized,
+    // Left undefined, Node sends no SNI; it then checks the certificate against `host`.
+    servername: options.servername,
+  };
+}
