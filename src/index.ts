@@ -1,3 +1,9 @@
-export type * from './packet/types.js';
-export { MqttProtocolError, type MqttProtocolErrorCode } from './packet/errors.js';
+/**
+ * aliot-mqtt: a zero-dependency MQTT 3.1.1 client for the Alibaba Cloud IoT Platform over IPv6
+ * and TLS. The layers, bottom up: the packet codec, the platform's credentials, the platform
+ * profile (endpoints, limits, Alink).
+ */
+export * from './packet/index.js';
+export * from './sign/index.js';
+export * from './aliyun/index.js';
 export { ConfigurationError } from './errors.js';

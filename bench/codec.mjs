@@ -1,0 +1,207 @@
+// Codec benchmark: ns/op for encode and decode of the packets a platform device sends and
+// receives most, each beside a floor (allocating and copying the same bytes), and the
+// PacketDecoder's throughput over 16 KiB chunks.
+//
+//   npm run bench                   builds, then runs this file against dist/
+//   node bench/codec.mjs --quick    fewer and shorter rounds, for a smoke check
+//
+// Method: every measurement runs in a fresh Node.js process, so one case's JIT feedback cannot
+// slow down or speed up another's. In that process: a calibration that sizes a round to about
+// ROUND_MS, WARMUP untimed rounds, then ROUNDS timed rounds. The table gives the median round's
+// ns/op and the spread (fastest..slowest round).
+import { execFileSync } from 'node:child_process';
+import { cpus } from 'node:os';
+import { fileURLToPath } from 'node:url';
+
+const quick = process.argv.includes('--quick');
+const ROUNDS = quick ? 5 : 25;
+const WARMUP = quick ? 2 : 5;
+const ROUND_MS = quick ? 20 : 40;
+
+// ------------------------------------------------------------------------------------------
+// The workload: a platform device's packets. The topic is a 55-character Alink property post.
+
+const productKey = 'a1B2c3D4e5F';
+const deviceName = 'sensor-00001';
+const topic = `/sys/${productKey}/${deviceName}/thing/event/property/post`;
+if (topic.length !== 55) throw new Error(`topic is ${topic.length} characters, not 55`);
+
+const connect = () => ({
+  type: 'connect',
+  clientId: `${productKey}.${deviceName}|securemode=2,signmethod=hmacsha256,timestamp=1764000000000|`,
+  keepalive: 300,
+  clean: true,
+  username: `${deviceName}&${productKey}`,
+  password: Buffer.from('5E1D0C5A4F3B2A1908F7E6D5C4B3A29180706F5E4D3C2B1A09F8E7D6C5B4A392', 'latin1'),
+});
+const publish = (qos, size) => () => ({
+  type: 'publish',
+  topic,
+  payload: Buffer.alloc(size, 0x61),
+  qos,
+  retain: false,
+  dup: false,
+  packetId: qos > 0 ? 4242 : undefined,
+});
+
+const CASES = {
+  'CONNECT (platform credentials)': connect,
+  'PUBLISH QoS 0, 64 B': publish(0, 64),
+  'PUBLISH QoS 1, 64 B': publish(1, 64),
+  'PUBLISH QoS 0, 1 KiB': publish(0, 1024),
+  'PUBLISH QoS 1, 1 KiB': publish(1, 1024),
+  'PUBLISH QoS 0, 64 KiB': publish(0, 65536),
+  'PUBLISH QoS 1, 64 KiB': publish(1, 65536),
+  PINGREQ: () => ({ type: 'pingreq' }),
+};
+const OPS = ['encode', 'encodeInto', 'decode', 'floor'];
+const STREAM_PACKETS = 100_000;
+const CHUNK = 16 * 1024;
+
+// ------------------------------------------------------------------------------------------
+// Child mode: one measurement, printed as JSON.
+
+if (process.argv[2] === '--run') {
+  const [, , , name, op] = process.argv;
+  const codec = await import('../dist/index.js');
+  process.stdout.write(JSON.stringify(name === 'stream' ? runStream(codec, op) : runCase(codec, name, op)));
+  process.exit(0);
+}
+
+function timeRounds(round) {
+  // Size a round: double the operation count until a round takes a quarter of ROUND_MS.
+  let ops = 256;
+  for (;;) {
+    const t0 = process.hrtime.bigint();
+    round(ops);
+    const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+    if (ms >= ROUND_MS / 4) {
+      ops = Math.max(256, Math.round((ops * ROUND_MS) / ms));
+      break;
+    }
+    ops *= 2;
+  }
+  for (let w = 0; w < WARMUP; w++) round(ops);
+  const perOp = [];
+  for (let r = 0; r < ROUNDS; r++) {
+    const t0 = process.hrtime.bigint();
+    round(ops);
+    perOp.push(Number(process.hrtime.bigint() - t0) / ops);
+  }
+  perOp.sort((a, b) => a - b);
+  return { median: perOp[perOp.length >> 1], min: perOp[0], max: perOp[perOp.length - 1] };
+}
+
+function runCase({ encode, encodeInto, decode }, name, op) {
+  const packet = CASES[name]();
+  const frame = encode(packet);
+  const size = frame.length;
+  const target = new Uint8Array(size + 64);
+  let sink = 0;
+  const rounds = {
+    encode: (n) => {
+      for (let i = 0; i < n; i++) sink ^= encode(packet).length;
+    },
+    encodeInto: (n) => {
+      for (let i = 0; i < n; i++) sink ^= encodeInto(packet, target, 16);
+    },
+    decode: (n) => {
+      for (let i = 0; i < n; i++) sink ^= decode(frame).type.length;
+    },
+    // The floor: what allocating and filling the same number of bytes costs.
+    floor: (n) => {
+      for (let i = 0; i < n; i++) {
+        const copy = Buffer.allocUnsafe(size);
+        copy.set(frame);
+        sink ^= copy[size >> 1];
+      }
+    },
+  };
+  const result = timeRounds(rounds[op]);
+  return { ...result, size, sink: sink & 1 };
+}
+
+// Many 64 B QoS 0 PUBLISH frames back to back, cut into 16 KiB chunks wherever the cut falls,
+// as a socket delivers them; the floor copies the same chunks.
+function runStream({ encode, PacketDecoder }, op) {
+  const one = encode(CASES['PUBLISH QoS 0, 64 B']());
+  const stream = new Uint8Array(one.length * STREAM_PACKETS);
+  for (let i = 0; i < STREAM_PACKETS; i++) stream.set(one, i * one.length);
+  const chunks = [];
+  for (let i = 0; i < stream.length; i += CHUNK) chunks.push(stream.subarray(i, i + CHUNK));
+  let sink = 0;
+  const round =
+    op === 'decode'
+      ? (n) => {
+          for (let k = 0; k < n; k++) {
+            const decoder = new PacketDecoder({ maxPacketSize: 1 << 20 });
+            let packets = 0;
+            for (const c of chunks) packets += decoder.push(c).length;
+            if (packets !== STREAM_PACKETS) throw new Error(`decoded ${packets} of ${STREAM_PACKETS} packets`);
+            sink ^= packets;
+          }
+        }
+      : (n) => {
+          for (let k = 0; k < n; k++) {
+            for (const c of chunks) {
+              const copy = Buffer.allocUnsafe(c.length);
+              copy.set(c);
+              sink ^= copy[0];
+            }
+          }
+        };
+  // One "op" is one pass over the whole stream.
+  const result = timeRounds(round);
+  return { ...result, bytes: stream.length, packets: STREAM_PACKETS, frame: one.length, sink: sink & 1 };
+}
+
+// ------------------------------------------------------------------------------------------
+// Parent mode: run every measurement in its own process and print the table.
+
+const self = fileURLToPath(import.meta.url);
+const run = (name, op) =>
+  JSON.parse(execFileSync(process.execPath, [self, '--run', name, op, ...(quick ? ['--quick'] : [])], { encoding: 'utf8' }));
+
+const fmt = (x) => (x >= 100 ? x.toFixed(0) : x.toFixed(1));
+const rate = (perSecond) =>
+  perSecond >= 1e6 ? `${(perSecond / 1e6).toFixed(2)} M` : `${(perSecond / 1e3).toFixed(1)} k`;
+const line = (cells, widths) =>
+  cells.map((c, i) => (i === 0 ? String(c).padEnd(widths[i]) : String(c).padStart(widths[i]))).join('  ');
+
+console.log(`aliot-mqtt codec benchmark: Node.js ${process.version}, ${cpus()[0]?.model ?? 'unknown CPU'}`);
+console.log(
+  `each figure from its own process: ${WARMUP} warm-up + ${ROUNDS} timed rounds of ~${ROUND_MS} ms; median (fastest..slowest round)`,
+);
+console.log('floor = Buffer.allocUnsafe(n) and copying the same n bytes into it\n');
+const widths = [30, 6, 10, 8, 14, 9];
+console.log(line(['packet', 'bytes', 'operation', 'ns/op', 'spread', 'ops/s'], widths));
+for (const name of Object.keys(CASES)) {
+  let first = true;
+  for (const op of OPS) {
+    const r = run(name, op);
+    console.log(
+      line([first ? name : '', first ? r.size : '', op, fmt(r.median), `${fmt(r.min)}..${fmt(r.max)}`, rate(1e9 / r.median)], widths),
+    );
+    first = false;
+  }
+}
+
+console.log(`\nPacketDecoder: ${STREAM_PACKETS.toLocaleString('en')} PUBLISH QoS 0 frames of 64 B payload, in 16 KiB chunks`);
+const sw = [30, 12, 9, 10, 16];
+console.log(line(['', 'packets/s', 'MB/s', 'ms/pass', 'spread (ms)'], sw));
+for (const op of ['decode', 'floor']) {
+  const r = run('stream', op);
+  const ms = r.median / 1e6;
+  console.log(
+    line(
+      [
+        op === 'decode' ? `push() all chunks` : 'floor: copy the chunks',
+        op === 'decode' ? rate(r.packets / (ms / 1e3)) : '',
+        (r.bytes / 1e6 / (ms / 1e3)).toFixed(0),
+        ms.toFixed(2),
+        `${(r.min / 1e6).toFixed(2)}..${(r.max / 1e6).toFixed(2)}`,
+      ],
+      sw,
+    ),
+  );
+}

@@ -1,0 +1,78 @@
+/**
+ * PUBLISH (section 3.3): both directions.
+ *
+ *   3f RL | topic name | [packet id, when QoS > 0] | payload (the rest of the frame)
+ *
+ * f = DUP(3) QoS(2-1) RETAIN(0) in the first byte.
+ */
+import { MqttProtocolError } from './errors.js';
+import { checkPacketId, checkQos, fieldLength, view, writeUint16 } from './primitives.js';
+import { readTopic, topicWireForm } from './topics.js';
+import type { PublishPacket, QoS } from './types.js';
+
+/**
+ * Checks every field of a PUBLISH and returns its topic's wire form (length prefix and UTF-8),
+ * which `writePublish` copies as is. The body length is
+ * `wire.length + (qos > 0 ? 2 : 0) + payload.length`.
+ */
+export function publishTopic(p: PublishPacket): Uint8Array {
+  const qos = p.qos;
+  if (qos !== 0) {
+    checkQos(qos, 'publish', 'qos');
+    checkPacketId(p.packetId, 'publish');
+  } else if (p.dup) {
+    throw new MqttProtocolError('invalid-flags', 'DUP must be false on a QoS 0 PUBLISH [MQTT-3.3.1-2]', 'publish');
+  }
+  if (!(p.payload instanceof Uint8Array)) {
+    throw new MqttProtocolError('value-out-of-range', 'payload must be a Uint8Array', 'publish');
+  }
+  return topicWireForm(p.topic);
+}
+
+/** First byte of a PUBLISH: type 3 and the DUP/QoS/RETAIN flags. */
+export function publishFirstByte(p: PublishPacket): number {
+  return 0x30 | (p.dup ? 0x08 : 0) | (p.qos << 1) | (p.retain ? 0x01 : 0);
+}
+
+export function writePublish(p: PublishPacket, topic: Uint8Array, target: Uint8Array, pos: number): number {
+  target.set(topic, pos);
+  pos += topic.length;
+  if (p.qos !== 0) pos = writeUint16(target, pos, p.packetId!);
+  target.set(p.payload, pos);
+  return pos + p.payload.length;
+}
+
+/** Decodes a PUBLISH body; `flags` is the low nibble of the first byte (at `flagsAt`), checked here. */
+export function readPublish(buf: Uint8Array, flags: number, start: number, end: number, flagsAt: number): PublishPacket {
+  const qos = (flags >> 1) & 3;
+  if (qos === 3) {
+    throw new MqttProtocolError('invalid-qos', 'PUBLISH QoS bits 11 are not allowed [MQTT-3.3.1-4]', 'publish', flagsAt);
+  }
+  const dup = (flags & 0x08) !== 0;
+  if (dup && qos === 0) {
+    throw new MqttProtocolError('invalid-flags', 'DUP set on a QoS 0 PUBLISH [MQTT-3.3.1-2]', 'publish', flagsAt);
+  }
+  const topicLength = fieldLength(buf, start, end, 'publish', 'topic');
+  const topic = readTopic(buf, start + 2, topicLength);
+  let pos = start + 2 + topicLength;
+  if (qos === 0) {
+    return { type: 'publish', topic, payload: view(buf, pos, end), qos, retain: (flags & 1) !== 0, dup };
+  }
+  if (pos + 2 > end) {
+    throw new MqttProtocolError('truncated', 'PUBLISH ends before its packet identifier', 'publish', pos);
+  }
+  const packetId = (buf[pos]! << 8) | buf[pos + 1]!;
+  if (packetId === 0) {
+    throw new MqttProtocolError('invalid-packet-id', 'packet identifier 0 is not allowed [MQTT-2.3.1-1]', 'publish', pos);
+  }
+  pos += 2;
+  return {
+    type: 'publish',
+    topic,
+    payload: view(buf, pos, end),
+    qos: qos as QoS,
+    retain: (flags & 1) !== 0,
+    dup,
+    packetId,
+  };
+}
