@@ -198,13 +198,7 @@ function lookupError(code: string | undefined, context: FailureContext, make: Ma
   const { host } = context;
   if (code !== undefined && LOOKUP_NOT_FOUND.has(code)) {
     if (context.family === 6) {
-      return make(
-        'no-aaaa-record',
-        `no IPv6 address (AAAA record) found for ${host}. ` +
-          'A platform product domain only gets its AAAA record once IPv6 access is enabled for it by a support ticket; ' +
-          `until then connect with family: 0 (IPv6 or IPv4) or to the IPv6 test endpoint ${IPV6_TEST_ENDPOINT}. ` +
-          'Also check that the host name is spelled right',
-      );
+      return make('no-aaaa-record', `no IPv6 address (AAAA record) found for ${host}. ${noAaaaAdvice(host)}`);
     }
     return make('dns-failed', `host name ${host} not found (${code}): check its spelling and the DNS configuration`);
   }
@@ -215,6 +209,22 @@ function lookupError(code: string | undefined, context: FailureContext, make: Ma
     );
   }
   return make('dns-failed', `looking up ${host} failed: ${code ?? 'unknown error'}`);
+}
+
+/** The way out of a missing AAAA record depends on whose name it is. */
+function noAaaaAdvice(host: string): string {
+  const name = host.toLowerCase().replace(/\.$/, '');
+  if (name.endsWith('.aliyuncs.com')) {
+    return (
+      "A platform product domain only gets its AAAA record once IPv6 access is enabled for it by a support ticket; " +
+      `until then connect with family: 0 (IPv6 or IPv4) or to the IPv6 test endpoint ${IPV6_TEST_ENDPOINT}. ` +
+      'Also check that the host name is spelled right'
+    );
+  }
+  if (name === 'localhost' || name.endsWith('.localhost')) {
+    return "This system resolves it to IPv4 only; connect to '::1' for IPv6 loopback, or use family: 0";
+  }
+  return 'Check the spelling, give the name an AAAA record, or connect with family: 0 to allow IPv4';
 }
 
 function unreachableError(code: string, error: unknown, context: FailureContext, make: Make): TransportError {

@@ -38,6 +38,16 @@ describe('toTransportError: name lookup', () => {
     expect(error.message).toContain('ipv6.itls.cn-shanghai.aliyuncs.com');
   });
 
+  it.each([
+    ['localhost', "'::1'"],
+    ['broker.example.invalid', 'AAAA record, or connect with family: 0'],
+  ])('a missing AAAA record for %s gets advice that fits it, not the platform\'s', (host, advice) => {
+    const error = toTransportError(errno('ENOTFOUND'), at('lookup', { host }));
+    expect(error.code).toBe('no-aaaa-record');
+    expect(error.message).toContain(advice);
+    expect(error.message).not.toContain('support ticket');
+  });
+
   it.each([0, 4] as const)('ENOTFOUND with family %i is a plain name-not-found', (family) => {
     const error = toTransportError(errno('ENOTFOUND'), at('lookup', { family }));
     expect(error.code).toBe('dns-failed');
