@@ -115,3 +115,53 @@ export function frame(firstByte: number, ...body: Part[]): Uint8Array {
 export function connectHeader(flags: number, keepalive = 60): Uint8Array {
   return bytes(field('MQTT'), 4, flags, u16(keepalive));
 }
+
+// ---------------------------------------------------------------------------------------------
+// Inputs shared by the decode and encode strictness tests
+
+/** Topic filters with a misplaced wildcard [MQTT-4.7.1-2, MQTT-4.7.1-3]. */
+export const BAD_FILTERS = ['a/#/b', 'a#', 'a+', '+a', '#/', 'a/b#', '++', '#+', '##', 'a/+b', 'a/b+/c', '#/a'];
+
+/** Topic filters whose wildcards are placed as section 4.7.1 allows. */
+export const GOOD_FILTERS = ['#', '+', '/#', '/+', '+/', 'a/+/b', '+/+', 'a/#', '+/#', '//', '/', 'a//b', ' '];
+
+/** The string fields of the packets, each as the packet that carries `value` there (for the encoder). */
+export const STRING_FIELDS: Readonly<Record<string, (value: string) => Packet>> = {
+  'PUBLISH topic [MQTT-3.3.2-1]': (value) => ({
+    type: 'publish',
+    topic: value,
+    payload: new Uint8Array(0),
+    qos: 1,
+    retain: false,
+    dup: false,
+    packetId: 1,
+  }),
+  'CONNECT client id [MQTT-3.1.3-4]': (value) => ({ type: 'connect', clientId: value, keepalive: 60, clean: true }),
+  'CONNECT will topic [MQTT-3.1.3-10]': (value) => ({
+    type: 'connect',
+    clientId: 'id',
+    keepalive: 60,
+    clean: true,
+    will: { topic: value, payload: new Uint8Array(0), qos: 0, retain: false },
+  }),
+  'CONNECT user name [MQTT-3.1.3-11]': (value) => ({
+    type: 'connect',
+    clientId: 'id',
+    keepalive: 60,
+    clean: true,
+    username: value,
+  }),
+  'SUBSCRIBE topic filter [MQTT-3.8.3-1]': (value) => ({
+    type: 'subscribe',
+    packetId: 1,
+    subscriptions: [
+      { topicFilter: 'a', qos: 0 },
+      { topicFilter: value, qos: 1 },
+    ],
+  }),
+  'UNSUBSCRIBE topic filter [MQTT-3.10.3-1]': (value) => ({
+    type: 'unsubscribe',
+    packetId: 1,
+    topicFilters: ['a', value],
+  }),
+};
