@@ -1,0 +1,166 @@
+/** PacketDecoder: partial frames, the size limit from the header, stream offsets, recovery, views. */
+import { describe, expect, it } from 'vitest';
+import { MAX_PACKET_SIZE, PacketDecoder } from '../../src/packet/index.js';
+import type { Packet } from '../../src/packet/index.js';
+import { hex } from '../support/hex.js';
+import { bytes, expectProtocolError, expectSamePackets, field, frame, remainingLength } from './helpers.js';
+import { VECTORS } from './vectors.js';
+
+const STREAM = bytes(...VECTORS.map((v) => v.bytes));
+const PACKETS = VECTORS.map((v) => v.packet);
+
+/** Pushes each chunk in turn and returns every packet returned. */
+function pushAll(decoder: PacketDecoder, chunks: readonly Uint8Array[]): Packet[] {
+  return chunks.flatMap((chunk) => decoder.push(chunk));
+}
+
+describe('PacketDecoder: partial frames', () => {
+  it('keeps a partial frame across chunks, byte by byte', () => {
+    const decoder = new PacketDecoder();
+    const out: Packet[] = [];
+    let frameStart = 0;
+    for (let i = 0; i < STREAM.length; i++) {
+      const got = decoder.push(STREAM.subarray(i, i + 1));
+      out.push(...got);
+      if (got.length > 0) frameStart = i + 1;
+      expect(decoder.bufferedBytes).toBe(i + 1 - frameStart);
+    }
+    expectSamePackets(out, PACKETS);
+  });
+
+  it('returns nothing for an empty chunk, with or without a partial frame', () => {
+    const decoder = new PacketDecoder();
+    expect(decoder.push(new Uint8Array(0))).toEqual([]);
+    expect(decoder.push(hex`32`)).toEqual([]);
+    expect(decoder.push(new Uint8Array(0))).toEqual([]);
+    expect(decoder.push(hex`09 00 03 61`)).toEqual([]);
+    expect(decoder.push(new Uint8Array(0))).toEqual([]);
+    expectSamePackets(decoder.push(hex`2f 62 00 0a 68 69`), [VECTORS.find((v) => v.name === 'PUBLISH: QoS 1')!.packet]);
+  });
+
+  it('reset() drops a partial frame', () => {
+    const decoder = new PacketDecoder();
+    decoder.push(hex`30 07 00 03`);
+    decoder.reset();
+    expect(decoder.bufferedBytes).toBe(0);
+    expectSamePackets(decoder.push(hex`c0 00`), [{ type: 'pingreq' }]);
+  });
+});
+
+describe('PacketDecoder: maxPacketSize is enforced from the fixed header', () => {
+  const LIMIT = 1_000;
+
+  it.each([
+    ['2-byte header', hex`30 7f`, 129, 1],
+    ['3-byte header', bytes(0x30, remainingLength(LIMIT)), LIMIT + 3, 2],
+    ['4-byte header', bytes(0x30, remainingLength(20_000)), 20_004, 3],
+    ['5-byte header', hex`30 ff ff ff 7f`, MAX_PACKET_SIZE, 4],
+  ])('%s of a larger frame is refused before its body (packet-too-large)', (_, header, size, lengthBytes) => {
+    const limit = Math.min(LIMIT, size - 1);
+    // All at once.
+    expectProtocolError(() => new PacketDecoder({ maxPacketSize: limit }).push(header), 'packet-too-large', 0);
+    // Byte by byte: nothing but the header is ever held.
+    const decoder = new PacketDecoder({ maxPacketSize: limit });
+    for (let i = 0; i < lengthBytes; i++) {
+      expect(decoder.push(header.subarray(i, i + 1))).toEqual([]);
+      expect(decoder.bufferedBytes).toBe(i + 1);
+    }
+    expectProtocolError(() => decoder.push(header.subarray(lengthBytes)), 'packet-too-large', 0);
+    expect(decoder.bufferedBytes).toBe(0);
+  });
+
+  it('a frame of exactly maxPacketSize bytes is accepted, one byte more is refused', () => {
+    const packetOf = (payload: number): Uint8Array => frame(0x30, field('t'), new Uint8Array(payload));
+    const exact = packetOf(LIMIT - 2 - 3 - 1 - 1); // 1 type byte, 2 length bytes, 3 topic bytes
+    expect(exact.length).toBe(LIMIT - 1);
+    expect(new PacketDecoder({ maxPacketSize: LIMIT - 1 }).push(exact)).toHaveLength(1);
+    expectProtocolError(() => new PacketDecoder({ maxPacketSize: LIMIT - 2 }).push(exact), 'packet-too-large', 0);
+  });
+
+  it('the limit counts the stream offset of the oversize frame', () => {
+    const decoder = new PacketDecoder({ maxPacketSize: 100 });
+    expect(decoder.push(hex`c0 00 40 02 00 01 30`)).toHaveLength(2);
+    expectProtocolError(() => decoder.push(hex`7f`), 'packet-too-large', 6);
+  });
+
+  it.each([1, 0, -5, 1.5, NaN, MAX_PACKET_SIZE + 1])('maxPacketSize %s is a RangeError', (maxPacketSize) => {
+    expect(() => new PacketDecoder({ maxPacketSize })).toThrow(RangeError);
+  });
+
+  it('maxPacketSize 2 and MAX_PACKET_SIZE (268,435,460) are accepted; the default is the latter', () => {
+    expect(MAX_PACKET_SIZE).toBe(268_435_460);
+    expect(new PacketDecoder().maxPacketSize).toBe(MAX_PACKET_SIZE);
+    expect(new PacketDecoder({ maxPacketSize: MAX_PACKET_SIZE }).maxPacketSize).toBe(MAX_PACKET_SIZE);
+    expect(new PacketDecoder({ maxPacketSize: 2 }).push(hex`c0 00`)).toHaveLength(1);
+  });
+});
+
+describe('PacketDecoder: error offsets count from the start of the stream', () => {
+  const GOOD = bytes(VECTORS[0]!.bytes, hex`40 02 00 01`); // a CONNECT (17 bytes) and a PUBACK (4)
+  it.each([
+    ['packet id 0 in a PUBACK', hex`40 02 00 00`, 2, 'invalid-packet-id'],
+    ['U+0000 in a PUBLISH topic', hex`30 05 00 03 61 00 62`, 5, 'invalid-utf8'],
+    ['reserved flags on SUBSCRIBE', hex`80 06 00 01 00 01 23 00`, 0, 'invalid-flags'],
+    ['a 5-byte Remaining Length', hex`30 ff ff ff ff 7f`, 4, 'remaining-length-overflow'],
+    ['a wildcard in a PUBLISH topic', hex`30 05 00 03 61 2f 2b`, 2, 'invalid-topic'],
+  ] as const)('%s after two good frames, for every split into two and three chunks', (_, bad, within, code) => {
+    const stream = bytes(GOOD, bad);
+    const expected = GOOD.length + within;
+    for (let a = 0; a <= stream.length; a++) {
+      for (let b = a; b <= stream.length; b++) {
+        const decoder = new PacketDecoder();
+        const chunks = [stream.subarray(0, a), stream.subarray(a, b), stream.subarray(b)];
+        expectProtocolError(() => pushAll(decoder, chunks), code, expected);
+      }
+    }
+  });
+});
+
+describe('PacketDecoder: works again after an error', () => {
+  it('the same instance decodes a fresh stream, and counts offsets from its start', () => {
+    const decoder = new PacketDecoder();
+    expect(decoder.push(hex`c0 00 c0 00`)).toHaveLength(2);
+    expectProtocolError(() => decoder.push(hex`40 02 00 00`), 'invalid-packet-id', 6);
+    expect(decoder.bufferedBytes).toBe(0);
+    expectSamePackets(pushAll(decoder, [STREAM.subarray(0, 5), STREAM.subarray(5)]), PACKETS);
+    // A new error is placed within the new stream.
+    expectProtocolError(() => decoder.push(hex`40 02 00 00`), 'invalid-packet-id', STREAM.length + 2);
+  });
+
+  it('an error in the middle of a partial frame leaves nothing of it behind', () => {
+    const decoder = new PacketDecoder();
+    decoder.push(hex`10 0f 00 04 4d 51`);
+    expectProtocolError(() => decoder.push(hex`49 73 04 02 00 3c 00 03 61 62 63`), 'invalid-protocol-name', 6);
+    expectSamePackets(decoder.push(VECTORS[0]!.bytes), [VECTORS[0]!.packet]);
+  });
+});
+
+describe('PacketDecoder: payloads are views, not copies', () => {
+  it('a frame inside one chunk: payload, password and will message share the chunk buffer', () => {
+    const connect = VECTORS[1]!.bytes; // will message "bye", password 01 02
+    const publish = hex`32 09 00 03 61 2f 62 00 0a 68 69`;
+    const chunk = bytes(0, connect, publish).subarray(1); // a view at byteOffset 1
+    const [c, p] = new PacketDecoder().push(chunk);
+    if (c?.type !== 'connect' || p?.type !== 'publish') throw new Error('expected CONNECT then PUBLISH');
+    expect(p.payload.buffer).toBe(chunk.buffer);
+    expect(p.payload.byteOffset).toBe(chunk.byteOffset + connect.length + 9);
+    expect(c.password!.buffer).toBe(chunk.buffer);
+    expect(c.will!.payload.buffer).toBe(chunk.buffer);
+    expect(Array.from(p.payload)).toEqual([0x68, 0x69]);
+  });
+
+  it('a frame split across chunks is gathered: its payload holds the right bytes', () => {
+    const publish = hex`32 09 00 03 61 2f 62 00 0a 68 69`;
+    const first = publish.slice(0, 10);
+    const second = publish.slice(10);
+    const decoder = new PacketDecoder();
+    expect(decoder.push(first)).toEqual([]);
+    const [p] = decoder.push(second);
+    if (p?.type !== 'publish') throw new Error('expected PUBLISH');
+    expect(Array.from(p.payload)).toEqual([0x68, 0x69]);
+    // Reusing the chunks' memory afterwards does not change the gathered packet.
+    first.fill(0);
+    second.fill(0);
+    expect(Array.from(p.payload)).toEqual([0x68, 0x69]);
+  });
+});
