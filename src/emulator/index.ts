@@ -1,0 +1,23 @@
+/**
+ * A local stand-in for the IoT Platform, for the demo and the tests: MQTT 3.1.1 over TLS on the
+ * IPv6 loopback, with the platform's credential checks, session rules and Alink side. A test and
+ * teaching fixture, not a production broker.
+ */
+export { startEmulator, DEFAULT_REPLY_TIMEOUT_MS, ALINK_REQUEST_PARAMETER_ERROR } from './emulator.js';
+export { CONNECT_TIMEOUT_MS, MAX_INBOUND_PACKET } from './session.js';
+export { EmulatorError, type EmulatorErrorCode } from './errors.js';
+export { topicMatches } from './topic-filter.js';
+export type {
+  Emulator,
+  EmulatorOptions,
+  EmulatorDevice,
+  EmulatorClock,
+  EmulatorConnection,
+  EmulatorEvents,
+  TracedConnection,
+  RefuseEvent,
+  RefuseReason,
+  DisconnectEvent,
+  DisconnectReason,
+  PacketEvent,
+} from './types.js';

@@ -1,0 +1,402 @@
+/**
+ * The server side of one network connection: framing, the CONNECT handshake, subscriptions,
+ * QoS 1 in both directions, keepalive, and closing on any violation. What the platform decides
+ * (who may connect, where a PUBLISH goes, what Alink answers) is asked of the {@link SessionHost}.
+ */
+import type { Socket } from 'node:net';
+import type { RefusedReturnCode } from '../aliyun/connack.js';
+import { PLATFORM_LIMITS } from '../aliyun/limits.js';
+import { decodeFrame, encode } from '../packet/codec.js';
+import { PacketDecoder } from '../packet/decoder.js';
+import { MqttProtocolError } from '../packet/errors.js';
+import type {
+  ConnectPacket,
+  Packet,
+  PublishPacket,
+  SubackReturnCode,
+  SubscribePacket,
+  UnsubscribePacket,
+} from '../packet/types.js';
+import { EmulatorError } from './errors.js';
+import { topicMatches } from './topic-filter.js';
+import type {
+  DisconnectReason,
+  EmulatorClock,
+  EmulatorConnection,
+  PacketEvent,
+  RefuseReason,
+  TracedConnection,
+} from './types.js';
+
+/** A connection that has not sent CONNECT this long after it opened (TLS: after the handshake) is closed. */
+export const CONNECT_TIMEOUT_MS = 10_000;
+
+/**
+ * The largest frame accepted: the platform's 256 KiB payload limit plus 1 KiB of headroom, more
+ * than the fixed header (5 bytes), a 128-character topic with its length and a packet id need.
+ * A larger frame is refused from its fixed header, before its body is buffered.
+ */
+export const MAX_INBOUND_PACKET = PLATFORM_LIMITS.maxPayloadBytes + 1024;
+
+const MAX_PACKET_ID = 65_535;
+
+/** The host's verdict on a CONNECT. */
+export type Admission =
+  | { readonly ok: true; readonly productKey: string; readonly deviceName: string; readonly clientId: string }
+  | { readonly ok: false; readonly returnCode: RefusedReturnCode; readonly reason: RefuseReason; readonly message: string };
+
+/** How a session ended. */
+export type SessionOutcome =
+  | { readonly accepted: true; readonly reason: DisconnectReason; readonly message: string }
+  | {
+      readonly accepted: false;
+      readonly reason: RefuseReason;
+      readonly message: string;
+      readonly returnCode: RefusedReturnCode | undefined;
+    };
+
+/** What a session asks of the platform it belongs to. */
+export interface SessionHost {
+  readonly clock: EmulatorClock;
+  /** Whether anyone listens to packet traces; frames are only cut out of the stream then. */
+  readonly tracing: boolean;
+  /**
+   * Decides on a CONNECT. On `ok`, the host has already made this session the device's only one
+   * (ending an older connection of the same device), so CONNACK 0 can follow at once.
+   */
+  admit(session: Session, connect: ConnectPacket): Admission;
+  /** CONNACK 0 went out. */
+  opened(session: Session): void;
+  /** A QoS 0 or 1 PUBLISH arrived (and, for QoS 1, was acknowledged). */
+  published(session: Session, topic: string, payload: Uint8Array, qos: 0 | 1): void;
+  /** The session is over and its socket closed or closing; called once. */
+  ended(session: Session, outcome: SessionOutcome): void;
+  trace(event: PacketEvent): void;
+}
+
+/** Called once a delivery is settled: without an error on PUBACK (or at once for QoS 0). */
+export type DeliveryCallback = (error?: EmulatorError) => void;
+
+export class Session {
+  readonly #socket: Socket;
+  readonly #host: SessionHost;
+  readonly #decoder = new PacketDecoder({ maxPacketSize: MAX_INBOUND_PACKET });
+  #state: 'awaiting-connect' | 'open' | 'closed' = 'awaiting-connect';
+  #traced: TracedConnection;
+  #device: EmulatorConnection | undefined;
+  /** Bytes of the frame the decoder holds incomplete, so a traced frame is the bytes that arrived. */
+  #held: Uint8Array[] = [];
+  /** The CONNECT deadline, then the keepalive check. */
+  #timer: unknown;
+  #lastPacketAt = 0;
+  /** Topic filter to granted QoS; a new SUBSCRIBE to the same filter replaces it [MQTT-3.8.4-3]. */
+  readonly #subscriptions = new Map<string, 0 | 1>();
+  /** Outgoing QoS 1 PUBLISHes waiting for PUBACK, by packet id. */
+  readonly #inFlight = new Map<number, DeliveryCallback>();
+  #nextPacketId = 1;
+
+  constructor(id: number, socket: Socket, host: SessionHost) {
+    this.#socket = socket;
+    this.#host = host;
+    this.#traced = Object.freeze({ id, remoteAddress: socket.remoteAddress ?? '' });
+    socket.setNoDelay(true);
+    socket.on('data', (chunk: Buffer) => this.#onData(chunk));
+    socket.on('error', (error) => this.#lose('connection-lost', `socket error: ${error.message}`));
+    socket.on('close', () => this.#lose('connection-lost', 'the device closed the connection without DISCONNECT'));
+    this.#timer = host.clock.setTimeout(
+      () => this.#end({ accepted: false, reason: 'connect-timeout', message: `no CONNECT within ${CONNECT_TIMEOUT_MS} ms`, returnCode: undefined }),
+      CONNECT_TIMEOUT_MS,
+    );
+  }
+
+  /** The connection as traces and events name it. */
+  get traced(): TracedConnection {
+    return this.#traced;
+  }
+
+  /** The device, once its CONNECT was accepted (kept after the end, for the `disconnect` event). */
+  get device(): EmulatorConnection | undefined {
+    return this.#device;
+  }
+
+  /** Between CONNACK 0 and the end. */
+  get open(): boolean {
+    return this.#state === 'open';
+  }
+
+  /** The highest QoS granted by this session's filters that match `topic`, or -1 when none matches [MQTT-3.3.5-1]. */
+  grantedQos(topic: string): -1 | 0 | 1 {
+    let granted: -1 | 0 | 1 = -1;
+    for (const [filter, qos] of this.#subscriptions) {
+      if (qos > granted && topicMatches(filter, topic)) granted = qos;
+    }
+    return granted;
+  }
+
+  /**
+   * Sends a PUBLISH (never retained [MQTT-3.3.1-9], never DUP: there is no resend within a
+   * connection, and none across reconnects). QoS 1 takes a packet id no other in-flight PUBLISH
+   * holds [MQTT-2.3.1-2]; `done` runs on its PUBACK, or with an error if the session ends first.
+   */
+  deliver(topic: string, payload: Uint8Array, qos: 0 | 1, done?: DeliveryCallback): void {
+    if (this.#state !== 'open') {
+      done?.(new EmulatorError('not-acknowledged', 'the connection ended before the delivery'));
+      return;
+    }
+    if (qos === 0) {
+      this.#send({ type: 'publish', topic, payload, qos: 0, retain: false, dup: false });
+      done?.();
+      return;
+    }
+    const packetId = this.#freePacketId();
+    if (packetId === undefined) {
+      done?.(new EmulatorError('no-free-packet-id', `all ${MAX_PACKET_ID} packet ids of the connection wait for PUBACK; the device is not acknowledging`));
+      return;
+    }
+    this.#inFlight.set(packetId, done ?? (() => {}));
+    this.#send({ type: 'publish', topic, payload, qos: 1, retain: false, dup: false, packetId });
+  }
+
+  /** Ends an accepted session because the same device connected again. */
+  kick(): void {
+    if (this.#state === 'open') {
+      this.#end({ accepted: true, reason: 'kicked', message: 'the same device connected again; the newer connection stays' });
+    }
+  }
+
+  /** Ends the session because the emulator is closing. */
+  shutdown(): void {
+    this.#lose('server-closed', 'the emulator is closing');
+  }
+
+  #onData(chunk: Buffer): void {
+    if (this.#state === 'closed') return;
+    let packets: Packet[];
+    try {
+      packets = this.#decoder.push(chunk);
+    } catch (error) {
+      this.#onDecodeError(error);
+      return;
+    }
+    const frames = this.#frames(chunk, packets);
+    if (packets.length > 0) this.#lastPacketAt = this.#host.clock.now();
+    // Handling a packet can end the session; what followed it in the chunk is then dropped.
+    for (let i = 0; i < packets.length && !this.#closed; i++) {
+      const packet = packets[i]!;
+      if (frames !== undefined) this.#host.trace({ direction: 'in', packet, bytes: frames[i]!, connection: this.#traced });
+      this.#handle(packet);
+    }
+  }
+
+  /**
+   * The bytes of each packet `chunk` completed, when tracing; and keeps `#held` in step with the
+   * decoder either way, since tracing may start in the middle of a frame.
+   */
+  #frames(chunk: Buffer, packets: Packet[]): Uint8Array[] | undefined {
+    if (packets.length === 0) {
+      this.#held.push(chunk);
+      return undefined;
+    }
+    let frames: Uint8Array[] | undefined;
+    if (this.#host.tracing) {
+      const stream = this.#held.length === 0 ? chunk : Buffer.concat([...this.#held, chunk]);
+      frames = [];
+      let pos = 0;
+      for (let i = 0; i < packets.length; i++) {
+        // The decoder accepted these bytes already, so each frame decodes again.
+        const length = decodeFrame(stream, pos)?.length ?? stream.length - pos;
+        frames.push(stream.subarray(pos, pos + length));
+        pos += length;
+      }
+    }
+    // Frames were completed in this chunk, so what the decoder still holds is this chunk's tail.
+    const held = this.#decoder.bufferedBytes;
+    this.#held = held === 0 ? [] : [chunk.subarray(chunk.length - held)];
+    return frames;
+  }
+
+  get #closed(): boolean {
+    return this.#state === 'closed';
+  }
+
+  #onDecodeError(error: unknown): void {
+    const code = error instanceof MqttProtocolError ? error.code : undefined;
+    const message = error instanceof Error ? error.message : String(error);
+    if (this.#state === 'awaiting-connect' && (code === 'unsupported-protocol-level' || code === 'invalid-protocol-name')) {
+      // [MQTT-3.1.2-2] An MQTT 3.1 ('MQIsdp', level 3) or MQTT 5 client gets a CONNACK it can read.
+      this.#refuse(1, 'unsupported-protocol', `not MQTT 3.1.1: ${message}`);
+      return;
+    }
+    this.#lose('protocol-error', message); // [MQTT-4.8.0-1]
+  }
+
+  #handle(packet: Packet): void {
+    if (this.#state === 'awaiting-connect') {
+      if (packet.type === 'connect') {
+        this.#onConnect(packet);
+      } else {
+        this.#end({
+          accepted: false,
+          reason: 'first-packet-not-connect',
+          message: `the first packet was ${packet.type.toUpperCase()}, not CONNECT [MQTT-3.1.0-1]`,
+          returnCode: undefined,
+        });
+      }
+      return;
+    }
+    switch (packet.type) {
+      case 'publish':
+        this.#onPublish(packet);
+        return;
+      case 'puback': {
+        // A PUBACK for an id not in flight (a duplicate, say) changes nothing.
+        const done = this.#inFlight.get(packet.packetId);
+        this.#inFlight.delete(packet.packetId);
+        done?.();
+        return;
+      }
+      case 'subscribe':
+        this.#onSubscribe(packet);
+        return;
+      case 'unsubscribe':
+        this.#onUnsubscribe(packet);
+        return;
+      case 'pingreq':
+        this.#send({ type: 'pingresp' }); // [MQTT-3.12.4-1]
+        return;
+      case 'disconnect':
+        this.#end({ accepted: true, reason: 'client-disconnect', message: 'the device sent DISCONNECT' });
+        return;
+      case 'connect':
+        this.#lose('protocol-error', 'a second CONNECT on the connection [MQTT-3.1.0-2]');
+        return;
+      case 'pubrec':
+      case 'pubrel':
+      case 'pubcomp':
+        this.#unsupported(`${packet.type.toUpperCase()} belongs to a QoS 2 flow; the platform has no QoS 2`);
+        return;
+      default:
+        this.#lose('protocol-error', `${packet.type.toUpperCase()} only goes from server to client`);
+    }
+  }
+
+  #onConnect(packet: ConnectPacket): void {
+    this.#host.clock.clearTimeout(this.#timer);
+    const admission = this.#host.admit(this, packet);
+    if (!admission.ok) {
+      this.#refuse(admission.returnCode, admission.reason, admission.message);
+      return;
+    }
+    const { productKey, deviceName, clientId } = admission;
+    this.#device = Object.freeze({
+      id: this.#traced.id,
+      productKey,
+      deviceName,
+      clientId,
+      keepalive: packet.keepalive,
+      remoteAddress: this.#traced.remoteAddress,
+    });
+    this.#traced = Object.freeze({ ...this.#traced, productKey, deviceName, clientId });
+    this.#state = 'open';
+    this.#armKeepalive(packet.keepalive * 1500);
+    // No session state is kept between connections, so there is never one to be present [MQTT-3.2.2-2].
+    this.#send({ type: 'connack', sessionPresent: false, returnCode: 0 });
+    this.#host.opened(this);
+  }
+
+  #onPublish(packet: PublishPacket): void {
+    const qos = packet.qos;
+    if (qos === 2) {
+      this.#unsupported('a QoS 2 PUBLISH; the platform supports QoS 0 and 1 only');
+      return;
+    }
+    if (packet.retain) {
+      this.#unsupported('a retained PUBLISH; the platform has no retained messages');
+      return;
+    }
+    // Acknowledge first, so a trace reads PUBLISH, PUBACK, then whatever the PUBLISH caused.
+    if (qos === 1) this.#send({ type: 'puback', packetId: packet.packetId! }); // [MQTT-4.3.2-2]
+    this.#host.published(this, packet.topic, packet.payload, qos);
+  }
+
+  #onSubscribe(packet: SubscribePacket): void {
+    const returnCodes: SubackReturnCode[] = packet.subscriptions.map(({ topicFilter, qos }) => {
+      // The platform has no QoS 2; a lower grant than asked is allowed (section 3.8.4), a refusal would lose the subscription.
+      const granted = qos === 0 ? 0 : 1;
+      this.#subscriptions.set(topicFilter, granted);
+      return granted;
+    });
+    this.#send({ type: 'suback', packetId: packet.packetId, returnCodes }); // [MQTT-3.8.4-1, MQTT-2.3.1-7]
+  }
+
+  #onUnsubscribe(packet: UnsubscribePacket): void {
+    for (const filter of packet.topicFilters) this.#subscriptions.delete(filter);
+    this.#send({ type: 'unsuback', packetId: packet.packetId }); // [MQTT-3.10.4-4, MQTT-3.10.4-5]
+  }
+
+  /** Checks the keepalive when it could first have run out, and again each time it has not (section 3.1.2.10). */
+  #armKeepalive(delay: number): void {
+    this.#timer = this.#host.clock.setTimeout(() => {
+      const limit = this.#device!.keepalive * 1500;
+      const idle = this.#host.clock.now() - this.#lastPacketAt;
+      if (idle < limit) {
+        this.#armKeepalive(limit - idle);
+        return;
+      }
+      this.#end({
+        accepted: true,
+        reason: 'keepalive-timeout',
+        message: `nothing received for ${idle} ms, 1.5 times the keepalive of ${this.#device!.keepalive} s`,
+      });
+    }, delay);
+  }
+
+  #freePacketId(): number | undefined {
+    if (this.#inFlight.size >= MAX_PACKET_ID) return undefined;
+    let id = this.#nextPacketId;
+    while (this.#inFlight.has(id)) id = id === MAX_PACKET_ID ? 1 : id + 1;
+    this.#nextPacketId = id === MAX_PACKET_ID ? 1 : id + 1;
+    return id;
+  }
+
+  #send(packet: Packet): void {
+    if (this.#state === 'closed') return;
+    const bytes = encode(packet);
+    this.#socket.write(bytes);
+    if (this.#host.tracing) this.#host.trace({ direction: 'out', packet, bytes, connection: this.#traced });
+  }
+
+  /** CONNACK with a refusal, then close [MQTT-3.2.2-5]; anything the device sent after CONNECT is ignored [MQTT-3.1.4-5]. */
+  #refuse(returnCode: RefusedReturnCode, reason: RefuseReason, message: string): void {
+    this.#send({ type: 'connack', sessionPresent: false, returnCode });
+    this.#end({ accepted: false, reason, message, returnCode }, true);
+  }
+
+  #unsupported(message: string): void {
+    this.#end({ accepted: true, reason: 'unsupported-feature', message });
+  }
+
+  /** Ends the session for a reason that can happen before or after CONNACK 0. */
+  #lose(reason: 'connection-lost' | 'protocol-error' | 'server-closed', message: string): void {
+    this.#end(this.#state === 'open' ? { accepted: true, reason, message } : { accepted: false, reason, message, returnCode: undefined });
+  }
+
+  /** `flush`: let what was written (a refusing CONNACK) reach the device before closing. */
+  #end(outcome: SessionOutcome, flush = false): void {
+    if (this.#state === 'closed') return;
+    this.#state = 'closed';
+    this.#host.clock.clearTimeout(this.#timer);
+    if (flush) {
+      this.#socket.destroySoon();
+    } else {
+      this.#socket.destroy();
+    }
+    this.#held = [];
+    const waiting = [...this.#inFlight.values()];
+    this.#inFlight.clear();
+    this.#host.ended(this, outcome);
+    for (const done of waiting) {
+      done(new EmulatorError('not-acknowledged', `the connection ended (${outcome.reason}) before the device acknowledged a QoS 1 delivery`));
+    }
+  }
+}

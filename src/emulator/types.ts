@@ -1,0 +1,197 @@
+/**
+ * The public shape of the local platform stand-in: its options, the emulator handle, and the
+ * events it emits.
+ */
+import type { EventEmitter } from 'node:events';
+import type { AlinkReply } from '../aliyun/alink/payload.js';
+import type { Packet } from '../packet/types.js';
+import type { RefusedReturnCode } from '../aliyun/connack.js';
+import type { VerifyFailureReason } from '../sign/verify.js';
+
+/** A device the emulator knows, as registered in the IoT Platform console. */
+export interface EmulatorDevice {
+  productKey: string;
+  deviceName: string;
+  deviceSecret: string;
+}
+
+/**
+ * Time as the emulator sees it. Keepalive and CONNECT deadlines and reply timeouts all run on
+ * it, so tests can drive them in virtual time with a fake clock instead of sleeping.
+ */
+export interface EmulatorClock {
+  /** Milliseconds on a clock that never goes backwards. */
+  now(): number;
+  setTimeout(fn: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
+/** Options for {@link startEmulator}. */
+export interface EmulatorOptions {
+  /** The devices that may connect; any other triple is refused with CONNACK 5. */
+  devices: EmulatorDevice[];
+  /** Address to listen on. Default `'::1'`, the IPv6 loopback. */
+  host?: string;
+  /** Port; default 0 (the system picks a free one, read it back from `emulator.port`). */
+  port?: number;
+  /**
+   * `true` (the default): TLS 1.2 or newer with the public loopback test certificate in
+   * `certs/loopback`; devices must announce `securemode=2`. `false`: plain TCP, `securemode=3`.
+   * An object: TLS with your own certificate and key; `ca` is the PEM clients must trust
+   * (default: the certificate itself, which works when it is self-signed).
+   */
+  tls?: boolean | { cert: string | Buffer; key: string | Buffer; ca?: string | Buffer };
+  /** Injectable time for tests; default the process's monotonic clock and timers. */
+  clock?: EmulatorClock;
+  /** Answer every property post with a `post_reply` (default `true`). */
+  autoReplyPropertyPost?: boolean;
+}
+
+/** One accepted device connection, as `connections()` lists it and the `connect` event reports it. */
+export interface EmulatorConnection {
+  /** Numbers connections from 1 in the order they were accepted, to tell them apart in a trace. */
+  readonly id: number;
+  readonly productKey: string;
+  readonly deviceName: string;
+  /** The bare clientId, without the `|securemode=...|` extension. */
+  readonly clientId: string;
+  /** Seconds, as the CONNECT asked. */
+  readonly keepalive: number;
+  readonly remoteAddress: string;
+}
+
+/** A network connection as a packet trace names it; the device fields appear once CONNECT is accepted. */
+export interface TracedConnection {
+  readonly id: number;
+  readonly remoteAddress: string;
+  readonly productKey?: string | undefined;
+  readonly deviceName?: string | undefined;
+  readonly clientId?: string | undefined;
+}
+
+/** Why a connection ended without CONNACK 0. */
+export type RefuseReason =
+  | VerifyFailureReason
+  /** The CONNECT asked for a protocol other than MQTT 3.1.1 (CONNACK 1). */
+  | 'unsupported-protocol'
+  /** A zero-length clientId (CONNACK 2) [MQTT-3.1.3-8]. */
+  | 'empty-client-id'
+  /** The CONNECT carried a will message, which the platform does not have (CONNACK 3). */
+  | 'will-not-supported'
+  /** Keep Alive outside 30..1200 seconds (CONNACK 3). */
+  | 'keepalive-out-of-range'
+  /** No CONNECT arrived in time (closed without CONNACK). */
+  | 'connect-timeout'
+  /** The first packet was not CONNECT [MQTT-3.1.0-1] (closed without CONNACK). */
+  | 'first-packet-not-connect'
+  /** The bytes were not MQTT (closed without CONNACK) [MQTT-4.8.0-1]. */
+  | 'protocol-error'
+  /** The peer went away before its CONNECT was answered. */
+  | 'connection-lost'
+  /** `emulator.close()` was called before the CONNECT was answered. */
+  | 'server-closed';
+
+/** The `refuse` event: a connection that never got CONNACK 0. */
+export interface RefuseEvent {
+  /** The CONNACK return code sent; absent when the connection was closed without a CONNACK. */
+  readonly returnCode: RefusedReturnCode | undefined;
+  readonly reason: RefuseReason;
+  /** For a log; never holds a password or secret. */
+  readonly message: string;
+  readonly connection: TracedConnection;
+}
+
+/** Why an accepted connection ended. */
+export type DisconnectReason =
+  /** The device sent DISCONNECT. */
+  | 'client-disconnect'
+  /** The socket closed or failed without a DISCONNECT. */
+  | 'connection-lost'
+  /** Nothing arrived for 1.5 times the keepalive (section 3.1.2.10). */
+  | 'keepalive-timeout'
+  /** The device broke MQTT 3.1.1 [MQTT-4.8.0-1]. */
+  | 'protocol-error'
+  /** A QoS 2 or retained PUBLISH, or a QoS 2 flow packet: the platform has neither. */
+  | 'unsupported-feature'
+  /** The same device connected again; the platform keeps the newer connection. */
+  | 'kicked'
+  /** `emulator.close()` was called. */
+  | 'server-closed';
+
+/** The `disconnect` event. */
+export interface DisconnectEvent {
+  readonly productKey: string;
+  readonly deviceName: string;
+  readonly clientId: string;
+  readonly reason: DisconnectReason;
+  readonly message: string;
+  readonly connection: TracedConnection;
+}
+
+/** The `packet` event: one MQTT packet in or out, for traces. */
+export interface PacketEvent {
+  /** `in`: device to emulator; `out`: emulator to device. */
+  readonly direction: 'in' | 'out';
+  readonly packet: Packet;
+  /** The whole frame exactly as it crossed the wire. */
+  readonly bytes: Uint8Array;
+  readonly connection: TracedConnection;
+}
+
+/** Event names and their listener arguments. */
+export type EmulatorEvents = {
+  connect: [EmulatorConnection];
+  refuse: [RefuseEvent];
+  disconnect: [DisconnectEvent];
+  packet: [PacketEvent];
+  /** Server-level failures only (the listening socket); a misbehaving device never causes one. */
+  error: [Error];
+};
+
+/**
+ * A running local stand-in for the IoT Platform. A test and teaching fixture, not a production
+ * broker: see {@link startEmulator} and `docs/emulator.md`.
+ */
+export interface Emulator extends EventEmitter<EmulatorEvents> {
+  /** The address listened on, e.g. `'::1'`. */
+  readonly host: string;
+  readonly port: number;
+  /** PEM a client must trust to connect over TLS; `''` over plain TCP. */
+  readonly ca: string;
+  /** e.g. `'mqtts://[::1]:12345'`, or `mqtt://` over plain TCP. */
+  readonly url: string;
+  /**
+   * Publishes `thing.service.property.set` to the device and resolves with its `_reply`
+   * (correlated by id). Rejects with an EmulatorError: `not-connected`, `not-subscribed`,
+   * `reply-timeout` (default 10 s), `disconnected`, `closed`.
+   */
+  sendPropertySet(
+    productKey: string,
+    deviceName: string,
+    params: Record<string, unknown>,
+    timeoutMs?: number,
+  ): Promise<AlinkReply>;
+  /** Publishes `thing.service.${identifier}` to the device and resolves with its `_reply`; rejects as {@link sendPropertySet}. */
+  callService(
+    productKey: string,
+    deviceName: string,
+    identifier: string,
+    params: Record<string, unknown>,
+    timeoutMs?: number,
+  ): Promise<AlinkReply>;
+  /**
+   * Publishes to `/sys/{pk}/{dn}/rrpc/request/{messageId}` and resolves with the payload the
+   * device publishes on `/sys/{pk}/{dn}/rrpc/response/{messageId}`; rejects as {@link sendPropertySet}.
+   */
+  rrpc(productKey: string, deviceName: string, payload: Uint8Array | string, timeoutMs?: number): Promise<Uint8Array>;
+  /**
+   * Publishes as the cloud to every matching subscription, at the lower of `qos` and the granted
+   * QoS. Resolves once every QoS 1 delivery is acknowledged; rejects with an EmulatorError
+   * (`not-acknowledged`) when a subscriber's connection ends first.
+   */
+  publish(topic: string, payload: Uint8Array | string, qos?: 0 | 1): Promise<void>;
+  /** The accepted connections, oldest first. */
+  connections(): EmulatorConnection[];
+  /** Ends every connection and stops listening; resolves when all is closed. */
+  close(): Promise<void>;
+}
