@@ -212,11 +212,12 @@ class LocalPlatform extends EventEmitter<EmulatorEvents> implements Emulator {
 
   async #shutdown(): Promise<void> {
     const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
-    for (const session of [...this.#sessions]) session.shutdown();
-    for (const socket of this.#sockets) socket.destroy();
+    // Before the sessions end, so that waiting requests learn the emulator closed, not that the device left.
     const error = new EmulatorError('closed', 'the emulator was closed before the device answered');
     this.#replies.fail(undefined, error);
     this.#rrpcResponses.fail(undefined, error);
+    for (const session of [...this.#sessions]) session.shutdown();
+    for (const socket of this.#sockets) socket.destroy();
     await closed;
   }
 

@@ -395,8 +395,9 @@ export class Session {
     const waiting = [...this.#inFlight.values()];
     this.#inFlight.clear();
     this.#host.ended(this, outcome);
-    for (const done of waiting) {
-      done(new EmulatorError('not-acknowledged', `the connection ended (${outcome.reason}) before the device acknowledged a QoS 1 delivery`));
-    }
+    if (waiting.length === 0) return;
+    // One error for all: building a stack trace for each of thousands of deliveries would take seconds.
+    const error = new EmulatorError('not-acknowledged', `the connection ended (${outcome.reason}) before the device acknowledged a QoS 1 delivery`);
+    for (const done of waiting) done(error);
   }
 }

@@ -1,22 +1,15 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { EmulatorError, startEmulator } from '../../src/emulator/index.js';
 import type { Emulator, EmulatorConnection, RefuseEvent } from '../../src/emulator/index.js';
 import { encode } from '../../src/packet/index.js';
-import { connectDevice, connectPacket, connected, LAMP, RawClient, SENSOR } from './raw-client.js';
+import { connectDevice, connectPacket, connected, RawClient } from './raw-client.js';
+import { emulatorPerTest, LAMP, SENSOR } from './fixtures.js';
 import { FakeClock } from './fake-clock.js';
 
-let emulator: Emulator | undefined;
-afterEach(async () => {
-  await emulator?.close();
-  emulator = undefined;
-});
-
-async function start(options: Partial<Parameters<typeof startEmulator>[0]> = {}): Promise<Emulator> {
-  emulator = await startEmulator({ devices: [LAMP, SENSOR], ...options });
-  return emulator;
-}
+const start = emulatorPerTest();
 
 /** Connects with `overrides`, expects CONNACK `code`, the close that must follow it, and the matching `refuse` event. */
 async function expectRefused(
@@ -70,7 +63,6 @@ describe('startEmulator', () => {
   });
 
   it('accepts its own certificate and key', async () => {
-    const { readFileSync } = await import('node:fs');
     const read = (name: string): string => readFileSync(new URL(`../../certs/loopback/${name}`, import.meta.url), 'utf8');
     const ca = read('ca.pem');
     const server = await start({ tls: { cert: read('server.pem'), key: read('server.key'), ca } });

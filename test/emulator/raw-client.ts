@@ -194,7 +194,3 @@ export async function sync(client: RawClient): Promise<void> {
   client.send({ type: 'pingreq' });
   await client.next('pingresp');
 }
-
-/** Two devices of one product, registered with every emulator the tests start. */
-export const LAMP: EmulatorDevice = Object.freeze({ productKey: 'a1TestProduct', deviceName: 'lamp', deviceSecret: 'lamp-secret' });
-export const SENSOR: EmulatorDevice = Object.freeze({ productKey: 'a1TestProduct', deviceName: 'sensor', deviceSecret: 'sensor-secret' });
