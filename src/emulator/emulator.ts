@@ -12,6 +12,7 @@ import { AlinkIdGenerator } from '../aliyun/alink/id.js';
 import { ALINK_METHODS, buildAlinkReply, buildAlinkRequest, parseAlinkReply, parseAlinkRequest } from '../aliyun/alink/payload.js';
 import type { AlinkReply } from '../aliyun/alink/payload.js';
 import { AlinkTopics } from '../aliyun/alink/topics.js';
+import type { RefusedReturnCode } from '../aliyun/connack.js';
 import type { AlinkRequestTopic } from '../aliyun/alink/topics.js';
 import { PLATFORM_LIMITS } from '../aliyun/limits.js';
 import { ConfigurationError } from '../errors.js';
@@ -24,7 +25,7 @@ import type { ResolvedEmulatorOptions } from './options.js';
 import { PendingReplies } from './pending.js';
 import { CONNECT_TIMEOUT_MS, Session } from './session.js';
 import type { Admission, SessionHost, SessionOutcome } from './session.js';
-import type { Emulator, EmulatorConnection, EmulatorEvents, EmulatorOptions } from './types.js';
+import type { Emulator, EmulatorConnection, EmulatorEvents, EmulatorOptions, RefuseReason } from './types.js';
 
 /** How long `sendPropertySet`, `callService` and `rrpc` wait for the device by default. */
 export const DEFAULT_REPLY_TIMEOUT_MS = 10_000;
@@ -90,12 +91,9 @@ class LocalPlatform extends EventEmitter<EmulatorEvents> implements Emulator {
     this.ca = options.tls?.ca ?? '';
     this.#replies = new PendingReplies(options.clock);
     this.#rrpcResponses = new PendingReplies(options.clock);
-    const platform = this;
     this.#host = {
       clock: options.clock,
-      get tracing() {
-        return platform.listenerCount('packet') > 0;
-      },
+      tracing: () => this.listenerCount('packet') > 0,
       admit: (session, connect) => this.#admit(session, connect),
       opened: (session) => this.emit('connect', session.device!),
       published: (session, topic, payload, qos) => this.#published(session, topic, payload, qos),
@@ -235,7 +233,7 @@ class LocalPlatform extends EventEmitter<EmulatorEvents> implements Emulator {
    * held to this listener's transport.
    */
   #admit(session: Session, connect: ConnectPacket): Admission {
-    const refuse = (returnCode: 1 | 2 | 3 | 4 | 5, reason: Exclude<Admission, { ok: true }>['reason'], message: string): Admission => ({
+    const refuse = (returnCode: RefusedReturnCode, reason: RefuseReason, message: string): Admission => ({
       ok: false,
       returnCode,
       reason,

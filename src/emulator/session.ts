@@ -59,7 +59,7 @@ export type SessionOutcome =
 export interface SessionHost {
   readonly clock: EmulatorClock;
   /** Whether anyone listens to packet traces; frames are only cut out of the stream then. */
-  readonly tracing: boolean;
+  tracing(): boolean;
   /**
    * Decides on a CONNECT. On `ok`, the host has already made this session the device's only one
    * (ending an older connection of the same device), so CONNACK 0 can follow at once.
@@ -198,7 +198,7 @@ export class Session {
       return undefined;
     }
     let frames: Uint8Array[] | undefined;
-    if (this.#host.tracing) {
+    if (this.#host.tracing()) {
       const stream = this.#held.length === 0 ? chunk : Buffer.concat([...this.#held, chunk]);
       frames = [];
       let pos = 0;
@@ -363,7 +363,7 @@ export class Session {
     if (this.#state === 'closed') return;
     const bytes = encode(packet);
     this.#socket.write(bytes);
-    if (this.#host.tracing) this.#host.trace({ direction: 'out', packet, bytes, connection: this.#traced });
+    if (this.#host.tracing()) this.#host.trace({ direction: 'out', packet, bytes, connection: this.#traced });
   }
 
   /** CONNACK with a refusal, then close [MQTT-3.2.2-5]; anything the device sent after CONNECT is ignored [MQTT-3.1.4-5]. */
