@@ -60,9 +60,7 @@ export const ALINK_REQUEST_PARAMETER_ERROR = 460;
  * await emulator.close();
  */
 export async function startEmulator(options: EmulatorOptions): Promise<Emulator> {
-  const emulator = new LocalPlatform(await resolveEmulatorOptions(options));
-  await emulator.listen();
-  return emulator;
+  return LocalPlatform.start(await resolveEmulatorOptions(options));
 }
 
 class LocalPlatform extends EventEmitter<EmulatorEvents> implements Emulator {
@@ -85,7 +83,7 @@ class LocalPlatform extends EventEmitter<EmulatorEvents> implements Emulator {
   #address: AddressInfo | undefined;
   #closing: Promise<void> | undefined;
 
-  constructor(options: ResolvedEmulatorOptions) {
+  private constructor(options: ResolvedEmulatorOptions) {
     super();
     this.#options = options;
     this.ca = options.tls?.ca ?? '';
@@ -124,8 +122,14 @@ class LocalPlatform extends EventEmitter<EmulatorEvents> implements Emulator {
     return `${this.#options.tls ? 'mqtts' : 'mqtt'}://${host}:${this.port}`;
   }
 
-  /** Binds the listener; rejects with EmulatorError `listen-failed`. */
-  async listen(): Promise<void> {
+  /** A platform listening as `options` say; rejects with EmulatorError `listen-failed`. */
+  static async start(options: ResolvedEmulatorOptions): Promise<LocalPlatform> {
+    const platform = new LocalPlatform(options);
+    await platform.#listen();
+    return platform;
+  }
+
+  async #listen(): Promise<void> {
     const { host, port } = this.#options;
     this.#server.listen({ host, port });
     try {

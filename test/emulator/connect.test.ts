@@ -58,7 +58,9 @@ describe('startEmulator', () => {
     expect(server.url).toBe(`mqtt://[::1]:${server.port}`);
     expect(server.ca).toBe('');
     const client = await connected(server, LAMP); // connectDevice signs securemode 3 for mqtt://
+    const gone = once(server, 'disconnect');
     client.destroy();
+    await gone;
     await expectRefused(server, 3, 'securemode-mismatch', { sign: { secureMode: 2 } });
   });
 
