@@ -15,14 +15,25 @@ function streamOf(packets: readonly Packet[]): Uint8Array {
   return bytes(...packets.map((p) => encode(p)));
 }
 
+/**
+ * How chunks reach the decoder: views into one buffer, fresh copies, or Buffers (as a socket
+ * gives them: often slices of a shared pool, at a non-zero byteOffset).
+ */
+type ChunkMemory = 'view' | 'copy' | 'buffer';
+const MEMORY: Record<ChunkMemory, (chunk: Uint8Array) => Uint8Array> = {
+  view: (chunk) => chunk,
+  copy: (chunk) => chunk.slice(),
+  buffer: (chunk) => Buffer.from(chunk),
+};
+
 /** Feeds `stream` to a fresh decoder cut at `cuts` (sorted positions) and returns all packets. */
-function decodeInChunks(stream: Uint8Array, cuts: readonly number[], copy = false): Packet[] {
+function decodeInChunks(stream: Uint8Array, cuts: readonly number[], memory: ChunkMemory = 'view'): Packet[] {
   const decoder = new PacketDecoder();
   const out: Packet[] = [];
   let from = 0;
   for (const to of [...cuts, stream.length]) {
     const chunk = stream.subarray(from, to);
-    out.push(...decoder.push(copy ? chunk.slice() : chunk));
+    out.push(...decoder.push(MEMORY[memory](chunk)));
     from = to;
   }
   expect(decoder.bufferedBytes).toBe(0);
@@ -65,6 +76,36 @@ describe('round trip properties', () => {
     );
   });
 
+  it('encodeInto a view at an odd byteOffset, or into a Buffer, writes the same bytes', () => {
+    fc.assert(
+      fc.property(packetArb, fc.nat(7), fc.nat(7), (packet, byteOffset, offset) => {
+        const frame = encode(packet);
+        const memory = new ArrayBuffer(byteOffset + offset + frame.length + 3);
+        const view = new Uint8Array(memory, byteOffset, offset + frame.length);
+        encodeInto(packet, view, offset);
+        expect(toHex(view.subarray(offset))).toBe(toHex(frame));
+        expect(new Uint8Array(memory, 0, byteOffset + offset).every((b) => b === 0)).toBe(true);
+        const buffer = Buffer.alloc(offset + frame.length);
+        encodeInto(packet, buffer, offset);
+        expect(toHex(buffer.subarray(offset))).toBe(toHex(frame));
+      }),
+      RUNS,
+    );
+  });
+
+  it('frames returned by encode stay intact while later ones are encoded (shared slab)', () => {
+    fc.assert(
+      fc.property(fc.array(packetArb, { minLength: 50, maxLength: 200 }), (packets) => {
+        const frames = packets.map((p) => encode(p));
+        const copies = frames.map((f) => f.slice());
+        for (let i = 0; i < 300; i++) encode({ type: 'puback', packetId: i + 1 }); // more traffic on the slab
+        frames.forEach((frame, i) => expect(toHex(frame)).toBe(toHex(copies[i]!)));
+        expectSamePackets(frames.map((f) => decode(f)), packets);
+      }),
+      { numRuns: 20 },
+    );
+  });
+
   it('decodeFrame walks a stream of frames one at a time', () => {
     fc.assert(
       fc.property(fc.array(packetArb, { minLength: 1, maxLength: 8 }), (packets) => {
@@ -89,14 +130,15 @@ describe('PacketDecoder: every way of splitting a stream gives the same packets'
       fc.constant('every byte' as const),
       fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { maxLength: 12 }),
     );
+    const memoryArb = fc.constantFrom<ChunkMemory>('view', 'copy', 'buffer');
     fc.assert(
-      fc.property(fc.array(packetArb, { minLength: 1, maxLength: 8 }), cutsArb, fc.boolean(), (packets, spec, copy) => {
+      fc.property(fc.array(packetArb, { minLength: 1, maxLength: 8 }), cutsArb, memoryArb, (packets, spec, memory) => {
         const stream = streamOf(packets);
         const cuts =
           spec === 'every byte'
             ? Array.from({ length: stream.length - 1 }, (_, i) => i + 1)
             : [...new Set(spec.map((f) => Math.floor(f * stream.length)))].sort((a, b) => a - b);
-        expectSamePackets(decodeInChunks(stream, cuts, copy), packets);
+        expectSamePackets(decodeInChunks(stream, cuts, memory), packets);
       }),
       RUNS,
     );

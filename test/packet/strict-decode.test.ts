@@ -27,6 +27,9 @@ import { vectorOf } from './vectors.js';
 const PREFIX = hex`ff ff ff`; // never read: decodeFrame starts after it
 const PINGREQ = hex`c0 00`;
 
+/** Packet type names by number (Table 2.1); 0 and 15 are reserved. */
+const TYPE_NAMES = [undefined, 'connect', 'connack', 'publish', 'puback', 'pubrec', 'pubrel', 'pubcomp', 'subscribe', 'suback', 'unsubscribe', 'unsuback', 'pingreq', 'pingresp', 'disconnect', undefined];
+
 /**
  * Asserts that `input` (one frame) is refused with `code` by decode, decodeFrame and
  * PacketDecoder, at `offset` within the frame when given, and that the three agree on the offset.
@@ -34,6 +37,7 @@ const PINGREQ = hex`c0 00`;
 function expectRefused(input: Uint8Array, code: MqttProtocolErrorCode, offset?: number): MqttProtocolError {
   const error = expectProtocolError(() => decode(input), code, offset);
   expect(error.offset, 'a decode error names its byte').toBeTypeOf('number');
+  expect(error.packetType, 'a decode error names the packet type of the first byte').toBe(TYPE_NAMES[input[0]! >> 4]);
   const at = error.offset!;
   expectProtocolError(() => decodeFrame(bytes(PREFIX, input), PREFIX.length), code, at + PREFIX.length);
   const decoder = new PacketDecoder();

@@ -84,6 +84,14 @@ describe.each(VECTORS)('vector: $name', ({ packet, bytes }) => {
     expectUntouched(atOffset);
   });
 
+  it('encodeInto refuses a negative or fractional offset (buffer-too-small) and writes nothing', () => {
+    for (const offset of [-1, 0.5, NaN]) {
+      const target = sentinelTarget(bytes.length + 4);
+      expectProtocolError(() => encodeInto(packet, target, offset), 'buffer-too-small');
+      expectUntouched(target);
+    }
+  });
+
   it('PacketDecoder gives the packet whether fed whole or byte by byte', () => {
     expectSamePackets(new PacketDecoder().push(bytes), [packet]);
     const decoder = new PacketDecoder();
