@@ -296,31 +296,36 @@ function encodeLength(input: Uint8Array): number {
   return decodeFrame(input)!.length;
 }
 
+/** Runs every case; a failure names the seed, the case and its input. */
+function runAll(): void {
+  const decoder = new PacketDecoder();
+  const small = new PacketDecoder({ maxPacketSize: SMALL_LIMIT });
+  for (let i = 0; i < CASES; i++) {
+    const r = random((SEED + Math.imul(i, 0x9e3779b9)) >>> 0);
+    const input = r.chance(0.3) ? randomBytes(r) : mutate(r, SEEDS[r.int(SEEDS.length)]!);
+    try {
+      runCase(r, input, decoder, small);
+    } catch (error) {
+      throw new Error(
+        `fuzz case ${i} failed (reproduce: FUZZ_SEED=${SEED}, case ${i}); input ${toHex(input)}: ${(error as Error).message}`,
+        { cause: error },
+      );
+    }
+  }
+}
+
 describe('fuzz: random bytes and mutated frames', () => {
   it(`${CASES} cases: only packets, need-more or MqttProtocolError; decoders agree; packets re-encode to their bytes (FUZZ_SEED=${SEED})`, () => {
-    const decoder = new PacketDecoder();
-    const small = new PacketDecoder({ maxPacketSize: SMALL_LIMIT });
     // Most cases end in an MqttProtocolError; capturing a stack for each would be most of the run.
     const stackTraceLimit = Error.stackTraceLimit;
     Error.stackTraceLimit = 0;
     try {
-      for (let i = 0; i < CASES; i++) {
-      const r = random((SEED + Math.imul(i, 0x9e3779b9)) >>> 0);
-      const input = r.chance(0.3) ? randomBytes(r) : mutate(r, SEEDS[r.int(SEEDS.length)]!);
-      try {
-        runCase(r, input, decoder, small);
-      } catch (error) {
-        throw new Error(
-          `fuzz case ${i} failed (reproduce: FUZZ_SEED=${SEED}, case ${i}); input ${toHex(input)}: ${(error as Error).message}`,
-          { cause: error },
-        );
-      }
-    }
+      runAll();
     } finally {
       Error.stackTraceLimit = stackTraceLimit;
     }
-    if (process.env["FUZZ_STATS"]) console.log(stats);
-    // The inputs must reach past the fixed header: many packets back, and most kinds of error.
+    if (process.env['FUZZ_STATS'] !== undefined) console.log(stats);
+    // The inputs must reach past the fixed header: many packets back, and every kind of error.
     expect(stats.cases).toBe(CASES);
     expect(stats.packets).toBeGreaterThan(CASES / 10);
     expect(stats.needMore).toBeGreaterThan(CASES / 20);
