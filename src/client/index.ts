@@ -1,0 +1,24 @@
+/** The MQTT session: connection, keepalive, QoS 0/1 publish, subscribe, reconnect. */
+export {
+  MqttClient,
+  type ClientState,
+  type ConnectionInfo,
+  type PublishOptions,
+  type SubscribeOptions,
+  type EndOptions,
+  type EndReport,
+  type UnacknowledgedMessage,
+  type MqttClientEvents,
+} from './client.js';
+export type { MqttClientOptions, ReconnectOptions } from './options.js';
+export {
+  MqttClientError,
+  ConnectionRefusedError,
+  SubscribeError,
+  type MqttClientErrorCode,
+  type ConnackHint,
+  type SubscriptionGrant,
+} from './errors.js';
+export type { Clock } from './clock.js';
+export { MessageStream } from './messages.js';
+export { describePacket } from './trace.js';

@@ -1,0 +1,97 @@
+/**
+ * Incoming messages as an async iterator, with backpressure: when a consumer falls behind by
+ * `limit` messages the session stops reading from the socket (TCP then slows the server down),
+ * and reading resumes once the consumer has caught up to half of it. Nothing is dropped.
+ */
+import type { PublishPacket } from '../packet/types.js';
+
+export interface MessageStreamHost {
+  /** A stream crossed its limit (true) or came back under half of it (false). */
+  streamBackpressure(stream: MessageStream, full: boolean): void;
+  /** The consumer stopped iterating. */
+  streamClosed(stream: MessageStream): void;
+}
+
+export class MessageStream implements AsyncIterableIterator<PublishPacket> {
+  private readonly buffer: PublishPacket[] = [];
+  private head = 0;
+  private waiter: ((result: IteratorResult<PublishPacket>) => void) | undefined;
+  private done = false;
+  private full = false;
+
+  constructor(
+    private readonly host: MessageStreamHost,
+    private readonly limit: number,
+  ) {}
+
+  /** Messages received and not yet taken by the consumer. */
+  get buffered(): number {
+    return this.buffer.length - this.head;
+  }
+
+  push(message: PublishPacket): void {
+    if (this.done) return;
+    if (this.waiter !== undefined) {
+      const w = this.waiter;
+      this.waiter = undefined;
+      w({ value: message, done: false });
+      return;
+    }
+    this.buffer.push(message);
+    if (!this.full && this.buffered >= this.limit) {
+      this.full = true;
+      this.host.streamBackpressure(this, true);
+    }
+  }
+
+  /** Ends the iteration after the buffered messages (the client ended). */
+  finish(): void {
+    this.done = true;
+    if (this.waiter !== undefined && this.buffered === 0) {
+      const w = this.waiter;
+      this.waiter = undefined;
+      w({ value: undefined, done: true });
+    }
+  }
+
+  next(): Promise<IteratorResult<PublishPacket>> {
+    if (this.buffered > 0) {
+      const value = this.buffer[this.head]!;
+      this.buffer[this.head++] = undefined as unknown as PublishPacket;
+      if (this.head > 1024 && this.head * 2 > this.buffer.length) {
+        this.buffer.splice(0, this.head);
+        this.head = 0;
+      }
+      if (this.full && this.buffered <= this.limit >> 1) {
+        this.full = false;
+        this.host.streamBackpressure(this, false);
+      }
+      return Promise.resolve({ value, done: false });
+    }
+    if (this.done) return Promise.resolve({ value: undefined, done: true });
+    return new Promise((resolve) => {
+      this.waiter = resolve;
+    });
+  }
+
+  return(): Promise<IteratorResult<PublishPacket>> {
+    this.done = true;
+    this.buffer.length = 0;
+    this.head = 0;
+    if (this.full) {
+      this.full = false;
+      this.host.streamBackpressure(this, false);
+    }
+    this.host.streamClosed(this);
+    if (this.waiter !== undefined) {
+      const w = this.waiter;
+      this.waiter = undefined;
+      w({ value: undefined, done: true });
+    }
+    return Promise.resolve({ value: undefined, done: true });
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+}

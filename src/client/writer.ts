@@ -1,0 +1,113 @@
+/**
+ * Coalesces the packets of one tick into one socket write.
+ *
+ * Packets are encoded straight into a slab; the written region is handed to the socket as a
+ * view (no copy) when the current macrotask ends (`setImmediate`), or at once when a batch
+ * grows past FLUSH_AT. The socket may keep that view until it is sent, so flushed bytes are
+ * never overwritten: the next batch continues after them, and a full slab is replaced, not
+ * reused.
+ */
+import type { Duplex } from 'node:stream';
+import { encodeInto, encodedLength } from '../packet/codec.js';
+import type { Packet } from '../packet/types.js';
+
+const SLAB_SIZE = 64 * 1024;
+/** A batch this large is written at once rather than at the end of the tick. */
+const FLUSH_AT = 32 * 1024;
+
+export class FrameWriter {
+  private slab: Uint8Array = new Uint8Array(0);
+  /** Start of the unflushed batch in `slab`. */
+  private start = 0;
+  /** End of the unflushed batch in `slab`. */
+  private end = 0;
+  private flushScheduled = false;
+  private closed = false;
+  /** The last socket.write returned false and no 'drain' has come yet. */
+  saturated = false;
+  private drainWaiters: Array<() => void> = [];
+
+  constructor(
+    private readonly socket: Duplex,
+    private readonly onDrain: () => void,
+  ) {
+    socket.on('drain', this.handleDrain);
+  }
+
+  /** Bytes encoded but not yet handed to the socket. */
+  get pending(): number {
+    return this.end - this.start;
+  }
+
+  /** Encodes `packet` into the current batch. Throws MqttProtocolError (nothing written) if invalid. */
+  write(packet: Packet): void {
+    const size = encodedLength(packet);
+    if (this.end + size > this.slab.length) this.newSlab(size);
+    this.end += encodeInto(packet, this.slab, this.end);
+    this.scheduleFlush();
+  }
+
+  /** Adds prebuilt bytes (PINGREQ, DISCONNECT) to the current batch. */
+  writeFrame(frame: Uint8Array): void {
+    if (this.end + frame.length > this.slab.length) this.newSlab(frame.length);
+    this.slab.set(frame, this.end);
+    this.end += frame.length;
+    this.scheduleFlush();
+  }
+
+  /** Hands the batch to the socket now. */
+  flush(): void {
+    if (this.end === this.start || this.closed) return;
+    const batch = this.slab.subarray(this.start, this.end);
+    this.start = this.end;
+    if (!this.socket.write(batch)) this.saturated = true;
+  }
+
+  /** Resolves when the socket has drained (at once if it is not saturated). */
+  drained(): Promise<void> {
+    if (!this.saturated || this.closed) return Promise.resolve();
+    return new Promise((resolve) => this.drainWaiters.push(resolve));
+  }
+
+  /** Stops writing: unflushed bytes are dropped and drain waiters released. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.socket.off('drain', this.handleDrain);
+    this.start = this.end;
+    this.releaseDrainWaiters();
+  }
+
+  private newSlab(size: number): void {
+    this.flush();
+    this.slab = new Uint8Array(Math.max(SLAB_SIZE, size));
+    this.start = 0;
+    this.end = 0;
+  }
+
+  private scheduleFlush(): void {
+    if (this.end - this.start >= FLUSH_AT) {
+      this.flush();
+    } else if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(this.scheduledFlush);
+    }
+  }
+
+  private readonly scheduledFlush = (): void => {
+    this.flushScheduled = false;
+    this.flush();
+  };
+
+  private readonly handleDrain = (): void => {
+    this.saturated = false;
+    this.releaseDrainWaiters();
+    this.onDrain();
+  };
+
+  private releaseDrainWaiters(): void {
+    const waiters = this.drainWaiters;
+    this.drainWaiters = [];
+    for (const w of waiters) w();
+  }
+}
