@@ -156,8 +156,9 @@ function checkRoom(packet: Packet, total: number, target: Uint8Array, offset: nu
  * Encodes `packet` into new memory of exactly its size (one allocation) and returns it.
  *
  * The result is a Uint8Array (small frames are carved from a shared slab, as Node's own
- * `Buffer.allocUnsafe` does; do not count on it being a Buffer). PINGREQ, PINGRESP and
- * DISCONNECT return shared prebuilt frames: do not modify them.
+ * `Buffer.allocUnsafe` does; do not count on it being a Buffer, and copy a frame before
+ * transferring its memory elsewhere). PINGREQ, PINGRESP and DISCONNECT return shared prebuilt
+ * frames: do not modify them.
  */
 export function encode(packet: Packet): Uint8Array {
   switch (packet.type) {
@@ -189,7 +190,9 @@ let slabUsed = 0;
 
 function allocate(size: number): Uint8Array {
   if (size > POOLED_MAX) return Buffer.allocUnsafe(size);
-  if (slabUsed + size > SLAB_SIZE) {
+  // A caller may transfer a frame's memory (to a worker, say), which detaches the whole slab:
+  // start a new one rather than fail every later encode.
+  if (slabUsed + size > SLAB_SIZE || slab.byteLength === 0) {
     slab = new ArrayBuffer(SLAB_SIZE);
     slabUsed = 0;
   }
@@ -269,12 +272,23 @@ export function parseFixedHeader(buf: Uint8Array, pos: number, end: number): num
   );
 }
 
-/** Decodes the body of a frame whose first byte is at `headerAt` and whose body is `start..end`. */
-export function decodeBody(buf: Uint8Array, headerAt: number, start: number, end: number): Packet {
+/**
+ * Decodes the body of a frame whose first byte is at `headerAt` and whose body is `start..end`.
+ * `memory` and `base` are `buf.buffer` and `buf.byteOffset`, passed in so that a caller decoding
+ * many frames from one chunk reads them once.
+ */
+export function decodeBody(
+  buf: Uint8Array,
+  headerAt: number,
+  start: number,
+  end: number,
+  memory: ArrayBufferLike,
+  base: number,
+): Packet {
   const firstByte = buf[headerAt]!;
   switch (firstByte >> 4) {
     case 3:
-      return readPublish(buf, firstByte & 0x0f, start, end, headerAt);
+      return readPublish(buf, firstByte & 0x0f, start, end, headerAt, memory, base);
     case 4:
       return readAck('puback', buf, start, end);
     case 1:
@@ -327,7 +341,10 @@ export function decodeFrame(buf: Uint8Array, offset = 0): DecodedFrame | null {
   const headerLength = header & 7;
   const length = (header - headerLength) / 8 + headerLength;
   if (offset + length > buf.length) return null;
-  return { packet: decodeBody(buf, offset, offset + headerLength, offset + length), length };
+  return {
+    packet: decodeBody(buf, offset, offset + headerLength, offset + length, buf.buffer, buf.byteOffset),
+    length,
+  };
 }
 
 /**
@@ -346,7 +363,7 @@ export function decode(buf: Uint8Array): Packet {
       buf.length,
     );
   }
-  const packet = decodeBody(buf, 0, headerLength, length);
+  const packet = decodeBody(buf, 0, headerLength, length, buf.buffer, buf.byteOffset);
   if (length !== buf.length) {
     throw new MqttProtocolError(
       'trailing-bytes',

@@ -6,7 +6,7 @@
  * f = DUP(3) QoS(2-1) RETAIN(0) in the first byte.
  */
 import { MqttProtocolError } from './errors.js';
-import { checkPacketId, checkQos, fieldLength, view, writeUint16 } from './primitives.js';
+import { checkPacketId, checkQos, fieldLength, writeUint16 } from './primitives.js';
 import { readTopic, topicWireForm } from './topics.js';
 import type { PublishPacket, QoS } from './types.js';
 
@@ -22,6 +22,9 @@ export function publishTopic(p: PublishPacket): Uint8Array {
     checkPacketId(p.packetId, 'publish');
   } else if (p.dup) {
     throw new MqttProtocolError('invalid-flags', 'DUP must be false on a QoS 0 PUBLISH [MQTT-3.3.1-2]', 'publish');
+  } else if (p.packetId !== undefined) {
+    // [MQTT-2.3.1-5]: refuse rather than silently drop what the caller asked for.
+    throw new MqttProtocolError('invalid-packet-id', 'a QoS 0 PUBLISH has no packet identifier [MQTT-2.3.1-5]', 'publish');
   }
   if (!(p.payload instanceof Uint8Array)) {
     throw new MqttProtocolError('value-out-of-range', 'payload must be a Uint8Array', 'publish');
@@ -42,8 +45,20 @@ export function writePublish(p: PublishPacket, topic: Uint8Array, target: Uint8A
   return pos + p.payload.length;
 }
 
-/** Decodes a PUBLISH body; `flags` is the low nibble of the first byte (at `flagsAt`), checked here. */
-export function readPublish(buf: Uint8Array, flags: number, start: number, end: number, flagsAt: number): PublishPacket {
+/**
+ * Decodes a PUBLISH body; `flags` is the low nibble of the first byte (at `flagsAt`), checked
+ * here. `memory` and `base` are `buf.buffer` and `buf.byteOffset`, which the stream decoder reads
+ * once per chunk rather than once per packet (the getters are not free).
+ */
+export function readPublish(
+  buf: Uint8Array,
+  flags: number,
+  start: number,
+  end: number,
+  flagsAt: number,
+  memory: ArrayBufferLike,
+  base: number,
+): PublishPacket {
   const qos = (flags >> 1) & 3;
   if (qos === 3) {
     throw new MqttProtocolError('invalid-qos', 'PUBLISH QoS bits 11 are not allowed [MQTT-3.3.1-4]', 'publish', flagsAt);
@@ -53,10 +68,10 @@ export function readPublish(buf: Uint8Array, flags: number, start: number, end: 
     throw new MqttProtocolError('invalid-flags', 'DUP set on a QoS 0 PUBLISH [MQTT-3.3.1-2]', 'publish', flagsAt);
   }
   const topicLength = fieldLength(buf, start, end, 'publish', 'topic');
-  const topic = readTopic(buf, start + 2, topicLength);
+  const topic = readTopic(buf, start + 2, topicLength, memory, base);
   let pos = start + 2 + topicLength;
   if (qos === 0) {
-    return { type: 'publish', topic, payload: view(buf, pos, end), qos, retain: (flags & 1) !== 0, dup };
+    return { type: 'publish', topic, payload: new Uint8Array(memory, base + pos, end - pos), qos, retain: (flags & 1) !== 0, dup };
   }
   if (pos + 2 > end) {
     throw new MqttProtocolError('truncated', 'PUBLISH ends before its packet identifier', 'publish', pos);
@@ -69,7 +84,7 @@ export function readPublish(buf: Uint8Array, flags: number, start: number, end: 
   return {
     type: 'publish',
     topic,
-    payload: view(buf, pos, end),
+    payload: new Uint8Array(memory, base + pos, end - pos),
     qos: qos as QoS,
     retain: (flags & 1) !== 0,
     dup,

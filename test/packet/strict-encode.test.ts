@@ -200,3 +200,20 @@ describe.each(Object.entries(STRING_FIELDS))('strings in %s', (_, carry) => {
     expectRoundTrip(carry('a'.repeat(65_535)));
   });
 });
+
+describe('encode memory', () => {
+  it('survives a caller transferring one frame\'s memory: other frames intact, later encodes work', () => {
+    const f = encode({ type: 'puback', packetId: 1 });
+    const g = Uint8Array.from(encode({ type: 'puback', packetId: 2 }));
+    const memory = f.buffer as ArrayBuffer;
+    structuredClone(memory, { transfer: [memory] });
+    expect(Array.from(encode({ type: 'puback', packetId: 3 }))).toEqual([0x40, 0x02, 0x00, 0x03]);
+    expect(Array.from(g)).toEqual([0x40, 0x02, 0x00, 0x02]);
+  });
+
+  it('refuses a packet id on a QoS 0 PUBLISH instead of dropping it [MQTT-2.3.1-5]', () => {
+    expect(() => encode({ type: 'publish', topic: 'a', payload: new Uint8Array(0), qos: 0, retain: false, dup: false, packetId: 5 })).toThrow(
+      expect.objectContaining({ code: 'invalid-packet-id' }),
+    );
+  });
+});
