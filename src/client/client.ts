@@ -171,6 +171,7 @@ export class MqttClient extends EventEmitter<MqttClientEvents> implements Messag
   private readonly fullStreams = new Set<MessageStream>();
   private ending: Promise<EndReport> | undefined;
   private ackWaiters: Array<() => void> = [];
+  private pingWaiters: Array<Waiter<number>> = [];
   private fatal: Error | undefined;
 
   constructor(options: MqttClientOptions) {
@@ -323,6 +324,39 @@ export class MqttClient extends EventEmitter<MqttClientEvents> implements Messag
     const topicFilters = typeof filters === 'string' ? [filters] : [...filters];
     await this.request({ type: 'unsubscribe', packetId: 1, topicFilters });
     for (const f of topicFilters) this.subscriptions.delete(f);
+  }
+
+  /**
+   * Sends a PINGREQ now and resolves with the round trip in milliseconds when the PINGRESP
+   * arrives. No PINGRESP within `pingTimeout` rejects with `ping-timeout` and closes the
+   * connection, as the keepalive scheduler would. Rejects with `connection-closed` when offline.
+   */
+  ping(): Promise<number> {
+    const conn = this.conn;
+    if (this._state !== 'connected' || conn === undefined) {
+      return Promise.reject(new MqttClientError('connection-closed', 'not connected: nothing to ping'));
+    }
+    const sentAt = this.clock.now();
+    return new Promise<number>((resolve, reject) => {
+      const timer = this.clock.setTimeout(() => {
+        this.pingWaiters = this.pingWaiters.filter((w) => w !== waiter);
+        const error = new MqttClientError('ping-timeout', `no PINGRESP within ${this.options.pingTimeout} ms of PINGREQ`);
+        reject(error);
+        this.connectionFailed(error, conn);
+      }, this.options.pingTimeout);
+      const waiter: Waiter<number> = {
+        resolve: (at) => {
+          this.clock.clearTimeout(timer);
+          resolve(at - sentAt);
+        },
+        reject: (error) => {
+          this.clock.clearTimeout(timer);
+          reject(error);
+        },
+      };
+      this.pingWaiters.push(waiter);
+      this.sendPing();
+    });
   }
 
   /**
@@ -550,9 +584,13 @@ export class MqttClient extends EventEmitter<MqttClientEvents> implements Messag
         this.pump();
         return;
       }
-      case 'pingresp':
+      case 'pingresp': {
         conn.keepalive.pingrespReceived(now);
+        const waiters = this.pingWaiters;
+        this.pingWaiters = [];
+        for (const w of waiters) w.resolve(now);
         return;
+      }
       case 'pubrel':
         // The end of an incoming QoS 2 exchange (a server may use QoS 2 with other brokers).
         this.awaitingPubrel.delete(packet.packetId);
@@ -739,6 +777,9 @@ export class MqttClient extends EventEmitter<MqttClientEvents> implements Messag
       conn.writer.close();
     }
     if (this.conn === conn) this.conn = undefined;
+    const pingWaiters = this.pingWaiters;
+    this.pingWaiters = [];
+    for (const w of pingWaiters) w.reject(conn.failure ?? closedError());
     const error = conn.failure ?? (this._state === 'ending' || this._state === 'ended' ? undefined : closedError());
     if (conn.failure !== undefined) this.report(conn.failure);
     this.emit('close', error);
