@@ -49,10 +49,12 @@ export class KeepaliveScheduler {
     return this.pingSentAt >= 0;
   }
 
-  /** Starts the schedule on a connection whose CONNECT was just sent and CONNACK received. */
+  /**
+   * Starts the schedule once CONNACK has arrived. `lastSent` stays at the CONNECT (reported
+   * through `packetSent`): the server counts Keep Alive from it, however late the CONNACK came.
+   */
   start(): void {
     const now = this.clock.now();
-    this.lastSent = now;
     this.lastReceived = now;
     this.pingSentAt = -1;
     if (this.keepaliveMs > 0) this.arm(now);

@@ -29,6 +29,19 @@ describe('an idle client [MQTT-3.1.2-23]', () => {
     expect(s.connection.isClosed).toBe(false);
   });
 
+  it('counts Keep Alive from the CONNECT, not from a CONNACK that came late', async () => {
+    const s = session({ keepalive: 10 });
+    const connected = track(s.client.connect());
+    await s.server.next('connect');
+    await elapse(s.clock, 2_000);
+    s.server.send(CONNACK_OK);
+    await settled(connected);
+    const ping = track(s.server.next('pingreq'));
+    await elapse(s.clock, 8_000);
+    await settled(ping);
+    expect(largestGap(s.server.current!.log, s.clock.now())).toBeLessThanOrEqual(10_000);
+  });
+
   it('with keepalive 0 never pings', async () => {
     const s = await connectedSession({ keepalive: 0 });
     await elapse(s.clock, 24 * 3600_000);
