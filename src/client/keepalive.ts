@@ -82,9 +82,11 @@ export class KeepaliveScheduler {
   }
 
   private arm(now: number): void {
+    // While a PINGREQ awaits its answer the gap rule still holds: a ping timeout longer than the
+    // send interval must not stretch the silence past Keep Alive [MQTT-3.1.2-23].
     const due =
       this.pingSentAt >= 0
-        ? this.pingSentAt + this.pingTimeoutMs
+        ? Math.min(this.pingSentAt + this.pingTimeoutMs, this.lastSent + this.interval)
         : Math.min(this.lastSent + this.interval, this.lastReceived + this.keepaliveMs);
     this.timer = this.clock.setTimeout(() => this.wake(), Math.max(0, due - now));
   }
@@ -97,6 +99,11 @@ export class KeepaliveScheduler {
         this.pingSentAt = -1;
         this.hooks.pingTimedOut();
         return;
+      }
+      if (now - this.lastSent >= this.interval) {
+        // Still unanswered, but a packet is due: ping again; the timeout runs from the first.
+        this.hooks.sendPing();
+        if (this.pingSentAt < 0) return;
       }
     } else if (now - this.lastSent >= this.interval || now - this.lastReceived >= this.keepaliveMs) {
       this.pingSentAt = now;

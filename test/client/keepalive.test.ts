@@ -3,6 +3,7 @@
  * client sends stays within Keep Alive; silence from the server is noticed; a PINGREQ without
  * PINGRESP ends the connection; sending does not touch timers.
  */
+import fc from 'fast-check';
 import { describe, expect, it, vi } from 'vitest';
 import { MqttClientError } from '../../src/client/errors.js';
 import type { Received } from '../support/fake-server.js';
@@ -29,6 +30,31 @@ describe('an idle client [MQTT-3.1.2-23]', () => {
     expect(s.connection.isClosed).toBe(false);
   });
 
+  it('keeps every gap within Keep Alive for any keepalive, ping timeout and CONNACK delay', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 1, max: 120 }),
+        fc.integer({ min: 1, max: 60_000 }),
+        fc.integer({ min: 0, max: 900 }),
+        async (keepalive, pingTimeout, connackDelay) => {
+          const s = session({ keepalive, pingTimeout, connectTimeout: 60_000 });
+          s.server.autoPingresp();
+          const connected = track(s.client.connect());
+          await s.server.next('connect');
+          // The CONNECT counts: the server measures Keep Alive from it.
+          await elapse(s.clock, connackDelay);
+          s.server.send(CONNACK_OK);
+          await settled(connected);
+          await elapse(s.clock, 5 * keepalive * 1000);
+          const log = s.server.current!.log;
+          expect(largestGap(log, s.clock.now())).toBeLessThanOrEqual(keepalive * 1000);
+          await s.client.end({ force: true });
+        },
+      ),
+      { numRuns: 25 },
+    );
+  });
+
   it('counts Keep Alive from the CONNECT, not from a CONNACK that came late', async () => {
     const s = session({ keepalive: 10 });
     const connected = track(s.client.connect());
@@ -40,6 +66,15 @@ describe('an idle client [MQTT-3.1.2-23]', () => {
     await elapse(s.clock, 8_000);
     await settled(ping);
     expect(largestGap(s.server.current!.log, s.clock.now())).toBeLessThanOrEqual(10_000);
+  });
+
+  it('keeps the gap within Keep Alive when pingTimeout is longer than Keep Alive', async () => {
+    // keepalive 5 s with the default 10 s ping timeout: the next PINGREQ may not wait for it.
+    const s = await connectedSession({ keepalive: 5 });
+    s.server.autoPingresp();
+    await elapse(s.clock, 10 * 5_000);
+    expect(largestGap(s.connection.log, s.clock.now())).toBeLessThanOrEqual(5_000);
+    expect(s.connection.isClosed).toBe(false);
   });
 
   it('with keepalive 0 never pings', async () => {
@@ -97,6 +132,17 @@ describe('PINGRESP', () => {
     expect(s.connection.isClosed).toBe(false);
     expect(s.eventsNamed('close')).toHaveLength(0);
     expect(s.connection.packets('pingreq').length).toBeGreaterThanOrEqual(10);
+  });
+
+  it('longer than Keep Alive: unanswered, the client pings again to keep the gap, and times out from the first PINGREQ', async () => {
+    const s = await connectedSession({ keepalive: 5, pingTimeout: 12_000 });
+    await elapse(s.clock, 20_000);
+    const pings = s.connection.log.filter((r) => r.packet.type === 'pingreq').map((r) => r.at);
+    expect(pings[0]).toBe(4_000);
+    const close = s.eventsNamed('close')[0]!;
+    expect((close.args[0] as MqttClientError).code).toBe('ping-timeout');
+    expect(close.at).toBe(pings[0]! + 12_000);
+    expect(largestGap(s.connection.log, close.at)).toBeLessThanOrEqual(5_000);
   });
 
   it('a connection whose server answers nothing at all is declared dead within Keep Alive + pingTimeout', async () => {
