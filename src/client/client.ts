@@ -862,7 +862,7 @@ export class MqttClient extends EventEmitter<MqttClientEvents> implements Messag
     for (const stream of this.streams) stream.finish();
     this.streams.clear();
     this.ids.clear();
-    if (cause !== undefined && !(cause instanceof MqttClientError && cause.code === 'client-ended')) this.report(cause);
+    // A fatal cause was reported on 'error' where it happened (closed() or attemptFailed()): once.
     this.emit('end');
     return { unacknowledged };
   }

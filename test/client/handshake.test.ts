@@ -5,6 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { ConnectionRefusedError, MqttClientError } from '../../src/client/errors.js';
 import type { ConnectReturnCode } from '../../src/packet/types.js';
+import { TransportError } from '../../src/transport/errors.js';
 import { CONNACK_OK, elapse, expectRejected, failOnUnhandledRejections, session, settle, settled, track } from './harness.js';
 
 failOnUnhandledRejections();
@@ -154,4 +155,33 @@ describe('refused CONNACK', () => {
     expect(s.eventsNamed('connect')).toHaveLength(1);
   });
 
+
+  it('emits one error event per refusal', async () => {
+    const s = session();
+    const connected = track(s.client.connect());
+    await s.server.next('connect');
+    s.server.send({ type: 'connack', sessionPresent: false, returnCode: 5 });
+    await settled(connected);
+    await settle();
+    expect(s.errors).toHaveLength(1);
+    expect(s.errors[0]).toBe(connected.error);
+  });
+
+  it('emits one error event when openSocket fails for good (a certificate the server will keep presenting)', async () => {
+    const s = session({ reconnect: true });
+    const failure = new TransportError('tls-verification-failed', 'certificate has expired', {
+      host: '::1',
+      port: 8883,
+      phase: 'tls',
+      certificateProblem: 'CERT_HAS_EXPIRED',
+    });
+    s.server.failOpen(failure);
+    const connected = track(s.client.connect());
+    await settled(connected);
+    expect(connected.error).toBe(failure);
+    await elapse(s.clock, 3600_000);
+    expect(s.server.opens).toHaveLength(1);
+    expect(s.client.state).toBe('ended');
+    expect(s.errors).toEqual([failure]);
+  });
 });
