@@ -71,6 +71,8 @@ export class PacketDecoder {
         }
       }
       base = this.streamOffset;
+      const memory = buf.buffer;
+      const memoryBase = buf.byteOffset;
       while (pos < end) {
         const header = parseFixedHeader(buf, pos, end);
         if (header < 0) {
@@ -84,7 +86,7 @@ export class PacketDecoder {
           this.keep(buf.subarray(pos), size);
           break;
         }
-        out.push(decodeBody(buf, pos, pos + headerLength, pos + size));
+        out.push(decodeBody(buf, pos, pos + headerLength, pos + size, memory, memoryBase));
         pos += size;
       }
       this.streamOffset += end;
@@ -149,7 +151,7 @@ export class PacketDecoder {
     this.partBytes = 0;
     this.frameSize = -1;
     const headerLength = parseFixedHeader(frame, 0, frame.length) & 7;
-    out.push(decodeBody(frame, 0, headerLength, frame.length));
+    out.push(decodeBody(frame, 0, headerLength, frame.length, frame.buffer, frame.byteOffset));
     return need;
   }
 }

@@ -62,9 +62,16 @@ function dataViewOf(buffer: ArrayBufferLike): DataView {
 
 /**
  * Decodes the `length` topic bytes at `pos` as a PUBLISH topic name, checked as
- * `topicWireForm` checks one. The bytes lie inside the frame (the caller checked).
+ * `topicWireForm` checks one. The bytes lie inside the frame (the caller checked); `memory` and
+ * `base` are `buf.buffer` and `buf.byteOffset`.
  */
-export function readTopic(buf: Uint8Array, pos: number, length: number): string {
+export function readTopic(
+  buf: Uint8Array,
+  pos: number,
+  length: number,
+  memory: ArrayBufferLike,
+  base: number,
+): string {
   if (length === 0 || length > MAX_CACHED_TOPIC) return decodeTopic(buf, pos, length);
   const end = pos + length;
   // The slot is picked by the length and two sampled bytes: cheap, and spreads typical topics
@@ -73,8 +80,8 @@ export function readTopic(buf: Uint8Array, pos: number, length: number): string 
   const entry = decodeTable[slot];
   if (entry !== undefined && entry.bytes.length === length) {
     const words = entry.words;
-    const view = dataViewOf(buf.buffer);
-    const at = buf.byteOffset + pos;
+    const view = dataViewOf(memory);
+    const at = base + pos;
     const wordCount = words.length;
     let w = 0;
     while (w < wordCount && view.getUint32(at + w * 4, true) === words[w]) w++;
