@@ -7,7 +7,7 @@
 //
 // Method: every measurement runs in a fresh Node.js process, so one case's JIT feedback cannot
 // slow down or speed up another's. In that process: a calibration that sizes a round to about
-// ROUND_MS, WARMUP untimed rounds, then ROUNDS timed rounds. The table gives the median round's
+// ROUND_MS, untimed rounds for WARMUP_MS, then ROUNDS timed rounds. The table gives the median round's
 // ns/op and the spread (fastest..slowest round).
 import { execFileSync } from 'node:child_process';
 import { cpus } from 'node:os';
@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 
 const quick = process.argv.includes('--quick');
 const ROUNDS = quick ? 5 : 25;
-const WARMUP = quick ? 2 : 5;
+const WARMUP_MS = quick ? 300 : 1500;
 const ROUND_MS = quick ? 20 : 40;
 
 // ------------------------------------------------------------------------------------------
@@ -81,7 +81,10 @@ function timeRounds(round) {
     }
     ops *= 2;
   }
-  for (let w = 0; w < WARMUP; w++) round(ops);
+  // Warm up by time: on a small shared machine V8 can take most of a second to settle on its
+  // optimised code, and rounds timed before that measure the compiler, not the codec.
+  const warmUntil = Date.now() + WARMUP_MS;
+  while (Date.now() < warmUntil) round(ops);
   const perOp = [];
   for (let r = 0; r < ROUNDS; r++) {
     const t0 = process.hrtime.bigint();
@@ -170,7 +173,7 @@ const line = (cells, widths) =>
 
 console.log(`aliot-mqtt codec benchmark: Node.js ${process.version}, ${cpus()[0]?.model ?? 'unknown CPU'}`);
 console.log(
-  `each figure from its own process: ${WARMUP} warm-up + ${ROUNDS} timed rounds of ~${ROUND_MS} ms; median (fastest..slowest round)`,
+  `each figure from its own process: ${WARMUP_MS} ms warm-up, then ${ROUNDS} timed rounds of ~${ROUND_MS} ms; median (fastest..slowest round)`,
 );
 console.log('floor = Buffer.allocUnsafe(n) and copying the same n bytes into it\n');
 const widths = [30, 6, 10, 8, 14, 9];

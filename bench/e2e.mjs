@@ -1,0 +1,336 @@
+// End-to-end benchmark against a real broker: mosquitto over TLS on [::1], started here.
+//
+//   npm run bench:e2e              builds, then runs this file against dist/
+//   node bench/e2e.mjs --quick     smaller runs, for a smoke check
+//
+// Scenarios, each in a fresh Node.js process so that one cannot warm up or pollute another:
+//   floor  a raw TLS socket writes pre-encoded PUBLISH frames (QoS 0, 64 B payload) to a topic
+//          it subscribes to and counts the bytes of the copies that come back: the least any
+//          client can do for the same traffic.
+//   qos0   this client: publish QoS 0 to a topic it subscribes to, 64 B payloads.
+//   qos1   this client: publish QoS 1 (up to 1000 in flight) to a topic it subscribes to at QoS
+//          1, so every message costs a PUBLISH and a PUBACK each way.
+//   idle   1000 idle connected clients in one process: heap and RSS per client, beside 1000
+//          bare TLS sockets.
+//   import the time `import('aliot-mqtt')` adds to a bare `node` start.
+//
+// mosquitto runs on one core and caps the message rate, so for floor/qos0/qos1 the figure that
+// describes this client is its own CPU time per message (user + system, garbage collection
+// included, from process.cpuUsage()), reported beside the rate.
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { connect as tlsConnect } from 'node:tls';
+import { fileURLToPath } from 'node:url';
+
+const quick = process.argv.includes('--quick');
+const MESSAGES = quick ? 20_000 : 200_000;
+const WINDOW = 1000; // messages sent but not yet seen coming back
+const IDLE_CLIENTS = quick ? 200 : 1000;
+const root = new URL('../', import.meta.url);
+const certFile = (name) => fileURLToPath(new URL(`certs/loopback/${name}`, root));
+const TOPIC = '/sys/a1B2c3D4e5F/sensor-00001/thing/event/property/post';
+const PAYLOAD = Buffer.alloc(64, 0x61);
+
+// ------------------------------------------------------------------------------------------
+// Child mode: one scenario against a broker that is already running.
+
+if (process.argv[2] === '--run') {
+  const [, , , scenario, port] = process.argv;
+  const lib = await import('../dist/index.js');
+  const ca = readFileSync(certFile('ca.pem'), 'utf8');
+  const result = await SCENARIOS()[scenario](lib, Number(port), ca);
+  process.stdout.write(JSON.stringify(result));
+  process.exit(0);
+}
+
+function SCENARIOS() {
+  return { floor, qos0, qos1, idle };
+}
+
+/** Runs `body`, returning wall time and this process's CPU time (user + system) in µs. */
+async function measured(body) {
+  const cpu0 = process.cpuUsage();
+  const t0 = process.hrtime.bigint();
+  await body();
+  const wall = Number(process.hrtime.bigint() - t0) / 1e3;
+  const cpu = process.cpuUsage(cpu0);
+  return { wallUs: wall, cpuUs: cpu.user + cpu.system };
+}
+
+function rateResult(name, messages, m) {
+  return {
+    name,
+    messages,
+    perSecond: messages / (m.wallUs / 1e6),
+    cpuPerMessageUs: m.cpuUs / messages,
+  };
+}
+
+async function floor({ encode, PacketDecoder }, port, ca) {
+  const socket = tlsConnect({ host: '::1', port, ca, servername: 'localhost', minVersion: 'TLSv1.2' });
+  await once(socket, 'secureConnect');
+  socket.setNoDelay(true);
+  const decoder = new PacketDecoder();
+  const next = () =>
+    new Promise((resolve) => {
+      const onData = (chunk) => {
+        const packets = decoder.push(chunk);
+        if (packets.length > 0) {
+          socket.off('data', onData);
+          resolve(packets[0]);
+        }
+      };
+      socket.on('data', onData);
+    });
+  socket.write(encode({ type: 'connect', clientId: 'floor', keepalive: 0, clean: true }));
+  await next();
+  socket.write(encode({ type: 'subscribe', packetId: 1, subscriptions: [{ topicFilter: TOPIC, qos: 0 }] }));
+  await next();
+  const frame = encode({ type: 'publish', topic: TOPIC, payload: PAYLOAD, qos: 0, retain: false, dup: false });
+  // Pre-encoded batches: the floor spends nothing on encoding.
+  const BATCH = 64;
+  const batch = Buffer.concat(Array.from({ length: BATCH }, () => frame));
+  const run = async (count) => {
+    let received = 0;
+    let sent = 0;
+    await new Promise((resolve) => {
+      const pump = () => {
+        while (sent < count && sent - received < WINDOW) {
+          socket.write(batch);
+          sent += BATCH;
+        }
+      };
+      socket.on('data', (chunk) => {
+        received += chunk.length / frame.length; // every incoming frame is a copy of `frame`
+        if (received >= count) resolve();
+        else pump();
+      });
+      pump();
+    });
+    socket.removeAllListeners('data');
+  };
+  await run(WINDOW * 4); // warm-up
+  const m = await measured(() => run(MESSAGES));
+  socket.destroy();
+  return rateResult('floor: raw TLS socket, pre-encoded', MESSAGES, m);
+}
+
+async function clientRun(lib, port, ca, qos) {
+  const client = new lib.MqttClient({
+    host: '::1',
+    port,
+    ca,
+    clientId: `bench-qos${qos}`,
+    keepalive: 60,
+    maxInflight: 1000,
+    offlineQueueSize: 2 * WINDOW,
+  });
+  await client.connect();
+  await client.subscribe(TOPIC, { qos });
+  const run = async (count) => {
+    let received = 0;
+    let sent = 0;
+    let wake;
+    client.on('message', () => {
+      received++;
+      if (wake !== undefined && (sent - received < WINDOW / 2 || received >= count)) {
+        const w = wake;
+        wake = undefined;
+        w();
+      }
+    });
+    const acks = [];
+    while (sent < count) {
+      if (sent - received >= WINDOW) await new Promise((resolve) => (wake = resolve));
+      const p = client.publish(TOPIC, PAYLOAD, { qos });
+      sent++;
+      if (qos === 1) acks.push(p);
+      else if (sent % 256 === 0) await p; // let a saturated socket drain
+    }
+    while (received < count) await new Promise((resolve) => (wake = resolve));
+    await Promise.all(acks);
+    client.removeAllListeners('message');
+  };
+  await run(WINDOW * 4); // warm-up
+  const m = await measured(() => run(MESSAGES));
+  await client.end();
+  return rateResult(qos === 0 ? 'aliot-mqtt QoS 0' : 'aliot-mqtt QoS 1, 1000 in flight', MESSAGES, m);
+}
+
+function qos0(lib, port, ca) {
+  return clientRun(lib, port, ca, 0);
+}
+function qos1(lib, port, ca) {
+  return clientRun(lib, port, ca, 1);
+}
+
+function settledMemory() {
+  for (let i = 0; i < 3; i++) globalThis.gc?.();
+  const m = process.memoryUsage();
+  return { heap: m.heapUsed, rss: m.rss };
+}
+
+async function idle(lib, port, ca) {
+  if (typeof globalThis.gc !== 'function') throw new Error('run with --expose-gc');
+  const base = settledMemory();
+  // Bare TLS sockets: the transport alone, no MQTT.
+  const sockets = [];
+  for (let i = 0; i < IDLE_CLIENTS; i += 50) {
+    await Promise.all(
+      Array.from({ length: Math.min(50, IDLE_CLIENTS - i) }, async () => {
+        const s = tlsConnect({ host: '::1', port, ca, servername: 'localhost', minVersion: 'TLSv1.2' });
+        await once(s, 'secureConnect');
+        s.setNoDelay(true);
+        s.on('data', () => {});
+        sockets.push(s);
+      }),
+    );
+  }
+  const bare = settledMemory();
+  for (const s of sockets) s.destroy();
+  await new Promise((r) => setTimeout(r, 200));
+  const afterBare = settledMemory();
+  // Connected MQTT clients with a subscription each, as an idle gateway would hold them.
+  const clients = [];
+  for (let i = 0; i < IDLE_CLIENTS; i += 50) {
+    await Promise.all(
+      Array.from({ length: Math.min(50, IDLE_CLIENTS - i) }, async (_, j) => {
+        const c = new lib.MqttClient({ host: '::1', port, ca, clientId: `idle-${i + j}`, keepalive: 300 });
+        await c.connect();
+        await c.subscribe(`idle/${i + j}/cmd`, { qos: 1 });
+        clients.push(c);
+      }),
+    );
+  }
+  const mqtt = settledMemory();
+  await Promise.all(clients.map((c) => c.end()));
+  const perBareHeap = (bare.heap - base.heap) / IDLE_CLIENTS;
+  const perBareRss = (bare.rss - base.rss) / IDLE_CLIENTS;
+  const perClientHeap = (mqtt.heap - afterBare.heap) / IDLE_CLIENTS;
+  const perClientRss = (mqtt.rss - afterBare.rss) / IDLE_CLIENTS;
+  return { clients: IDLE_CLIENTS, perBareHeap, perBareRss, perClientHeap, perClientRss };
+}
+
+// ------------------------------------------------------------------------------------------
+// Parent mode: start mosquitto, run every scenario in its own process, print the table.
+
+async function freePort() {
+  const server = createServer();
+  server.listen(0, '::1');
+  await once(server, 'listening');
+  const { port } = server.address();
+  server.close();
+  await once(server, 'close');
+  return port;
+}
+
+async function startBroker() {
+  const dir = mkdtempSync(join(tmpdir(), 'aliot-bench-'));
+  const port = await freePort();
+  writeFileSync(
+    join(dir, 'mosquitto.conf'),
+    [
+      'per_listener_settings false',
+      'allow_anonymous true',
+      'persistence false',
+      'log_dest none',
+      'max_queued_messages 100000',
+      'max_inflight_messages 0',
+      `listener ${port} ::1`,
+      `cafile ${certFile('ca.pem')}`,
+      `certfile ${certFile('server.pem')}`,
+      `keyfile ${certFile('server.key')}`,
+      'tls_version tlsv1.2',
+      '',
+    ].join('\n'),
+  );
+  // `mosquitto -h` prints its version and exits with 3 on mosquitto 2.0.
+  const probe = (p) => spawnSync(p, ['-h'], { encoding: 'utf8' });
+  const exe = ['/usr/sbin/mosquitto', '/usr/local/sbin/mosquitto', 'mosquitto'].find((p) => probe(p).stdout?.startsWith('mosquitto'));
+  if (exe === undefined) throw new Error('mosquitto is needed: apt-get install mosquitto');
+  const broker = spawn(exe, ['-c', join(dir, 'mosquitto.conf')], { stdio: 'ignore' });
+  const ca = readFileSync(certFile('ca.pem'));
+  for (let i = 0; ; i++) {
+    try {
+      const s = tlsConnect({ host: '::1', port, ca, servername: 'localhost' });
+      await once(s, 'secureConnect');
+      s.destroy();
+      break;
+    } catch (error) {
+      if (i > 100) throw error;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+  return {
+    port,
+    version: probe(exe).stdout.split('\n')[0] ?? '',
+    stop: async () => {
+      broker.kill('SIGTERM');
+      await once(broker, 'exit');
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+function runChild(scenario, port, flags = []) {
+  const args = [...flags, fileURLToPath(import.meta.url), '--run', scenario, String(port), ...(quick ? ['--quick'] : [])];
+  const out = execFileSync(process.execPath, args, {
+    encoding: 'utf8',
+    maxBuffer: 1 << 20,
+  });
+  return JSON.parse(out);
+}
+
+function importCost() {
+  const runs = quick ? 5 : 15;
+  const time = (args) => {
+    const samples = [];
+    for (let i = 0; i < runs; i++) {
+      const t0 = process.hrtime.bigint();
+      execFileSync(process.execPath, args, { stdio: 'ignore' });
+      samples.push(Number(process.hrtime.bigint() - t0) / 1e6);
+    }
+    samples.sort((a, b) => a - b);
+    return samples[samples.length >> 1];
+  };
+  const entry = fileURLToPath(new URL('dist/index.js', root));
+  const bare = time(['--input-type=module', '-e', '']);
+  const loaded = time(['--input-type=module', '-e', `await import(${JSON.stringify(entry)})`]);
+  return { bare, loaded };
+}
+
+const broker = await startBroker();
+try {
+  console.log(`aliot-mqtt end-to-end benchmark: Node.js ${process.version}, ${broker.version.trim()}`);
+  console.log(`TLS on [::1], topic of ${TOPIC.length} characters, ${PAYLOAD.length} B payloads, ${MESSAGES.toLocaleString('en')} messages per run, at most ${WINDOW} unanswered\n`);
+  const rows = ['floor', 'qos0', 'qos1'].map((s) => runChild(s, broker.port));
+  const floorRow = rows[0];
+  const pad = (s, n) => String(s).padStart(n);
+  console.log(`${'scenario'.padEnd(36)}${pad('msgs/s', 10)}${pad('CPU µs/msg', 12)}${pad('vs floor', 10)}`);
+  for (const r of rows) {
+    console.log(
+      `${r.name.padEnd(36)}${pad(Math.round(r.perSecond).toLocaleString('en'), 10)}${pad(r.cpuPerMessageUs.toFixed(2), 12)}${pad(
+        r === floorRow ? '' : `${(r.cpuPerMessageUs / floorRow.cpuPerMessageUs).toFixed(2)}x`,
+        10,
+      )}`,
+    );
+  }
+  const q0 = rows[1];
+  console.log(`\nQoS 0 rate is ${((q0.perSecond / floorRow.perSecond) * 100).toFixed(0)}% of the floor's.`);
+
+  const idleRow = runChild('idle', broker.port, ['--expose-gc']);
+  const kib = (b) => (b / 1024).toFixed(2);
+  console.log(`\n${idleRow.clients} idle connections in one process (after GC), per connection:`);
+  console.log(`  bare TLS socket:            heap ${kib(idleRow.perBareHeap)} KiB, RSS ${kib(idleRow.perBareRss)} KiB`);
+  console.log(`  connected MqttClient:       heap ${kib(idleRow.perClientHeap)} KiB, RSS ${kib(idleRow.perClientRss)} KiB`);
+  console.log(`  client above bare socket:   heap ${kib(idleRow.perClientHeap - idleRow.perBareHeap)} KiB`);
+
+  const imp = importCost();
+  console.log(`\nimport('aliot-mqtt') adds ${(imp.loaded - imp.bare).toFixed(1)} ms to a bare node start (${imp.bare.toFixed(1)} ms -> ${imp.loaded.toFixed(1)} ms, median of runs)`);
+} finally {
+  await broker.stop();
+}
