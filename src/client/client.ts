@@ -125,6 +125,8 @@ interface Connection {
   connected: boolean;
   connectedAt: number;
   closed: boolean;
+  /** closed() has run for it (it runs once, from teardown or from the socket's 'close'). */
+  closeHandled: boolean;
   /** Why it closed, when it failed. */
   failure: Error | undefined;
 }
@@ -163,12 +165,13 @@ export class MqttClient extends EventEmitter<MqttClientEvents> implements Messag
   /** Filters and QoS the server should hold for us, to restore into a session that was lost. */
   private readonly subscriptions = new Map<string, QoS>();
   /** Incoming QoS 2 ids awaiting PUBREL (a QoS 2 message is delivered once) [MQTT-4.3.3-2]. */
-  private readonly awaitingPubrel = new Set<number>();
+  private awaitingPubrel: Set<number> | undefined;
 
   private connectWaiters: Array<Waiter<ConnectionInfo>> = [];
   private lastConnection: ConnectionInfo | undefined;
-  private readonly streams = new Set<MessageStream>();
-  private readonly fullStreams = new Set<MessageStream>();
+  // Created on first use: a gateway holds thousands of clients, most never iterate or see QoS 2.
+  private streams: Set<MessageStream> | undefined;
+  private fullStreams: Set<MessageStream> | undefined;
   private ending: Promise<EndReport> | undefined;
   private ackWaiters: Array<() => void> = [];
   private pingWaiters: Array<Waiter<number>> = [];
@@ -366,7 +369,7 @@ export class MqttClient extends EventEmitter<MqttClientEvents> implements Messag
   messages(): MessageStream {
     const stream = new MessageStream(this, this.options.messageBuffer);
     if (this._state === 'ended') stream.finish();
-    else this.streams.add(stream);
+    else (this.streams ??= new Set()).add(stream);
     return stream;
   }
 
@@ -450,13 +453,14 @@ export class MqttClient extends EventEmitter<MqttClientEvents> implements Messag
       connected: false,
       connectedAt: 0,
       closed: false,
+      closeHandled: false,
       failure: undefined,
     };
     this.conn = conn;
     socket.on('data', (chunk: Buffer) => this.received(conn, chunk));
     socket.on('error', (error) => this.connectionFailed(toTransportFailure(error, o.host, o.port), conn));
     socket.on('close', () => this.closed(conn));
-    if (this.fullStreams.size > 0) socket.pause();
+    if (this.fullStreams !== undefined && this.fullStreams.size > 0) socket.pause();
 
     const connect: ConnectPacket = {
       type: 'connect',
@@ -593,7 +597,7 @@ export class MqttClient extends EventEmitter<MqttClientEvents> implements Messag
       }
       case 'pubrel':
         // The end of an incoming QoS 2 exchange (a server may use QoS 2 with other brokers).
-        this.awaitingPubrel.delete(packet.packetId);
+        this.awaitingPubrel?.delete(packet.packetId);
         this.sendPacket(conn, { type: 'pubcomp', packetId: packet.packetId });
         return;
       default:
@@ -656,8 +660,9 @@ export class MqttClient extends EventEmitter<MqttClientEvents> implements Messag
   private incoming(conn: Connection, packet: PublishPacket): void {
     if (packet.qos === 2) {
       const id = packet.packetId!;
-      const duplicate = this.awaitingPubrel.has(id);
-      this.awaitingPubrel.add(id);
+      const awaiting = (this.awaitingPubrel ??= new Set());
+      const duplicate = awaiting.has(id);
+      awaiting.add(id);
       this.sendPacket(conn, { type: 'pubrec', packetId: id });
       if (duplicate) return; // delivered once already [MQTT-4.3.3-2]
     } else if (packet.qos === 1) {
@@ -665,7 +670,7 @@ export class MqttClient extends EventEmitter<MqttClientEvents> implements Messag
       // [MQTT-4.6.0-2]; queued before delivery, so a throwing listener cannot lose it.
       this.sendPacket(conn, { type: 'puback', packetId: packet.packetId! });
     }
-    for (const stream of this.streams) stream.push(packet);
+    if (this.streams !== undefined) for (const stream of this.streams) stream.push(packet);
     this.emit('message', packet.topic, packet.payload, packet);
   }
 
@@ -765,11 +770,9 @@ export class MqttClient extends EventEmitter<MqttClientEvents> implements Messag
     this.closed(conn);
   }
 
-  private handledClose = new WeakSet<Connection>();
-
   private closed(conn: Connection): void {
-    if (this.handledClose.has(conn)) return;
-    this.handledClose.add(conn);
+    if (conn.closeHandled) return;
+    conn.closeHandled = true;
     if (!conn.closed) {
       conn.closed = true;
       conn.keepalive.stop();
@@ -859,8 +862,8 @@ export class MqttClient extends EventEmitter<MqttClientEvents> implements Messag
       await this.closeSocket(live);
     }
     this._state = 'ended';
-    for (const stream of this.streams) stream.finish();
-    this.streams.clear();
+    if (this.streams !== undefined) for (const stream of this.streams) stream.finish();
+    this.streams = undefined;
     this.ids.clear();
     // A fatal cause was reported on 'error' where it happened (closed() or attemptFailed()): once.
     this.emit('end');
@@ -955,17 +958,18 @@ export class MqttClient extends EventEmitter<MqttClientEvents> implements Messag
 
   /** @internal */
   streamBackpressure(stream: MessageStream, full: boolean): void {
-    if (full) this.fullStreams.add(stream);
-    else this.fullStreams.delete(stream);
+    const fullStreams = (this.fullStreams ??= new Set());
+    if (full) fullStreams.add(stream);
+    else fullStreams.delete(stream);
     const socket = this.conn?.socket;
     if (socket === undefined) return;
-    if (this.fullStreams.size > 0) socket.pause();
+    if (fullStreams.size > 0) socket.pause();
     else socket.resume();
   }
 
   /** @internal */
   streamClosed(stream: MessageStream): void {
-    this.streams.delete(stream);
+    this.streams?.delete(stream);
     this.streamBackpressure(stream, false);
   }
 }

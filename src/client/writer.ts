@@ -6,17 +6,26 @@
  * grows past FLUSH_AT. The socket may keep that view until it is sent, so flushed bytes are
  * never overwritten: the next batch continues after them, and a full slab is replaced, not
  * reused.
+ *
+ * At the end of each tick the writer lets go of its slab, so an idle connection holds no
+ * buffer at all (a gateway keeps thousands of them); the next slab is sized from what the last
+ * tick used, between 2 KiB and 64 KiB.
  */
 import type { Duplex } from 'node:stream';
 import { encodeInto, encodedLength } from '../packet/codec.js';
 import type { Packet } from '../packet/types.js';
 
-const SLAB_SIZE = 64 * 1024;
+const MIN_SLAB = 2 * 1024;
+const MAX_SLAB = 64 * 1024;
+const NO_SLAB = new Uint8Array(0);
 /** A batch this large is written at once rather than at the end of the tick. */
 const FLUSH_AT = 32 * 1024;
 
 export class FrameWriter {
-  private slab: Uint8Array = new Uint8Array(0);
+  private slab: Uint8Array = NO_SLAB;
+  /** Bytes written in the last tick, to size the next slab. */
+  private lastTick = 0;
+  private thisTick = 0;
   /** Start of the unflushed batch in `slab`. */
   private start = 0;
   /** End of the unflushed batch in `slab`. */
@@ -59,6 +68,7 @@ export class FrameWriter {
   flush(): void {
     if (this.end === this.start || this.closed) return;
     const batch = this.slab.subarray(this.start, this.end);
+    this.thisTick += batch.length;
     this.start = this.end;
     if (!this.socket.write(batch)) this.saturated = true;
   }
@@ -80,7 +90,9 @@ export class FrameWriter {
 
   private newSlab(size: number): void {
     this.flush();
-    this.slab = new Uint8Array(Math.max(SLAB_SIZE, size));
+    // Within a busy tick each slab doubles the last, so a burst costs few writes.
+    const wanted = Math.min(MAX_SLAB, Math.max(MIN_SLAB, 2 * this.lastTick, 2 * this.slab.length));
+    this.slab = Buffer.allocUnsafe(Math.max(wanted, size));
     this.start = 0;
     this.end = 0;
   }
@@ -97,6 +109,11 @@ export class FrameWriter {
   private readonly scheduledFlush = (): void => {
     this.flushScheduled = false;
     this.flush();
+    this.lastTick = this.thisTick;
+    this.thisTick = 0;
+    this.slab = NO_SLAB;
+    this.start = 0;
+    this.end = 0;
   };
 
   private readonly handleDrain = (): void => {

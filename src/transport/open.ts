@@ -32,12 +32,15 @@ export async function openTransport(options: TransportOptions): Promise<Socket> 
 
 function connect(options: ResolvedTransportOptions): Promise<Socket> {
   return new Promise<Socket>((resolve, reject) => {
-    let phase: TransportPhase = isIP(options.host) === 0 ? 'lookup' : 'tcp';
+    // The phase lives in a small object of its own: the lookup wrapper below needs it, and Node
+    // keeps that wrapper (with the connect options) for the socket's whole life, so the wrapper
+    // must not hold on to this attempt's listeners, timer and signal.
+    const progress: Progress = { phase: isIP(options.host) === 0 ? 'lookup' : 'tcp' };
     const context = (extra?: Partial<FailureContext>): FailureContext => ({
       host: options.host,
       port: options.port,
       family: options.family,
-      phase,
+      phase: progress.phase,
       ...extra,
     });
 
@@ -47,21 +50,7 @@ function connect(options: ResolvedTransportOptions): Promise<Socket> {
       return;
     }
 
-    // Wrapping the resolver is the only reliable way to see the lookup finish. Its answer is
-    // always passed on in a later tick: a resolver that calls back synchronously would make Node
-    // connect, fail and even throw (setting SNI on the destroyed socket) inside tls.connect(),
-    // before any listener of ours exists.
-    const resolver = options.lookup ?? (dnsLookup as LookupFunction);
-    const lookup: LookupFunction = (hostname, lookupOptions, callback) => {
-      resolver(hostname, lookupOptions, (error, address, family) => {
-        process.nextTick(() => {
-          if (!error && phase === 'lookup') {
-            phase = 'tcp';
-          }
-          callback(error, address, family);
-        });
-      });
-    };
+    const lookup = deferredLookup(options.lookup ?? (dnsLookup as LookupFunction), progress);
     const tcpOptions: TcpSocketConnectOpts = {
       host: options.host,
       port: options.port,
@@ -73,7 +62,7 @@ function connect(options: ResolvedTransportOptions): Promise<Socket> {
     const readyEvent = options.transport === 'tls' ? 'secureConnect' : 'connect';
 
     const onConnect = (): void => {
-      phase = 'tls';
+      progress.phase = 'tls';
     };
     const onReady = (): void => {
       cleanup();
@@ -121,6 +110,29 @@ function connect(options: ResolvedTransportOptions): Promise<Socket> {
     socket.once('close', onClose);
     signal?.addEventListener('abort', onAbort, { once: true });
   });
+}
+
+interface Progress {
+  phase: TransportPhase;
+}
+
+/**
+ * Wraps the resolver to see the lookup finish. Its answer is always passed on in a later tick:
+ * a resolver that calls back synchronously would make Node connect, fail and even throw
+ * (setting SNI on the destroyed socket) inside tls.connect(), before any listener of ours
+ * exists.
+ */
+function deferredLookup(resolver: LookupFunction, progress: Progress): LookupFunction {
+  return (hostname, lookupOptions, callback) => {
+    resolver(hostname, lookupOptions, (error, address, family) => {
+      process.nextTick(() => {
+        if (!error && progress.phase === 'lookup') {
+          progress.phase = 'tcp';
+        }
+        callback(error, address, family);
+      });
+    });
+  };
 }
 
 function tlsOptions(options: ResolvedTransportOptions, tcpOptions: TcpSocketConnectOpts): ConnectionOptions {
