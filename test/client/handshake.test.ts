@@ -155,7 +155,6 @@ describe('refused CONNACK', () => {
     expect(s.eventsNamed('connect')).toHaveLength(1);
   });
 
-
   it('emits one error event per refusal', async () => {
     const s = session();
     const connected = track(s.client.connect());

@@ -1,0 +1,152 @@
+/**
+ * Incoming PUBLISH: acknowledged per QoS whether or not anybody listens, in arrival order;
+ * delivered to 'message' listeners and to async iterators; iterator backpressure; a throwing
+ * listener; QoS 2 delivered once.
+ */
+import { describe, expect, it } from 'vitest';
+import { encode } from '../../src/packet/codec.js';
+import type { PublishPacket, QoS } from '../../src/packet/types.js';
+import { connectedSession, failOnUnhandledRejections, settle, settled, track } from './harness.js';
+
+failOnUnhandledRejections();
+
+function publish(packetId: number | undefined, qos: QoS, text: string, topic = 'cmd/x', dup = false): PublishPacket {
+  return { type: 'publish', topic, payload: Buffer.from(text), qos, retain: false, dup, packetId };
+}
+
+const text = (payload: Uint8Array): string => Buffer.from(payload).toString();
+
+describe('acknowledgements', () => {
+  it('a QoS 1 PUBLISH gets its PUBACK even with no message listener [MQTT-4.5.0-2, MQTT-4.3.2-2, MQTT-2.3.1-6]', async () => {
+    const s = await connectedSession();
+    s.client.removeAllListeners('message');
+    s.connection.send(publish(42, 1, 'a'));
+    expect(await s.connection.next('puback')).toEqual({ type: 'puback', packetId: 42 });
+  });
+
+  it('a QoS 0 PUBLISH gets no answer [MQTT-3.3.4-1]', async () => {
+    const s = await connectedSession();
+    s.connection.send(publish(undefined, 0, 'a'));
+    await settle();
+    expect(s.eventsNamed('message')).toHaveLength(1);
+    expect(s.connection.log.slice(1)).toEqual([]);
+  });
+
+  it('PUBACKs go out in the order the PUBLISHes arrived, within one chunk and across chunks [MQTT-4.6.0-2]', async () => {
+    const s = await connectedSession();
+    const ids = [9, 3, 65_535, 1, 7];
+    s.connection.sendBytes(Buffer.concat(ids.map((id) => encode(publish(id, 1, `m${id}`)))));
+    for (const id of [200, 100, 300]) s.connection.send(publish(id, 1, `m${id}`));
+    await settle();
+    expect(s.connection.packets('puback').map((p) => p.packetId)).toEqual([...ids, 200, 100, 300]);
+  });
+});
+
+describe('delivery', () => {
+  it("emits 'message' with topic, payload and packet, and an async iterator sees the same messages", async () => {
+    const s = await connectedSession();
+    const iterator = s.client.messages();
+    s.connection.send(publish(5, 1, 'one', 'cmd/a'));
+    s.connection.send(publish(undefined, 0, 'two', 'cmd/b'));
+    await settle();
+    const events = s.eventsNamed('message').map((e) => e.args);
+    expect(events.map(([topic, payload]) => [topic, text(payload as Uint8Array)])).toEqual([
+      ['cmd/a', 'one'],
+      ['cmd/b', 'two'],
+    ]);
+    expect(events[0]![2]).toMatchObject({ type: 'publish', topic: 'cmd/a', qos: 1, packetId: 5 });
+    const first = await iterator.next();
+    const second = await iterator.next();
+    expect([first.value?.topic, text(first.value!.payload)]).toEqual(['cmd/a', 'one']);
+    expect([second.value?.topic, text(second.value!.payload)]).toEqual(['cmd/b', 'two']);
+    await iterator.return();
+  });
+
+  it('an iterator waiting for a message gets it when it arrives, and ends when the client ends', async () => {
+    const s = await connectedSession();
+    const received: string[] = [];
+    const consumed = track(
+      (async () => {
+        for await (const message of s.client.messages()) received.push(text(message.payload));
+      })(),
+    );
+    await settle();
+    s.connection.send(publish(undefined, 0, 'late'));
+    await settle();
+    expect(received).toEqual(['late']);
+    expect(consumed.status).toBe('pending');
+    await s.client.end();
+    await settled(consumed);
+    expect(consumed.status).toBe('fulfilled');
+  });
+
+  it('iterator backpressure: reading pauses after messageBuffer unconsumed messages and resumes as the consumer catches up', async () => {
+    const s = await connectedSession({ messageBuffer: 4 });
+    const iterator = s.client.messages();
+    for (let i = 1; i <= 20; i++) s.connection.send(publish(i, 1, `m${i}`));
+    await settle();
+    // Four delivered (and acknowledged); the rest wait, unread, in the socket.
+    expect(s.connection.packets('puback')).toHaveLength(4);
+    expect(s.eventsNamed('message')).toHaveLength(4);
+    await settle();
+    expect(s.connection.packets('puback')).toHaveLength(4);
+    // Taking two brings the buffer down to half: reading resumes until it is full again.
+    expect(text((await iterator.next()).value!.payload)).toBe('m1');
+    expect(text((await iterator.next()).value!.payload)).toBe('m2');
+    await settle();
+    expect(s.connection.packets('puback')).toHaveLength(6);
+    const rest: string[] = [];
+    for (let i = 3; i <= 20; i++) rest.push(text((await iterator.next()).value!.payload));
+    expect(rest).toEqual(Array.from({ length: 18 }, (_, i) => `m${i + 3}`));
+    await settle();
+    expect(s.connection.packets('puback').map((p) => p.packetId)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
+    await iterator.return();
+  });
+
+  it('an iterator that stops (return) releases the backpressure it applied', async () => {
+    const s = await connectedSession({ messageBuffer: 2 });
+    const iterator = s.client.messages();
+    for (let i = 1; i <= 6; i++) s.connection.send(publish(i, 1, `m${i}`));
+    await settle();
+    expect(s.connection.packets('puback')).toHaveLength(2);
+    await iterator.return();
+    await settle();
+    expect(s.connection.packets('puback')).toHaveLength(6);
+  });
+
+  it("a listener that throws does not stop the acks or deliveries of the rest of the chunk, and surfaces on 'error'", async () => {
+    const s = await connectedSession();
+    const boom = new Error('listener bug');
+    const seen: string[] = [];
+    s.client.on('message', (_topic, payload) => {
+      seen.push(text(payload));
+      if (text(payload) === 'b') throw boom;
+    });
+    s.connection.sendBytes(Buffer.concat([1, 2, 3, 4].map((id) => encode(publish(id, 1, 'abcd'[id - 1]!)))));
+    await settle();
+    expect(s.connection.packets('puback').map((p) => p.packetId)).toEqual([1, 2, 3, 4]);
+    expect(seen).toEqual(['a', 'b', 'c', 'd']);
+    expect(s.errors).toEqual([boom]);
+    expect(s.connection.isClosed).toBe(false);
+    expect(s.client.state).toBe('connected');
+  });
+});
+
+describe('QoS 2 from the server [MQTT-4.3.3-2, MQTT-4.6.0-3]', () => {
+  it('answers PUBREC, delivers a duplicate once, answers PUBREL with PUBCOMP; after PUBCOMP the id is new again', async () => {
+    const s = await connectedSession();
+    s.connection.send(publish(11, 2, 'once'));
+    expect(await s.connection.next('pubrec')).toEqual({ type: 'pubrec', packetId: 11 });
+    s.connection.send(publish(11, 2, 'once', 'cmd/x', true));
+    expect(await s.connection.next('pubrec')).toEqual({ type: 'pubrec', packetId: 11 });
+    await settle();
+    expect(s.eventsNamed('message')).toHaveLength(1);
+    s.connection.send({ type: 'pubrel', packetId: 11 });
+    expect(await s.connection.next('pubcomp')).toEqual({ type: 'pubcomp', packetId: 11 });
+    s.connection.send(publish(11, 2, 'again'));
+    await s.connection.next('pubrec');
+    await settle();
+    expect(s.eventsNamed('message').map((e) => text(e.args[1] as Uint8Array))).toEqual(['once', 'again']);
+    expect(s.connection.isClosed).toBe(false);
+  });
+});
