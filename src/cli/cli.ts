@@ -1,0 +1,122 @@
+/**
+ * The `aliot` command: dispatch to the subcommands, help and version, and the one place where
+ * errors become messages and exit codes. Everything runs against an `Io`, so the tests call
+ * `main` in-process; `main.ts` is the thin executable around it.
+ */
+import { readFileSync } from 'node:fs';
+import { ConnectionRefusedError, MqttClientError } from '../client/errors.js';
+import { ConfigurationError } from '../errors.js';
+import { MqttProtocolError } from '../packet/errors.js';
+import { TransportError } from '../transport/errors.js';
+import { closest, formatHelp, wantsHelp } from './args.js';
+import type { CommandSpec } from './args.js';
+import { EXPLAIN, runExplain } from './explain-command.js';
+import { EXIT, UsageError } from './io.js';
+import type { Io } from './io.js';
+import { SIGN, runSign } from './sign.js';
+
+export interface Command {
+  readonly spec: CommandSpec;
+  run(argv: readonly string[], io: Io): Promise<number>;
+}
+
+export const COMMANDS: readonly Command[] = [
+  { spec: SIGN, run: runSign },
+  { spec: EXPLAIN, run: runExplain },
+];
+
+/** `src/cli/` and `dist/cli/` both sit two levels below the package root. */
+const PACKAGE_JSON = new URL('../../package.json', import.meta.url);
+
+export function version(): string {
+  return (JSON.parse(readFileSync(PACKAGE_JSON, 'utf8')) as { version: string }).version;
+}
+
+function topHelp(): string {
+  const width = Math.max(...COMMANDS.map((c) => c.spec.name.length));
+  return `aliot: MQTT 3.1.1 for the Alibaba Cloud IoT Platform over IPv6 and TLS
+
+Usage:
+  aliot <command> [options]
+  aliot <command> --help
+  aliot --version
+
+Commands:
+${COMMANDS.map((c) => `  ${c.spec.name.padEnd(width)}  ${c.spec.summary}`).join('\n')}
+
+Exit codes: 0 done, 1 usage or input error, 2 connection failed or refused, 3 timed out.
+Set NODE_DEBUG=aliot to have the client library trace every packet it sends and receives on
+stderr, in this command or in any program using aliot-mqtt.
+`;
+}
+
+/** Runs `aliot <argv>` and returns the exit code; writes only through `io`. */
+export async function main(argv: readonly string[], io: Io): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined) {
+    io.stderr.write(topHelp());
+    return EXIT.usage;
+  }
+  if (name === '--help' || name === '-h') {
+    io.stdout.write(topHelp());
+    return EXIT.ok;
+  }
+  if (name === '--version' || name === '-V') {
+    io.stdout.write(`${version()}\n`);
+    return EXIT.ok;
+  }
+  if (name === 'help') return help(rest[0], io);
+  const command = COMMANDS.find((c) => c.spec.name === name);
+  if (command === undefined) {
+    const guess = closest(name, COMMANDS.map((c) => c.spec.name));
+    // Quoted only when it looks like a command name: a garbled command line may start with a secret.
+    const shown = /^[a-z][a-z-]{0,19}$/i.test(name) ? ` '${name}'` : '';
+    const hint = guess === undefined ? "run 'aliot --help' for the commands" : `did you mean 'aliot ${guess}'?`;
+    report(io, 'aliot', new UsageError(name.startsWith('-') ? 'unknown option before the command' : `unknown command${shown}`, hint));
+    return EXIT.usage;
+  }
+  if (wantsHelp(command.spec, rest)) {
+    io.stdout.write(formatHelp(command.spec));
+    return EXIT.ok;
+  }
+  try {
+    return await command.run(rest, io);
+  } catch (error) {
+    return report(io, `aliot ${name}`, error);
+  }
+}
+
+function help(name: string | undefined, io: Io): number {
+  const command = COMMANDS.find((c) => c.spec.name === name);
+  if (name !== undefined && command === undefined) {
+    report(io, 'aliot help', new UsageError('unknown command', "run 'aliot --help' for the commands"));
+    return EXIT.usage;
+  }
+  io.stdout.write(command === undefined ? topHelp() : formatHelp(command.spec));
+  return EXIT.ok;
+}
+
+/**
+ * Prints an error as `aliot <command>: message` (and a hint) and returns its exit code: 1 for a
+ * mistake in what was asked, 2 for a connection that failed or was refused. The library's
+ * messages say what to do and never hold a secret; a stack is only for bugs, and only under
+ * NODE_DEBUG=aliot.
+ */
+export function report(io: Io, prefix: string, error: unknown): number {
+  if (error instanceof UsageError) {
+    io.stderr.write(`${prefix}: ${error.message}\n${error.hint === undefined ? '' : `  hint: ${error.hint}\n`}`);
+    return EXIT.usage;
+  }
+  if (error instanceof ConfigurationError) {
+    io.stderr.write(`${prefix}: ${error.message}\n`);
+    return EXIT.usage;
+  }
+  if (error instanceof ConnectionRefusedError || error instanceof TransportError || error instanceof MqttClientError || error instanceof MqttProtocolError) {
+    io.stderr.write(`${prefix}: ${error.message}\n`);
+    return EXIT.connection;
+  }
+  const debug = /\baliot\b/.test(io.env['NODE_DEBUG'] ?? '');
+  const text = error instanceof Error ? (debug ? (error.stack ?? error.message) : error.message) : String(error);
+  io.stderr.write(`${prefix}: unexpected failure: ${text}\n`);
+  return EXIT.usage;
+}

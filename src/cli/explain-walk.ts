@@ -1,0 +1,152 @@
+/**
+ * The walk over a frame's fields for explain.ts: a cursor that turns bytes into rows and stops
+ * cleanly (rather than throwing a RangeError or reading junk) where the bytes run out.
+ */
+import { hexBytes } from './hex.js';
+import type { ExplainField, ExplainPart } from './explain.js';
+
+/** `one packet`, `3 packets`. */
+export function count(n: number, what: string): string {
+  return `${n} ${what}${n === 1 ? '' : 's'}`;
+}
+
+/** Thrown inside the walk when the bytes end before a field does; caught by `dissect`. */
+export class EndOfBytes {}
+
+/** What a field's bytes mean: filled in by the caller once the bytes are known. */
+export interface Described {
+  readonly value: string;
+  readonly meaning: string;
+  readonly parts?: readonly ExplainPart[];
+}
+
+export class Fields {
+  readonly list: ExplainField[] = [];
+  pos: number;
+
+  constructor(
+    readonly buf: Uint8Array,
+    start: number,
+    /** The frame's end, or the input's end when that comes first. */
+    readonly end: number,
+  ) {
+    this.pos = start;
+  }
+
+  get left(): number {
+    return this.end - this.pos;
+  }
+
+  /** The next `n` bytes, or a "cut short" field and the end of the walk. */
+  private take(n: number, name: string): Uint8Array {
+    if (this.left < n) {
+      const rest = this.buf.subarray(this.pos, this.end);
+      this.list.push({
+        offset: this.pos,
+        length: rest.length,
+        hex: hexBytes(rest),
+        name: `${name} (cut short)`,
+        value: `needs ${count(n, 'byte')}, ${rest.length} left`,
+        meaning: 'the frame (or the input) ends before this field does',
+        spec: '2.2.3',
+        parts: [],
+      });
+      this.pos = this.end;
+      throw new EndOfBytes();
+    }
+    return this.buf.subarray(this.pos, this.pos + n);
+  }
+
+  /** The next `n` bytes as one field; `hex` replaces their hex (a redaction). */
+  add(n: number, name: string, spec: string, describe: (bytes: Uint8Array) => Described, hex?: string): Uint8Array {
+    const bytes = this.take(n, name);
+    const { value, meaning, parts = [] } = describe(bytes);
+    this.list.push({ offset: this.pos, length: n, hex: hex ?? hexBytes(bytes), name, value, meaning, spec, parts });
+    this.pos += n;
+    return bytes;
+  }
+
+  byte(name: string, spec: string, describe: (b: number) => Described): number {
+    return this.add(1, name, spec, (bytes) => describe(bytes[0]!))[0]!;
+  }
+
+  /** A two-byte integer, most significant byte first (section 1.5.2). */
+  uint16(name: string, spec: string, describe: (v: number) => Described): number {
+    const bytes = this.add(2, name, spec, (b) => describe((b[0]! << 8) | b[1]!));
+    return (bytes[0]! << 8) | bytes[1]!;
+  }
+
+  /** A length prefix (section 1.5.3); returns the length it announces. */
+  private lengthPrefix(name: string): number {
+    return this.uint16(`${name} length`, '1.5.3', (v) => ({
+      value: v === 0 ? '0 bytes (empty)' : count(v, 'byte'),
+      meaning: `how many bytes of ${name} follow (two bytes, most significant first)`,
+    }));
+  }
+
+  /** A UTF-8 string field: its length row, then its text row (omitted when empty). */
+  string(name: string, spec: string, meaning: (text: string) => string): string {
+    const length = this.lengthPrefix(name);
+    if (length === 0) return '';
+    let text = '';
+    this.add(length, name, spec, (bytes) => {
+      text = lenientUtf8.decode(bytes);
+      return { value: JSON.stringify(text), meaning: meaning(text) };
+    });
+    return text;
+  }
+
+  /** A binary field (will message, password), shown as `[redacted]` when `secret`. */
+  binary(name: string, spec: string, meaning: string, secret: boolean): void {
+    const length = this.lengthPrefix(name);
+    if (length === 0) return;
+    if (secret) {
+      this.add(length, name, spec, () => ({ value: '[redacted]', meaning: `${meaning}; shown with --show-password` }), `[${count(length, 'byte')} redacted]`);
+    } else {
+      this.add(length, name, spec, (bytes) => ({ value: preview(bytes), meaning }));
+    }
+  }
+
+  /** Whatever the fields did not account for. */
+  rest(): void {
+    if (this.left > 0) {
+      this.add(this.left, 'unexpected bytes', '2.2.3', (bytes) => ({
+        value: `${count(bytes.length, 'byte')} after the last field`,
+        meaning: 'the Remaining Length covers more than the fields this packet has',
+      }));
+    }
+  }
+}
+
+const lenientUtf8 = new TextDecoder('utf-8');
+export const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** A payload as quoted text when it is readable UTF-8, else its size. */
+export function preview(bytes: Uint8Array): string {
+  if (bytes.length === 0) return '0 bytes (empty)';
+  let text: string;
+  try {
+    text = strictUtf8.decode(bytes);
+  } catch {
+    return `${count(bytes.length, 'byte')} of binary data`;
+  }
+  if (/[\u0000-\u0008\u000b-\u001f\u007f]/.test(text)) return `${count(bytes.length, 'byte')} of binary data`;
+  const cut = text.length > 72 ? `${text.slice(0, 72)}…` : text;
+  // JSON payloads read better unescaped; quotes or line breaks inside call for escaping.
+  return /['\n\t]/.test(cut) ? JSON.stringify(cut) : `'${cut}'`;
+}
+
+/** The bits of `byte` selected by `mask`, the others as dots: `.... ..1.`. */
+export function bitPattern(byte: number, mask: number): string {
+  let out = '';
+  for (let bit = 7; bit >= 0; bit--) {
+    out += mask & (1 << bit) ? String((byte >> bit) & 1) : '.';
+    if (bit === 4) out += ' ';
+  }
+  return out;
+}
+
+export function binary8(byte: number): string {
+  const bits = byte.toString(2).padStart(8, '0');
+  return `${bits.slice(0, 4)} ${bits.slice(4)}`;
+}
