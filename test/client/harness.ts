@@ -26,6 +26,7 @@ export async function settle(turns = 6): Promise<void> {
  */
 export async function elapse(clock: VirtualClock, ms: number): Promise<void> {
   const target = clock.now() + ms;
+  await settle(); // work already under way (a rejected openSocket, a write) may set timers first
   for (let steps = 0; ; steps++) {
     if (steps > 100_000) throw new Error('elapse: timers keep re-arming at the same moment (a tight loop?)');
     const due = clock.nextDue();
