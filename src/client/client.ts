@@ -679,7 +679,10 @@ export class MqttClient extends EventEmitter<MqttClientEvents> implements Messag
 
   private canSend(qos: QoS): boolean {
     const conn = this.conn;
-    if (this._state !== 'connected' || conn === undefined || conn.writer.saturated) return false;
+    // While end() waits for acks, queued messages still go out: finish() empties the queue before
+    // it writes DISCONNECT, so nothing can follow that.
+    const open = this._state === 'connected' || (this._state === 'ending' && conn !== undefined && conn.connected && !conn.closed);
+    if (!open || conn === undefined || conn.writer.saturated) return false;
     return qos === 0 || (this.inflight.size < this.options.maxInflight && this.ids.size < 65_535);
   }
 
@@ -712,6 +715,8 @@ export class MqttClient extends EventEmitter<MqttClientEvents> implements Messag
       this.queue = this.queue.slice(this.queueHead);
       this.queueHead = 0;
     }
+    // end() waiting for the queue to drain (QoS 0 behind a saturated socket) waits no more.
+    if (this.ackWaiters.length > 0 && this.inflight.size === 0) this.releaseAckWaiters();
   }
 
   private request(packet: PendingRequest['packet']): Promise<Packet> {
