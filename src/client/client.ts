@@ -791,7 +791,13 @@ export class MqttClient extends EventEmitter<MqttClientEvents> implements Messag
     const error = conn.failure ?? (this._state === 'ending' || this._state === 'ended' ? undefined : closedError());
     if (conn.failure !== undefined) this.report(conn.failure);
     this.emit('close', error);
-    if (this._state === 'ending' || this._state === 'ended') return;
+    if (this._state === 'ending' || this._state === 'ended') {
+      // end() may be waiting for acks that can no longer come on this connection.
+      const ackWaiters = this.ackWaiters;
+      this.ackWaiters = [];
+      for (const w of ackWaiters) w();
+      return;
+    }
     const now = this.clock.now();
     if (conn.connected) {
       this.backoff?.connectionLasted(conn.connectedAt, now);

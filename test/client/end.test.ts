@@ -130,6 +130,19 @@ describe('end() on a connected client', () => {
     expect(s.connection.log.map((r) => r.packet.type)).toEqual(['connect', 'publish', 'publish', 'publish', 'disconnect']);
   });
 
+  it('a connection lost while end() waits for acks ends the wait at once', async () => {
+    const s = await connectedSession();
+    const sent = track(s.client.publish('t', 'a', { qos: 1 }));
+    await settle();
+    const ended = track(s.client.end({ timeout: 30_000 }));
+    await settle();
+    s.connection.close();
+    await s.connection.closed;
+    await settled(ended);
+    expect(ended.value!.unacknowledged.map((m) => text(m.payload))).toEqual(['a']);
+    expectRejected(sent, 'client-ended');
+  });
+
   it('is idempotent: a second call returns the same report', async () => {
     const s = await connectedSession();
     const a = s.client.end();
