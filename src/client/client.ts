@@ -32,11 +32,11 @@ import { Backoff } from './backoff.js';
 import { ConnectionRefusedError, MqttClientError, SubscribeError } from './errors.js';
 import type { SubscriptionGrant } from './errors.js';
 import { KeepaliveScheduler } from './keepalive.js';
+import type { KeepaliveHooks } from './keepalive.js';
 import { MessageStream } from './messages.js';
 import type { MessageStreamHost } from './messages.js';
 import { resolveClientOptions } from './options.js';
 import type { MqttClientOptions, ResolvedClientOptions } from './options.js';
-import { PacketIds } from './packet-ids.js';
 import { describePacket } from './trace.js';
 import { FrameWriter } from './writer.js';
 
@@ -142,7 +142,7 @@ interface Connection {
  * for await (const message of client.messages()) console.log(message.topic);
  * ```
  */
-export class MqttClient extends EventEmitter<MqttClientEvents> implements MessageStreamHost {
+export class MqttClient extends EventEmitter<MqttClientEvents> implements MessageStreamHost, KeepaliveHooks {
   readonly options: Readonly<Omit<ResolvedClientOptions, 'password'>>;
   private readonly password: Uint8Array | undefined;
   private readonly clock: ResolvedClientOptions['clock'];
@@ -154,11 +154,14 @@ export class MqttClient extends EventEmitter<MqttClientEvents> implements Messag
   private attempts = 0;
   private quickDrops = 0;
 
-  private readonly ids = new PacketIds();
+  /** The last packet identifier handed out. */
+  private lastPacketId = 0;
+  // The two maps below are replaced by a shared empty map whenever they empty, so an idle
+  // client (a gateway holds thousands) keeps no hash table for them.
   /** QoS 1 publishes awaiting PUBACK, in the order they were first sent. */
-  private readonly inflight = new Map<number, Outgoing>();
+  private inflight: Map<number, Outgoing> = NO_OUTGOING;
   /** SUBSCRIBE/UNSUBSCRIBE awaiting SUBACK/UNSUBACK, in the order they were sent. */
-  private readonly requests = new Map<number, PendingRequest>();
+  private requests: Map<number, PendingRequest> = NO_REQUESTS;
   /** Publishes not yet on the wire (offline, no in-flight room, or socket saturated). Bounded. */
   private queue: Outgoing[] = [];
   private queueHead = 0;
@@ -434,16 +437,8 @@ export class MqttClient extends EventEmitter<MqttClientEvents> implements Messag
 
   private open(socket: Duplex, deadline: number): void {
     const o = this.options;
-    const keepalive = new KeepaliveScheduler(this.clock, o.keepalive * 1000, o.pingTimeout, {
-      sendPing: () => this.sendPing(),
-      pingTimedOut: () =>
-        this.connectionFailed(
-          new MqttClientError(
-            'ping-timeout',
-            `no PINGRESP within ${o.pingTimeout} ms of PINGREQ: the connection is dead (keepalive ${o.keepalive} s)`,
-          ),
-        ),
-    });
+    // The client is the scheduler's hooks object: no closures per connection.
+    const keepalive = new KeepaliveScheduler(this.clock, o.keepalive * 1000, o.pingTimeout, this);
     const conn: Connection = {
       socket,
       writer: new FrameWriter(socket, () => this.pump()),
@@ -568,8 +563,9 @@ export class MqttClient extends EventEmitter<MqttClientEvents> implements Messag
           if (debug.enabled) debug('PUBACK for unknown packet id %d ignored', packet.packetId);
           return;
         }
-        this.inflight.delete(packet.packetId);
-        this.ids.release(packet.packetId); // free again only after its ack [MQTT-2.3.1-3]
+        // The id is free again now that its ack is in [MQTT-2.3.1-3].
+        if (this.inflight.size === 1) this.inflight = NO_OUTGOING;
+        else this.inflight.delete(packet.packetId);
         outgoing.resolve();
         if (this.ackWaiters.length > 0 && this.inflight.size === 0) this.releaseAckWaiters();
         this.pump();
@@ -582,8 +578,8 @@ export class MqttClient extends EventEmitter<MqttClientEvents> implements Messag
         if (request === undefined || request.packet.type !== expected) {
           throw violation(`${packet.type.toUpperCase()} for packet id ${packet.packetId}, which has no ${expected} outstanding`, packet);
         }
-        this.requests.delete(packet.packetId);
-        this.ids.release(packet.packetId);
+        if (this.requests.size === 1) this.requests = NO_REQUESTS;
+        else this.requests.delete(packet.packetId);
         request.resolve(packet);
         this.pump();
         return;
@@ -615,7 +611,7 @@ export class MqttClient extends EventEmitter<MqttClientEvents> implements Messag
     conn.connected = true;
     conn.connectedAt = this.clock.now();
     this._state = 'connected';
-    this.lastConnection = Object.freeze({ sessionPresent });
+    this.lastConnection = sessionPresent ? SESSION_PRESENT : NO_SESSION;
     conn.keepalive.start();
 
     // 1. Unacknowledged QoS 1 publishes, first and in their original order, with their ids and
@@ -683,7 +679,7 @@ export class MqttClient extends EventEmitter<MqttClientEvents> implements Messag
     // it writes DISCONNECT, so nothing can follow that.
     const open = this._state === 'connected' || (this._state === 'ending' && conn !== undefined && conn.connected && !conn.closed);
     if (!open || conn === undefined || conn.writer.saturated) return false;
-    return qos === 0 || (this.inflight.size < this.options.maxInflight && this.ids.size < 65_535);
+    return qos === 0 || (this.inflight.size < this.options.maxInflight && this.inflight.size + this.requests.size < 65_535);
   }
 
   /** Puts a publish on the wire; the caller checked `canSend`. */
@@ -695,7 +691,8 @@ export class MqttClient extends EventEmitter<MqttClientEvents> implements Messag
       outgoing.resolve();
       return;
     }
-    const packetId = this.ids.allocate()!; // [MQTT-2.3.1-2]
+    const packetId = this.allocatePacketId()!;
+    if (this.inflight === NO_OUTGOING) this.inflight = new Map();
     this.inflight.set(packetId, outgoing);
     this.sendPacket(conn, { ...packet, packetId });
   }
@@ -719,9 +716,24 @@ export class MqttClient extends EventEmitter<MqttClientEvents> implements Messag
     if (this.ackWaiters.length > 0 && this.inflight.size === 0) this.releaseAckWaiters();
   }
 
+  /**
+   * A packet identifier no unacknowledged PUBLISH, SUBSCRIBE or UNSUBSCRIBE holds
+   * [MQTT-2.3.1-2]; `undefined` when all 65,535 are taken. The ids in use are the keys of the
+   * two maps, so an id is free again exactly when its ack removes it [MQTT-2.3.1-3].
+   */
+  private allocatePacketId(): number | undefined {
+    if (this.inflight.size + this.requests.size >= 65_535) return undefined;
+    let id = this.lastPacketId;
+    do {
+      id = id === 65_535 ? 1 : id + 1;
+    } while (this.inflight.has(id) || this.requests.has(id));
+    this.lastPacketId = id;
+    return id;
+  }
+
   private request(packet: PendingRequest['packet']): Promise<Packet> {
     if (this._state === 'ending' || this._state === 'ended') return Promise.reject(this.fatal ?? endedError());
-    const packetId = this.ids.allocate();
+    const packetId = this.allocatePacketId();
     if (packetId === undefined) {
       return Promise.reject(new MqttClientError('queue-full', 'all 65,535 packet identifiers are in use'));
     }
@@ -729,10 +741,10 @@ export class MqttClient extends EventEmitter<MqttClientEvents> implements Messag
     try {
       encodedLength(withId); // a bad filter is the caller's error, found before anything is sent
     } catch (error) {
-      this.ids.release(packetId);
       return Promise.reject(error);
     }
     return new Promise<Packet>((resolve, reject) => {
+      if (this.requests === NO_REQUESTS) this.requests = new Map();
       this.requests.set(packetId, { packet: withId, resolve, reject });
       // Offline, it goes out right after CONNACK (see connack()).
       if (this._state === 'connected') this.sendPacket(this.conn!, withId);
@@ -745,12 +757,24 @@ export class MqttClient extends EventEmitter<MqttClientEvents> implements Messag
     conn.keepalive.packetSent(this.clock.now());
   }
 
-  private sendPing(): void {
+  /** @internal The keepalive scheduler's hook: a PINGREQ is due. */
+  sendPing(): void {
     const conn = this.conn;
     if (conn === undefined || conn.closed) return;
     if (debug.enabled) debug('-> PINGREQ');
     conn.writer.writeFrame(PINGREQ_FRAME);
     conn.keepalive.packetSent(this.clock.now());
+  }
+
+  /** @internal The keepalive scheduler's hook: no PINGRESP in time. */
+  pingTimedOut(): void {
+    const o = this.options;
+    this.connectionFailed(
+      new MqttClientError(
+        'ping-timeout',
+        `no PINGRESP within ${o.pingTimeout} ms of PINGREQ: the connection is dead (keepalive ${o.keepalive} s)`,
+      ),
+    );
   }
 
   // -------------------------------------------------------------------------------------------
@@ -854,7 +878,7 @@ export class MqttClient extends EventEmitter<MqttClientEvents> implements Messag
       unacknowledged.push(describeUnacked(outgoing.packet, packetId));
       outgoing.reject(error);
     }
-    this.inflight.clear();
+    this.inflight = NO_OUTGOING;
     for (let i = this.queueHead; i < this.queue.length; i++) {
       const outgoing = this.queue[i]!;
       unacknowledged.push(describeUnacked(outgoing.packet, undefined));
@@ -875,7 +899,6 @@ export class MqttClient extends EventEmitter<MqttClientEvents> implements Messag
     this._state = 'ended';
     if (this.streams !== undefined) for (const stream of this.streams) stream.finish();
     this.streams = undefined;
-    this.ids.clear();
     // A fatal cause was reported on 'error' where it happened (closed() or attemptFailed()): once.
     this.emit('end');
     return { unacknowledged };
@@ -921,18 +944,14 @@ export class MqttClient extends EventEmitter<MqttClientEvents> implements Messag
   }
 
   private rejectPendingWork(error: Error): void {
-    for (const [packetId, request] of this.requests) {
-      this.ids.release(packetId);
-      request.reject(error);
-    }
-    this.requests.clear();
+    const requests = this.requests;
+    this.requests = NO_REQUESTS;
+    for (const request of requests.values()) request.reject(error);
     if (this._state !== 'ending') {
       // Without reconnecting, in-flight and queued messages cannot complete either.
-      for (const [packetId, outgoing] of this.inflight) {
-        this.ids.release(packetId);
-        outgoing.reject(error);
-      }
-      this.inflight.clear();
+      const inflight = this.inflight;
+      this.inflight = NO_OUTGOING;
+      for (const outgoing of inflight.values()) outgoing.reject(error);
       for (let i = this.queueHead; i < this.queue.length; i++) this.queue[i]!.reject(error);
       this.queue = [];
       this.queueHead = 0;
@@ -984,6 +1003,13 @@ export class MqttClient extends EventEmitter<MqttClientEvents> implements Messag
     this.streamBackpressure(stream, false);
   }
 }
+
+const SESSION_PRESENT: ConnectionInfo = Object.freeze({ sessionPresent: true });
+const NO_SESSION: ConnectionInfo = Object.freeze({ sessionPresent: false });
+
+/** Shared, never modified: stand in for an empty in-flight or request map. */
+const NO_OUTGOING: Map<number, Outgoing> = new Map();
+const NO_REQUESTS: Map<number, PendingRequest> = new Map();
 
 function toError(error: unknown): Error {
   return error instanceof Error ? error : new Error(String(error));

@@ -34,7 +34,6 @@ export class FrameWriter {
   private closed = false;
   /** The last socket.write returned false and no 'drain' has come yet. */
   saturated = false;
-  private drainWaiters: Array<() => void> = [];
 
   constructor(
     private readonly socket: Duplex,
@@ -73,19 +72,12 @@ export class FrameWriter {
     if (!this.socket.write(batch)) this.saturated = true;
   }
 
-  /** Resolves when the socket has drained (at once if it is not saturated). */
-  drained(): Promise<void> {
-    if (!this.saturated || this.closed) return Promise.resolve();
-    return new Promise((resolve) => this.drainWaiters.push(resolve));
-  }
-
-  /** Stops writing: unflushed bytes are dropped and drain waiters released. */
+  /** Stops writing: unflushed bytes are dropped. */
   close(): void {
     if (this.closed) return;
     this.closed = true;
     this.socket.off('drain', this.handleDrain);
     this.start = this.end;
-    this.releaseDrainWaiters();
   }
 
   private newSlab(size: number): void {
@@ -102,11 +94,12 @@ export class FrameWriter {
       this.flush();
     } else if (!this.flushScheduled) {
       this.flushScheduled = true;
-      setImmediate(this.scheduledFlush);
+      setImmediate(flushAtTickEnd, this);
     }
   }
 
-  private readonly scheduledFlush = (): void => {
+  /** @internal Called by setImmediate (a shared function, not a closure per writer). */
+  tickEnded(): void {
     this.flushScheduled = false;
     this.flush();
     this.lastTick = this.thisTick;
@@ -114,17 +107,14 @@ export class FrameWriter {
     this.slab = NO_SLAB;
     this.start = 0;
     this.end = 0;
-  };
+  }
 
   private readonly handleDrain = (): void => {
     this.saturated = false;
-    this.releaseDrainWaiters();
     this.onDrain();
   };
+}
 
-  private releaseDrainWaiters(): void {
-    const waiters = this.drainWaiters;
-    this.drainWaiters = [];
-    for (const w of waiters) w();
-  }
+function flushAtTickEnd(writer: FrameWriter): void {
+  writer.tickEnded();
 }

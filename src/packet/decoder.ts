@@ -22,11 +22,14 @@ export interface PacketDecoderOptions {
   readonly maxPacketSize?: number | undefined;
 }
 
+/** Shared empty list: a decoder holds no array until a frame is split across chunks. */
+const NO_PARTS: Uint8Array[] = [];
+
 export class PacketDecoder {
   readonly maxPacketSize: number;
 
   /** Pieces of the incomplete frame, in order; `partBytes` counts their bytes. */
-  private parts: Uint8Array[] = [];
+  private parts: Uint8Array[] = NO_PARTS;
   private partBytes = 0;
   /** Size of the incomplete frame, or -1 while its fixed header is incomplete. */
   private frameSize = -1;
@@ -99,13 +102,14 @@ export class PacketDecoder {
 
   /** Drops any partial frame and counts stream offsets from 0 again. */
   reset(): void {
-    this.parts = [];
+    this.parts = NO_PARTS;
     this.partBytes = 0;
     this.frameSize = -1;
     this.streamOffset = 0;
   }
 
   private keep(bytes: Uint8Array, frameSize: number): void {
+    if (this.parts === NO_PARTS) this.parts = [];
     this.parts.push(bytes);
     this.partBytes += bytes.length;
     this.frameSize = frameSize;
@@ -145,9 +149,8 @@ export class PacketDecoder {
       this.keep(buf, this.frameSize);
       return -1;
     }
-    this.parts.push(buf.subarray(0, need));
-    const frame = Buffer.concat(this.parts, this.frameSize);
-    this.parts = [];
+    const frame = Buffer.concat([...this.parts, buf.subarray(0, need)], this.frameSize);
+    this.parts = NO_PARTS;
     this.partBytes = 0;
     this.frameSize = -1;
     const headerLength = parseFixedHeader(frame, 0, frame.length) & 7;
