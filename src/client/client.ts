@@ -622,8 +622,12 @@ export class MqttClient extends EventEmitter<MqttClientEvents> implements Messag
     }
     // 2. SUBSCRIBE/UNSUBSCRIBE still awaiting their acks.
     for (const request of this.requests.values()) this.sendPacket(conn, request.packet);
-    // 3. Subscriptions the server no longer holds.
-    if (!sessionPresent) this.restoreSubscriptions();
+    // 3. Subscriptions the server no longer holds. Without a session, incoming QoS 2 ids awaiting
+    //    PUBREL mean nothing any more: the same id is a new message [MQTT-3.1.2-6].
+    if (!sessionPresent) {
+      this.awaitingPubrel?.clear();
+      this.restoreSubscriptions();
+    }
     // 4. Then new traffic.
     this.pump();
 

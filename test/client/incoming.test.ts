@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { encode } from '../../src/packet/codec.js';
 import type { PublishPacket, QoS } from '../../src/packet/types.js';
-import { connectedSession, failOnUnhandledRejections, settle, settled, track } from './harness.js';
+import { CONNACK_OK, connectedSession, elapse, failOnUnhandledRejections, settle, settled, track } from './harness.js';
 
 failOnUnhandledRejections();
 
@@ -148,5 +148,35 @@ describe('QoS 2 from the server [MQTT-4.3.3-2, MQTT-4.6.0-3]', () => {
     await settle();
     expect(s.eventsNamed('message').map((e) => text(e.args[1] as Uint8Array))).toEqual(['once', 'again']);
     expect(s.connection.isClosed).toBe(false);
+  });
+  it('forgets QoS 2 ids awaiting PUBREL when the server has no session: a new message with such an id is delivered [MQTT-3.1.2-6]', async () => {
+    const s = await connectedSession({ reconnect: { initialDelay: 1_000 } });
+    s.server.autoConnack(CONNACK_OK);
+    s.connection.send(publish(11, 2, 'first'));
+    await s.connection.next('pubrec');
+    // The connection drops before the PUBREL; the server starts a clean session.
+    s.connection.close();
+    await s.connection.closed;
+    await elapse(s.clock, 1_000);
+    const second = await s.server.connection(2);
+    second.send(publish(11, 2, 'second'));
+    await second.next('pubrec');
+    await settle();
+    expect(s.eventsNamed('message').map((e) => text(e.args[1] as Uint8Array))).toEqual(['first', 'second']);
+  });
+
+  it('keeps them when the session is present, so a re-sent duplicate is not delivered twice', async () => {
+    const s = await connectedSession({ clean: false, reconnect: { initialDelay: 1_000 } });
+    s.server.autoConnack({ type: 'connack', sessionPresent: true, returnCode: 0 });
+    s.connection.send(publish(11, 2, 'first'));
+    await s.connection.next('pubrec');
+    s.connection.close();
+    await s.connection.closed;
+    await elapse(s.clock, 1_000);
+    const second = await s.server.connection(2);
+    second.send(publish(11, 2, 'first', 'cmd/x', true));
+    await second.next('pubrec');
+    await settle();
+    expect(s.eventsNamed('message')).toHaveLength(1);
   });
 });
