@@ -146,4 +146,15 @@ describe('writes', () => {
     expect(s.connection.packets('publish')).toHaveLength(100);
     expect(s.connection.clientWrites - before).toBeLessThanOrEqual(2);
   });
+
+  it('a batch too large for one write is split in few writes, not one per packet', async () => {
+    const s = await connectedSession();
+    await settle();
+    const before = s.connection.clientWrites;
+    const payload = new Uint8Array(1_000);
+    for (let i = 0; i < 200; i++) void track(s.client.publish('bulk', payload));
+    await settle();
+    expect(s.connection.packets('publish')).toHaveLength(200);
+    expect(s.connection.clientWrites - before).toBeLessThanOrEqual(10);
+  });
 });
