@@ -117,6 +117,7 @@ interface Waiter<T> {
 
 /** One network connection of the session. */
 interface Connection {
+  readonly client: MqttClient;
   readonly socket: Duplex;
   readonly writer: FrameWriter;
   readonly decoder: PacketDecoder;
@@ -163,21 +164,21 @@ export class MqttClient extends EventEmitter<MqttClientEvents> implements Messag
   /** SUBSCRIBE/UNSUBSCRIBE awaiting SUBACK/UNSUBACK, in the order they were sent. */
   private requests: Map<number, PendingRequest> = NO_REQUESTS;
   /** Publishes not yet on the wire (offline, no in-flight room, or socket saturated). Bounded. */
-  private queue: Outgoing[] = [];
+  private queue: Outgoing[] = none();
   private queueHead = 0;
   /** Filters and QoS the server should hold for us, to restore into a session that was lost. */
   private readonly subscriptions = new Map<string, QoS>();
   /** Incoming QoS 2 ids awaiting PUBREL (a QoS 2 message is delivered once) [MQTT-4.3.3-2]. */
   private awaitingPubrel: Set<number> | undefined;
 
-  private connectWaiters: Array<Waiter<ConnectionInfo>> = [];
+  private connectWaiters: Array<Waiter<ConnectionInfo>> = none();
   private lastConnection: ConnectionInfo | undefined;
   // Created on first use: a gateway holds thousands of clients, most never iterate or see QoS 2.
   private streams: Set<MessageStream> | undefined;
   private fullStreams: Set<MessageStream> | undefined;
   private ending: Promise<EndReport> | undefined;
-  private ackWaiters: Array<() => void> = [];
-  private pingWaiters: Array<Waiter<number>> = [];
+  private ackWaiters: Array<() => void> = none();
+  private pingWaiters: Array<Waiter<number>> = none();
   private fatal: Error | undefined;
 
   constructor(options: MqttClientOptions) {
@@ -229,7 +230,9 @@ export class MqttClient extends EventEmitter<MqttClientEvents> implements Messag
       case 'ended':
         return Promise.reject(this.fatal ?? endedError());
     }
-    const promise = new Promise<ConnectionInfo>((resolve, reject) => this.connectWaiters.push({ resolve, reject }));
+    const promise = new Promise<ConnectionInfo>((resolve, reject) => {
+      this.connectWaiters = add(this.connectWaiters, { resolve, reject });
+    });
     if (this._state === 'new') this.startAttempt(0);
     else if (this._state === 'waiting') this.reconnectNow();
     return promise;
@@ -282,7 +285,7 @@ export class MqttClient extends EventEmitter<MqttClientEvents> implements Messag
         );
         return;
       }
-      this.queue.push(outgoing);
+      this.queue = add(this.queue, outgoing);
     });
   }
 
@@ -360,7 +363,7 @@ export class MqttClient extends EventEmitter<MqttClientEvents> implements Messag
           reject(error);
         },
       };
-      this.pingWaiters.push(waiter);
+      this.pingWaiters = add(this.pingWaiters, waiter);
       this.sendPing();
     });
   }
@@ -441,7 +444,8 @@ export class MqttClient extends EventEmitter<MqttClientEvents> implements Messag
     const keepalive = new KeepaliveScheduler(this.clock, o.keepalive * 1000, o.pingTimeout, this);
     const conn: Connection = {
       socket,
-      writer: new FrameWriter(socket, () => this.pump()),
+      client: this,
+      writer: new FrameWriter(socket),
       decoder: new PacketDecoder({ maxPacketSize: o.maxPacketSize }),
       keepalive,
       connackTimer: undefined,
@@ -452,9 +456,12 @@ export class MqttClient extends EventEmitter<MqttClientEvents> implements Messag
       failure: undefined,
     };
     this.conn = conn;
-    socket.on('data', (chunk: Buffer) => this.received(conn, chunk));
-    socket.on('error', (error) => this.connectionFailed(toTransportFailure(error, o.host, o.port), conn));
-    socket.on('close', () => this.closed(conn));
+    // Shared listener functions find their connection on the socket: no closures per connection.
+    (socket as ConnectionSocket)[CONNECTION] = conn;
+    socket.on('data', onSocketData);
+    socket.on('error', onSocketError);
+    socket.on('close', onSocketClose);
+    socket.on('drain', onSocketDrain);
     if (this.fullStreams !== undefined && this.fullStreams.size > 0) socket.pause();
 
     const connect: ConnectPacket = {
@@ -489,7 +496,8 @@ export class MqttClient extends EventEmitter<MqttClientEvents> implements Messag
     if (this._state === 'ending' || this._state === 'ended') return;
     if (error !== undefined && isFatal(error)) {
       this.fatal = error;
-      void this.finish(0, error);
+      // Through `ending`, so a later end() returns this same shutdown instead of running another.
+      this.ending = this.finish(0, error);
       return;
     }
     // Before the first success, connect() reports the failure; reconnecting may still go on.
@@ -516,7 +524,8 @@ export class MqttClient extends EventEmitter<MqttClientEvents> implements Messag
   // -------------------------------------------------------------------------------------------
   // Receiving
 
-  private received(conn: Connection, chunk: Buffer): void {
+  /** @internal */
+  received(conn: Connection, chunk: Buffer): void {
     if (conn.closed) return;
     let packets: Packet[];
     try {
@@ -587,7 +596,7 @@ export class MqttClient extends EventEmitter<MqttClientEvents> implements Messag
       case 'pingresp': {
         conn.keepalive.pingrespReceived(now);
         const waiters = this.pingWaiters;
-        this.pingWaiters = [];
+        this.pingWaiters = none();
         for (const w of waiters) w.resolve(now);
         return;
       }
@@ -632,7 +641,7 @@ export class MqttClient extends EventEmitter<MqttClientEvents> implements Messag
     this.pump();
 
     const waiters = this.connectWaiters;
-    this.connectWaiters = [];
+    this.connectWaiters = none();
     for (const w of waiters) w.resolve(this.lastConnection);
     this.emit('connect', this.lastConnection);
   }
@@ -702,7 +711,8 @@ export class MqttClient extends EventEmitter<MqttClientEvents> implements Messag
   }
 
   /** Moves queued publishes to the wire while the connection has room. */
-  private pump(): void {
+  /** @internal */
+  pump(): void {
     while (this.queueHead < this.queue.length) {
       const next = this.queue[this.queueHead]!;
       if (!this.canSend(next.packet.qos)) break;
@@ -710,7 +720,7 @@ export class MqttClient extends EventEmitter<MqttClientEvents> implements Messag
       this.send(next);
     }
     if (this.queueHead === this.queue.length) {
-      this.queue = [];
+      this.queue = none();
       this.queueHead = 0;
     } else if (this.queueHead > 1024 && this.queueHead * 2 > this.queue.length) {
       this.queue = this.queue.slice(this.queueHead);
@@ -770,6 +780,11 @@ export class MqttClient extends EventEmitter<MqttClientEvents> implements Messag
     conn.keepalive.packetSent(this.clock.now());
   }
 
+  /** @internal A socket error on a connection. */
+  socketFailed(conn: Connection, error: Error): void {
+    this.connectionFailed(toTransportFailure(error, this.options.host, this.options.port), conn);
+  }
+
   /** @internal The keepalive scheduler's hook: no PINGRESP in time. */
   pingTimedOut(): void {
     const o = this.options;
@@ -803,7 +818,8 @@ export class MqttClient extends EventEmitter<MqttClientEvents> implements Messag
     this.closed(conn);
   }
 
-  private closed(conn: Connection): void {
+  /** @internal */
+  closed(conn: Connection): void {
     if (conn.closeHandled) return;
     conn.closeHandled = true;
     if (!conn.closed) {
@@ -814,7 +830,7 @@ export class MqttClient extends EventEmitter<MqttClientEvents> implements Messag
     }
     if (this.conn === conn) this.conn = undefined;
     const pingWaiters = this.pingWaiters;
-    this.pingWaiters = [];
+    this.pingWaiters = none();
     for (const w of pingWaiters) w.reject(conn.failure ?? closedError());
     const error = conn.failure ?? (this._state === 'ending' || this._state === 'ended' ? undefined : closedError());
     if (conn.failure !== undefined) this.report(conn.failure);
@@ -822,7 +838,7 @@ export class MqttClient extends EventEmitter<MqttClientEvents> implements Messag
     if (this._state === 'ending' || this._state === 'ended') {
       // end() may be waiting for acks that can no longer come on this connection.
       const ackWaiters = this.ackWaiters;
-      this.ackWaiters = [];
+      this.ackWaiters = none();
       for (const w of ackWaiters) w();
       return;
     }
@@ -888,7 +904,7 @@ export class MqttClient extends EventEmitter<MqttClientEvents> implements Messag
       unacknowledged.push(describeUnacked(outgoing.packet, undefined));
       outgoing.reject(error);
     }
-    this.queue = [];
+    this.queue = none();
     this.queueHead = 0;
     this.rejectPendingWork(error);
     this.rejectConnectWaiters(error);
@@ -935,7 +951,7 @@ export class MqttClient extends EventEmitter<MqttClientEvents> implements Messag
         this.clock.clearTimeout(timer);
         resolve();
       };
-      this.ackWaiters.push(done);
+      this.ackWaiters = add(this.ackWaiters, done);
       // A connection lost while waiting ends the wait too (see closed()).
     });
   }
@@ -943,7 +959,7 @@ export class MqttClient extends EventEmitter<MqttClientEvents> implements Messag
   private releaseAckWaiters(): void {
     if (this.queuedCount > 0) return;
     const waiters = this.ackWaiters;
-    this.ackWaiters = [];
+    this.ackWaiters = none();
     for (const w of waiters) w();
   }
 
@@ -957,17 +973,17 @@ export class MqttClient extends EventEmitter<MqttClientEvents> implements Messag
       this.inflight = NO_OUTGOING;
       for (const outgoing of inflight.values()) outgoing.reject(error);
       for (let i = this.queueHead; i < this.queue.length; i++) this.queue[i]!.reject(error);
-      this.queue = [];
+      this.queue = none();
       this.queueHead = 0;
     }
     const waiters = this.ackWaiters;
-    this.ackWaiters = [];
+    this.ackWaiters = none();
     for (const w of waiters) w();
   }
 
   private rejectConnectWaiters(error: Error): void {
     const waiters = this.connectWaiters;
-    this.connectWaiters = [];
+    this.connectWaiters = none();
     for (const w of waiters) w.reject(error);
   }
 
@@ -1006,6 +1022,41 @@ export class MqttClient extends EventEmitter<MqttClientEvents> implements Messag
     this.streams?.delete(stream);
     this.streamBackpressure(stream, false);
   }
+}
+
+const CONNECTION = Symbol('aliot.connection');
+type ConnectionSocket = Duplex & { [CONNECTION]?: Connection };
+
+function onSocketData(this: ConnectionSocket, chunk: Buffer): void {
+  const conn = this[CONNECTION]!;
+  conn.client.received(conn, chunk);
+}
+
+function onSocketError(this: ConnectionSocket, error: Error): void {
+  const conn = this[CONNECTION]!;
+  conn.client.socketFailed(conn, error);
+}
+
+function onSocketClose(this: ConnectionSocket): void {
+  const conn = this[CONNECTION]!;
+  conn.client.closed(conn);
+}
+
+function onSocketDrain(this: ConnectionSocket): void {
+  const conn = this[CONNECTION]!;
+  conn.writer.drained();
+  conn.client.pump();
+}
+
+/** A shared frozen empty list; `add` swaps in a real array on the first push. */
+const NONE: readonly never[] = Object.freeze([]);
+function none<T>(): T[] {
+  return NONE as unknown as T[];
+}
+function add<T>(list: T[], item: T): T[] {
+  const target = list === (NONE as unknown) ? [] : list;
+  target.push(item);
+  return target;
 }
 
 const SESSION_PRESENT: ConnectionInfo = Object.freeze({ sessionPresent: true });

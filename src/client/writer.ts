@@ -35,12 +35,8 @@ export class FrameWriter {
   /** The last socket.write returned false and no 'drain' has come yet. */
   saturated = false;
 
-  constructor(
-    private readonly socket: Duplex,
-    private readonly onDrain: () => void,
-  ) {
-    socket.on('drain', this.handleDrain);
-  }
+  /** The session listens for the socket's 'drain' and calls `drained()`. */
+  constructor(private readonly socket: Duplex) {}
 
   /** Bytes encoded but not yet handed to the socket. */
   get pending(): number {
@@ -76,7 +72,6 @@ export class FrameWriter {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    this.socket.off('drain', this.handleDrain);
     this.start = this.end;
   }
 
@@ -109,10 +104,10 @@ export class FrameWriter {
     this.end = 0;
   }
 
-  private readonly handleDrain = (): void => {
+  /** The socket drained: writes may go on. */
+  drained(): void {
     this.saturated = false;
-    this.onDrain();
-  };
+  }
 }
 
 function flushAtTickEnd(writer: FrameWriter): void {

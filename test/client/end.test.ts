@@ -335,6 +335,11 @@ describe('every public promise settles', () => {
     expectRejected(queued, 'connection-refused');
     expectRejected(subscribe, 'connection-refused');
     expect(s.client.state).toBe('ended');
+    // end() afterwards returns the same shutdown: one 'end' event, not a second run.
+    const report = track(s.client.end());
+    await settled(report);
+    expect(report.status).toBe('fulfilled');
+    expect(s.eventsNamed('end')).toHaveLength(1);
   });
 
   it('a message iterator ends when the client ends', async () => {
