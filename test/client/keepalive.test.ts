@@ -7,7 +7,7 @@ import fc from 'fast-check';
 import { describe, expect, it, vi } from 'vitest';
 import { MqttClientError } from '../../src/client/errors.js';
 import type { Received } from '../support/fake-server.js';
-import { CONNACK_OK, connectedSession, elapse, failOnUnhandledRejections, session, settle, settled, track } from './harness.js';
+import { CONNACK_OK, connectedSession, elapse, expectRejected, failOnUnhandledRejections, session, settle, settled, track } from './harness.js';
 
 failOnUnhandledRejections();
 
@@ -151,6 +151,45 @@ describe('PINGRESP', () => {
     await elapse(s.clock, 25_000);
     expect(s.eventsNamed('close')).toHaveLength(1);
     expect((s.eventsNamed('close')[0]!.args[0] as MqttClientError).code).toBe('ping-timeout');
+  });
+});
+
+describe('ping()', () => {
+  it('sends a PINGREQ now and resolves with the round trip in virtual milliseconds', async () => {
+    const s = await connectedSession({ keepalive: 60 });
+    await elapse(s.clock, 1_000);
+    const rtt = track(s.client.ping());
+    await s.connection.next('pingreq');
+    await elapse(s.clock, 250);
+    s.connection.send({ type: 'pingresp' });
+    await settled(rtt);
+    expect(rtt.value).toBe(250);
+    expect(s.clock.pending()).toBe(1); // the keepalive timer alone
+  });
+
+  it('rejects with ping-timeout and closes the connection when no PINGRESP comes within pingTimeout', async () => {
+    const s = await connectedSession({ keepalive: 60, pingTimeout: 4_000 });
+    const rtt = track(s.client.ping());
+    await s.connection.next('pingreq');
+    await elapse(s.clock, 3_999);
+    expect(rtt.status).toBe('pending');
+    await elapse(s.clock, 1);
+    expectRejected(rtt, 'ping-timeout', MqttClientError);
+    await s.connection.closed;
+    expect((s.eventsNamed('close')[0]!.args[0] as MqttClientError).code).toBe('ping-timeout');
+  });
+
+  it('rejects with connection-closed when offline, and when the connection closes first', async () => {
+    const s = await connectedSession();
+    const waiting = track(s.client.ping());
+    await s.connection.next('pingreq');
+    s.connection.close();
+    await s.connection.closed;
+    await settle();
+    expectRejected(waiting, 'connection-closed', MqttClientError);
+    const offline = track(s.client.ping());
+    await settle();
+    expectRejected(offline, 'connection-closed', MqttClientError);
   });
 });
 
