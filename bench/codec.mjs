@@ -63,7 +63,7 @@ const CHUNK = 16 * 1024;
 
 if (process.argv[2] === '--run') {
   const [, , , name, op] = process.argv;
-  const codec = await import('../dist/index.js');
+  const codec = await import('aliot-mqtt');
   process.stdout.write(JSON.stringify(name === 'stream' ? runStream(codec, op) : runCase(codec, name, op)));
   process.exit(0);
 }

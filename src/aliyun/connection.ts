@@ -2,7 +2,7 @@
  * From a device's identity to the flat options the client connects with: host, port, TLS
  * settings and signed CONNECT credentials that cannot disagree with each other.
  */
-import { isIP } from 'node:net';
+import { isIP } from '../builtins.js';
 import { ConfigurationError } from '../errors.js';
 import { signCredentials } from '../sign/credentials.js';
 import { withHiddenSecrets } from '../sign/redact.js';

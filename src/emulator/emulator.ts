@@ -4,9 +4,8 @@
  * calls, RRPC).
  */
 import { EventEmitter, once } from 'node:events';
-import { createServer as createNetServer, isIP } from 'node:net';
+import { isIP, nodeNet, nodeTls } from '../builtins.js';
 import type { AddressInfo, Server, Socket } from 'node:net';
-import { createServer as createTlsServer } from 'node:tls';
 import { AlinkPayloadError } from '../aliyun/alink/errors.js';
 import { AlinkIdGenerator } from '../aliyun/alink/id.js';
 import { ALINK_METHODS, buildAlinkReply, buildAlinkRequest, parseAlinkReply, parseAlinkRequest } from '../aliyun/alink/payload.js';
@@ -100,8 +99,8 @@ class LocalPlatform extends EventEmitter<EmulatorEvents> implements Emulator {
     };
     const tls = options.tls;
     this.#server = tls
-      ? createTlsServer({ cert: tls.cert, key: tls.key, minVersion: 'TLSv1.2', handshakeTimeout: CONNECT_TIMEOUT_MS })
-      : createNetServer();
+      ? nodeTls().createServer({ cert: tls.cert, key: tls.key, minVersion: 'TLSv1.2', handshakeTimeout: CONNECT_TIMEOUT_MS })
+      : nodeNet().createServer();
     this.#server.on(tls ? 'secureConnection' : 'connection', (socket: Socket) => this.#accept(socket));
     this.#server.on('connection', (socket: Socket) => {
       this.#sockets.add(socket);

@@ -2,7 +2,7 @@
  * The signature itself: the sorted parameter content and its HMAC, as the platform's page defines
  * them. Shared by the client side (signing) and the server side (verifying).
  */
-import { createHmac } from 'node:crypto';
+import { nodeCrypto } from '../builtins.js';
 import type { SignMethod } from './types.js';
 
 const HASH_OF: Readonly<Record<SignMethod, string>> = {
@@ -36,7 +36,7 @@ export function signContent(parameters: Readonly<Record<string, string | undefin
 
 /** The raw HMAC digest of `content` (UTF-8) keyed with `secret` (UTF-8). */
 export function hmacDigest(method: SignMethod, secret: string, content: string): Buffer {
-  return createHmac(HASH_OF[method], secret).update(content, 'utf8').digest();
+  return nodeCrypto().createHmac(HASH_OF[method], secret).update(content, 'utf8').digest();
 }
 
 /** The CONNECT password: the HMAC of `content` as upper-case hex, as the platform's page prints it. */

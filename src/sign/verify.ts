@@ -2,7 +2,7 @@
  * The server side: check a CONNECT's clientId, user name and password as the platform would. The
  * local stand-in for the platform uses this; a device never needs it.
  */
-import { timingSafeEqual } from 'node:crypto';
+import { nodeCrypto } from '../builtins.js';
 import type { ConnectReturnCode } from '../packet/types.js';
 import { hmacDigest, signContent, SIGNATURE_HEX_LENGTH } from './content.js';
 import { parseClientId } from './extension.js';
@@ -112,7 +112,7 @@ export function verifyCredentials(
   }
   const content = signContent({ clientId: parsed.clientId, deviceName, productKey, timestamp: parsed.timestamp });
   const expected = hmacDigest(parsed.signMethod, secret, content);
-  if (!timingSafeEqual(presentedDigest, expected)) {
+  if (!nodeCrypto().timingSafeEqual(presentedDigest, expected)) {
     return fail('bad-signature', `the password is not the ${parsed.signMethod} signature for ${username}`);
   }
   return {

@@ -1,7 +1,5 @@
-import { lookup as dnsLookup } from 'node:dns';
-import { connect as netConnect, isIP } from 'node:net';
+import { isIP, nodeDns, nodeNet, nodeTls } from '../builtins.js';
 import type { LookupFunction, Socket, TcpSocketConnectOpts } from 'node:net';
-import { connect as tlsConnect } from 'node:tls';
 import type { ConnectionOptions, TLSSocket } from 'node:tls';
 import {
   abortedError,
@@ -50,7 +48,7 @@ function connect(options: ResolvedTransportOptions): Promise<Socket> {
       return;
     }
 
-    const lookup = deferredLookup(options.lookup ?? (dnsLookup as LookupFunction), progress);
+    const lookup = deferredLookup(options.lookup ?? (nodeDns().lookup as LookupFunction), progress);
     const tcpOptions: TcpSocketConnectOpts = {
       host: options.host,
       port: options.port,
@@ -58,7 +56,7 @@ function connect(options: ResolvedTransportOptions): Promise<Socket> {
       lookup,
     };
 
-    const socket = options.transport === 'tls' ? tlsConnect(tlsOptions(options, tcpOptions)) : netConnect(tcpOptions);
+    const socket = options.transport === 'tls' ? nodeTls().connect(tlsOptions(options, tcpOptions)) : nodeNet().connect(tcpOptions);
     const readyEvent = options.transport === 'tls' ? 'secureConnect' : 'connect';
 
     const onConnect = (): void => {

@@ -1,4 +1,4 @@
-import { isIP } from 'node:net';
+import { isIP } from '../builtins.js';
 import type { LookupFunction } from 'node:net';
 import { ConfigurationError } from '../errors.js';
 
