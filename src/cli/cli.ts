@@ -4,16 +4,16 @@
  * `main` in-process; `main.ts` is the thin executable around it.
  */
 import { readFileSync } from 'node:fs';
-import { ConnectionRefusedError, MqttClientError } from '../client/errors.js';
-import { ConfigurationError } from '../errors.js';
-import { MqttProtocolError } from '../packet/errors.js';
-import { TransportError } from '../transport/errors.js';
 import { closest, formatHelp, wantsHelp } from './args.js';
 import type { CommandSpec } from './args.js';
 import { EXPLAIN, runExplain } from './explain-command.js';
 import { EXIT, UsageError } from './io.js';
+import { report } from './report.js';
 import type { Io } from './io.js';
+import { EMULATOR, runEmulator } from './emulator.js';
+import { PUB, runPub } from './pub.js';
 import { SIGN, runSign } from './sign.js';
+import { SUB, runSub } from './sub.js';
 
 export interface Command {
   readonly spec: CommandSpec;
@@ -23,6 +23,9 @@ export interface Command {
 export const COMMANDS: readonly Command[] = [
   { spec: SIGN, run: runSign },
   { spec: EXPLAIN, run: runExplain },
+  { spec: PUB, run: runPub },
+  { spec: SUB, run: runSub },
+  { spec: EMULATOR, run: runEmulator },
 ];
 
 /** `src/cli/` and `dist/cli/` both sit two levels below the package root. */
@@ -94,29 +97,4 @@ function help(name: string | undefined, io: Io): number {
   }
   io.stdout.write(command === undefined ? topHelp() : formatHelp(command.spec));
   return EXIT.ok;
-}
-
-/**
- * Prints an error as `aliot <command>: message` (and a hint) and returns its exit code: 1 for a
- * mistake in what was asked, 2 for a connection that failed or was refused. The library's
- * messages say what to do and never hold a secret; a stack is only for bugs, and only under
- * NODE_DEBUG=aliot.
- */
-export function report(io: Io, prefix: string, error: unknown): number {
-  if (error instanceof UsageError) {
-    io.stderr.write(`${prefix}: ${error.message}\n${error.hint === undefined ? '' : `  hint: ${error.hint}\n`}`);
-    return EXIT.usage;
-  }
-  if (error instanceof ConfigurationError) {
-    io.stderr.write(`${prefix}: ${error.message}\n`);
-    return EXIT.usage;
-  }
-  if (error instanceof ConnectionRefusedError || error instanceof TransportError || error instanceof MqttClientError || error instanceof MqttProtocolError) {
-    io.stderr.write(`${prefix}: ${error.message}\n`);
-    return EXIT.connection;
-  }
-  const debug = /\baliot\b/.test(io.env['NODE_DEBUG'] ?? '');
-  const text = error instanceof Error ? (debug ? (error.stack ?? error.message) : error.message) : String(error);
-  io.stderr.write(`${prefix}: unexpected failure: ${text}\n`);
-  return EXIT.usage;
 }

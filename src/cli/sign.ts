@@ -2,7 +2,6 @@
  * `aliot sign`: the CONNECT credentials of a device, for use with any MQTT tool
  * (mosquitto_pub, MQTTX) or to check a signature by hand.
  */
-import { ConfigurationError } from '../errors.js';
 import { signCredentials } from '../sign/credentials.js';
 import { SIGN_METHODS, secureModeFor } from '../sign/types.js';
 import type { SignMethod, Transport } from '../sign/types.js';
@@ -86,22 +85,16 @@ export async function runSign(argv: readonly string[], io: Io): Promise<number> 
   const args = parseArgs(SIGN, argv);
   const transport: Transport = choiceOption(args, 'transport', ['tls', 'tcp'] as const, 'sign') ?? 'tls';
   const signMethod: SignMethod | undefined = choiceOption(args, 'sign-method', SIGN_METHODS, 'sign');
-  let credentials;
-  try {
-    credentials = signCredentials({
-      productKey: requiredOption(args, 'product-key', 'sign'),
-      deviceName: requiredOption(args, 'device-name', 'sign'),
-      deviceSecret: deviceSecret(args, io, 'sign'),
-      clientId: args.string('client-id'),
-      timestamp: timestampOption(args, 'sign'),
-      signMethod,
-      secureMode: secureModeFor(transport),
-    });
-  } catch (error) {
-    // The library's messages name the field and never hold the secret.
-    if (error instanceof ConfigurationError) throw new UsageError(error.message);
-    throw error;
-  }
+  // A ConfigurationError from here names the field and never holds the secret: exit 1.
+  const credentials = signCredentials({
+    productKey: requiredOption(args, 'product-key', 'sign'),
+    deviceName: requiredOption(args, 'device-name', 'sign'),
+    deviceSecret: deviceSecret(args, io, 'sign'),
+    clientId: args.string('client-id'),
+    timestamp: timestampOption(args, 'sign'),
+    signMethod,
+    secureMode: secureModeFor(transport),
+  });
   // A plain object: the credentials object itself prints its password as [redacted].
   const shown = { clientId: credentials.clientId, username: credentials.username, password: credentials.password };
   if (args.flag('json')) {

@@ -1,0 +1,207 @@
+/**
+ * The connection options `pub` and `sub` share, in the spirit of mosquitto_pub/mosquitto_sub:
+ * either a device's triple for the platform (signed with the library's own credentials code), or
+ * the plain options for any MQTT 3.1.1 broker. Both end as MqttClient options with reconnecting
+ * off: a command-line tool should fail and say why, not retry in silence.
+ */
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
+import { debuglog } from 'node:util';
+import { platformConnackHint } from '../aliyun/connack.js';
+import { deviceConnectionOptions } from '../aliyun/connection.js';
+import type { EndpointChoice } from '../aliyun/connection.js';
+import { ALIYUN_REGIONS } from '../aliyun/endpoints.js';
+import type { MqttClientOptions } from '../client/options.js';
+import { parseClientId } from '../sign/extension.js';
+import { openTransport } from '../transport/open.js';
+import { choiceOption, integerOption } from './args.js';
+import type { OptionSpec, ParsedArgs } from './args.js';
+import { UsageError } from './io.js';
+import type { Io } from './io.js';
+import { DEVICE_OPTIONS, deviceSecret } from './sign.js';
+import { PLAIN } from './style.js';
+import { tappedOpenSocket, traceLine } from './trace.js';
+
+/** Where the broker password may come from instead of the command line. */
+export const PASSWORD_ENV = 'ALIOT_PASSWORD';
+
+export const CONNECTION_OPTIONS: readonly OptionSpec[] = [
+  ...DEVICE_OPTIONS,
+  {
+    name: 'endpoint',
+    type: 'string',
+    placeholder: 'WHERE',
+    help: "with device credentials: 'product' (default), 'ipv6-test', or HOST:PORT (e.g. '[::1]:8883')",
+  },
+  { name: 'region', type: 'string', placeholder: 'REGION', help: `with device credentials: ${ALIYUN_REGIONS.join(', ')} (default cn-shanghai)` },
+  { name: 'host', short: 'h', type: 'string', placeholder: 'HOST', help: 'the broker to connect to (a name, or an IPv6 or IPv4 address)' },
+  { name: 'port', short: 'p', type: 'string', placeholder: 'PORT', help: 'default 8883 over TLS, 1883 over TCP (the platform: 1883 with TLS)' },
+  { name: 'tls', type: 'boolean', help: 'connect over TLS (the default)' },
+  { name: 'tcp', type: 'boolean', help: 'connect over plain TCP: credentials travel in clear' },
+  { name: 'cafile', type: 'string', placeholder: 'FILE', help: "PEM file of the CAs to trust (default Node's roots; the platform's bundle for platform hosts)" },
+  { name: 'family', type: 'string', placeholder: '6|4|0', help: 'address family for the name lookup: 6 (default), 4, or 0 for either' },
+  { name: 'client-id', short: 'i', type: 'string', placeholder: 'ID', help: 'client id (default aliot-<random>; with device credentials the bare device id, default PK.DN)' },
+  { name: 'username', short: 'u', type: 'string', placeholder: 'USER', help: 'user name' },
+  { name: 'password', short: 'P', type: 'string', secret: true, placeholder: 'PASSWORD', help: `password; better: set ${PASSWORD_ENV}, which stays out of shell history` },
+  { name: 'keepalive', short: 'k', type: 'string', placeholder: 'SECONDS', help: 'keep alive (default 60; with device credentials 300, and 30..1200)' },
+  { name: 'debug', short: 'd', type: 'boolean', help: 'trace every packet on stderr (NODE_DEBUG=aliot does the same from inside the library)' },
+];
+
+/** What `pub` and `sub` connect with. */
+export interface Connection {
+  readonly options: MqttClientOptions;
+  /** Signed in with a device's triple: the platform's limits apply. */
+  readonly platform: boolean;
+  /** `[::1]:8883 over TLS`, for messages. */
+  readonly where: string;
+}
+
+const PLAIN_ONLY = ['username', 'password'] as const;
+
+/** The client options the command line asks for; UsageError for contradictions and gaps. */
+export function resolveConnection(args: ParsedArgs, io: Io, command: string): Connection {
+  const help = `run 'aliot ${command} --help'`;
+  if (args.flag('tls') && args.flag('tcp')) throw new UsageError('--tls and --tcp contradict each other; give one', help);
+  const transport = args.flag('tcp') ? 'tcp' : 'tls';
+  const family = choiceOption(args, 'family', ['6', '4', '0'] as const, command);
+  const port = integerOption(args, 'port', 1, 65535, command);
+  const keepalive = integerOption(args, 'keepalive', 0, 65535, command);
+  const ca = readCaFile(args.string('cafile'), help);
+  const platform = args.string('product-key') !== undefined || args.string('device-name') !== undefined;
+  const base = {
+    reconnect: false,
+    ...(family === undefined ? {} : { family: Number(family) as 0 | 4 | 6 }),
+    ...(args.flag('debug') ? debugTap(io) : {}),
+  };
+  if (platform) {
+    for (const name of PLAIN_ONLY) {
+      if (args.string(name) !== undefined) {
+        throw new UsageError(`--${name} does not go with device credentials: they sign the user name and password`, help);
+      }
+    }
+    const productKey = args.string('product-key');
+    const deviceName = args.string('device-name');
+    if (productKey === undefined || deviceName === undefined) {
+      throw new UsageError('device credentials need both --product-key and --device-name', help);
+    }
+    const endpoint = endpointOption(args, port, help);
+    const region = choiceOption(args, 'region', ALIYUN_REGIONS, command);
+    const secret = deviceSecret(args, io, command);
+    const c = deviceConnectionOptions({
+      productKey,
+      deviceName,
+      deviceSecret: secret,
+      endpoint,
+      region,
+      transport,
+      keepalive,
+      clientId: args.string('client-id'),
+      ca,
+    });
+    return {
+      platform: true,
+      where: `${formatHost(c.host)}:${c.port} over ${c.transport.toUpperCase()}`,
+      options: {
+        ...base,
+        host: c.host,
+        port: c.port,
+        transport: c.transport,
+        family: base.family ?? c.family,
+        ...(c.ca === undefined ? {} : { ca: c.ca }),
+        ...(c.servername === undefined ? {} : { servername: c.servername }),
+        clientId: c.clientId,
+        username: c.username,
+        password: c.password,
+        keepalive: c.keepalive,
+        clean: c.clean,
+        connackHint: (code) => platformConnackHint(code),
+      },
+    };
+  }
+  for (const name of ['endpoint', 'region']) {
+    if (args.string(name) !== undefined) throw new UsageError(`--${name} needs device credentials (--product-key, --device-name)`, help);
+  }
+  const host = args.string('host');
+  if (host === undefined) {
+    throw new UsageError('say where to connect: -h HOST for a broker, or --product-key and --device-name for the platform', help);
+  }
+  const clientId = args.string('client-id') ?? `aliot-${randomBytes(4).toString('hex')}`;
+  const username = args.string('username');
+  const password = args.string('password') ?? io.env[PASSWORD_ENV];
+  if (password !== undefined && username === undefined) {
+    throw new UsageError('a password needs a user name (-u) as well [MQTT-3.1.2-22]', help);
+  }
+  const parsed = parseClientId(clientId);
+  return {
+    platform: false,
+    where: `${formatHost(host)}:${port ?? (transport === 'tls' ? 8883 : 1883)} over ${transport.toUpperCase()}`,
+    options: {
+      ...base,
+      host,
+      ...(port === undefined ? {} : { port }),
+      transport,
+      ...(ca === undefined ? {} : { ca }),
+      clientId,
+      ...(username === undefined ? {} : { username }),
+      ...(password === undefined ? {} : { password }),
+      ...(keepalive === undefined ? {} : { keepalive }),
+      // Platform credentials given by hand (-i/-u/-P from `aliot sign`) still get the platform's
+      // reading of a refusal.
+      ...(parsed.ok ? { connackHint: (code: number) => platformConnackHint(code) } : {}),
+    },
+  };
+}
+
+function formatHost(host: string): string {
+  return isIP(host) === 6 ? `[${host}]` : host;
+}
+
+function readCaFile(path: string | undefined, help: string): string | undefined {
+  if (path === undefined) return undefined;
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (cause) {
+    throw new UsageError(`cannot read --cafile ${path}: ${(cause as Error).message}`, help);
+  }
+}
+
+/**
+ * `--endpoint` (and `-h`/`-p`, which name a host with device credentials too) as the platform
+ * profile's endpoint choice.
+ */
+function endpointOption(args: ParsedArgs, port: number | undefined, help: string): EndpointChoice {
+  const text = args.string('endpoint');
+  const host = args.string('host');
+  if (text !== undefined && host !== undefined) throw new UsageError('give --endpoint or -h, not both', help);
+  if (host !== undefined) return { host, port };
+  if (text === undefined || text === 'product' || text === 'ipv6-test') {
+    if (port !== undefined) throw new UsageError("-p goes with -h or --endpoint HOST:PORT; the platform's endpoints listen on 1883", help);
+    return text ?? 'product';
+  }
+  const bracketed = /^\[([^\]]+)\](?::(\d+))?$/.exec(text);
+  const hostPort = /^([^:]+)(?::(\d+))?$/.exec(text);
+  const [, h, p] = bracketed ?? hostPort ?? (isIP(text) === 6 ? [text, text, undefined] : []);
+  if (h === undefined) {
+    throw new UsageError(`--endpoint ${JSON.stringify(text)} is not 'product', 'ipv6-test' or HOST:PORT (IPv6 in brackets: '[::1]:8883')`, help);
+  }
+  if (p !== undefined && port !== undefined) throw new UsageError('the port is given twice: in --endpoint and in -p', help);
+  const endpointPort = p === undefined ? port : Number(p);
+  if (endpointPort !== undefined && (endpointPort < 1 || endpointPort > 65535)) {
+    throw new UsageError(`--endpoint port ${p} is outside 1..65535`, help);
+  }
+  return { host: h, port: endpointPort };
+}
+
+/**
+ * `--debug`: trace every packet on stderr, through a tap on the socket. When NODE_DEBUG=aliot
+ * is set the library traces them already, so the tap stays off rather than print each twice.
+ */
+function debugTap(io: Io): Pick<MqttClientOptions, 'openSocket'> {
+  if (debuglog('aliot').enabled) return {};
+  return {
+    openSocket: tappedOpenSocket(openTransport, (up, packet, frame) => {
+      io.stderr.write(traceLine(up ? 'client -> broker' : 'broker -> client', up, packet, frame, PLAIN));
+    }),
+  };
+}

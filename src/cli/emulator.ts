@@ -1,0 +1,139 @@
+/**
+ * `aliot emulator`: the local platform stand-in as a process, so that other tools (mosquitto_pub,
+ * MQTTX, another program using aliot-mqtt, `aliot pub`/`sub`) can connect to it.
+ */
+import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { startEmulator } from '../emulator/emulator.js';
+import type { EmulatorDevice } from '../emulator/types.js';
+import { integerOption, parseArgs } from './args.js';
+import type { CommandSpec } from './args.js';
+import { EXIT, UsageError } from './io.js';
+import type { Io } from './io.js';
+import { SECRET_ENV } from './sign.js';
+import { styleFor } from './style.js';
+import { traceLine } from './trace.js';
+
+export const EMULATOR: CommandSpec = {
+  name: 'emulator',
+  summary: 'run the local platform stand-in for other tools to connect to',
+  usage: ['emulator --device PK:DN:SECRET [--device ...] [--port N] [--host ADDRESS] [--tcp] [--trace] [--pem]'],
+  description: `Runs the local stand-in for the IoT Platform (docs/emulator.md): MQTT 3.1.1 over TLS on the IPv6
+loopback, checking CONNECT credentials, keepalive and QoS as the platform does and answering
+property posts. It prints its address and the CA certificate a client must trust, logs each
+device that connects, is refused or leaves, and runs until Ctrl-C or SIGTERM, then closes every
+connection. A test and teaching fixture, not a broker: keep it on the loopback.`,
+  options: [
+    {
+      name: 'device',
+      type: 'string',
+      multiple: true,
+      secret: true,
+      placeholder: 'PK:DN[:SECRET]',
+      help: `a device that may connect (the secret may hold ':'); without :SECRET, ${SECRET_ENV} is its secret`,
+    },
+    { name: 'host', type: 'string', placeholder: 'ADDRESS', help: "the address to listen on (default ::1; 127.0.0.1 where there is no IPv6)" },
+    { name: 'port', type: 'string', placeholder: 'N', help: 'the port (default 0: a free one, printed at start)' },
+    { name: 'tcp', type: 'boolean', help: 'plain TCP instead of TLS (devices then sign with securemode=3)' },
+    { name: 'trace', type: 'boolean', help: 'print every packet in and out' },
+    { name: 'pem', type: 'boolean', help: 'print the CA certificate itself, not only its path' },
+  ],
+  examples: [
+    `${SECRET_ENV}=lamp-secret aliot emulator --device a1Demo:lamp --port 8883 --trace`,
+    'aliot emulator --device a1Demo:lamp:lamp-secret --device a1Demo:fan:fan-secret',
+  ],
+};
+
+/** `src/cli/` and `dist/cli/` both sit two levels below the package root. */
+const LOOPBACK_CA = new URL('../../certs/loopback/ca.pem', import.meta.url);
+
+/** `PK:DN:SECRET` (or `PK:DN` and the secret from the environment); the secret is never quoted. */
+function parseDevice(text: string, index: number, io: Io): EmulatorDevice {
+  const first = text.indexOf(':');
+  const second = first < 0 ? -1 : text.indexOf(':', first + 1);
+  const productKey = first < 0 ? '' : text.slice(0, first);
+  const deviceName = first < 0 ? '' : text.slice(first + 1, second < 0 ? undefined : second);
+  const deviceSecret = second < 0 ? io.env[SECRET_ENV] : text.slice(second + 1);
+  if (productKey === '' || deviceName === '') {
+    throw new UsageError(`--device number ${index + 1} is not PK:DN:SECRET`, `e.g. --device a1Demo:lamp:lamp-secret, or --device a1Demo:lamp with ${SECRET_ENV} set`);
+  }
+  if (deviceSecret === undefined || deviceSecret === '') {
+    throw new UsageError(`--device ${productKey}:${deviceName} has no secret`, `add :SECRET, or set ${SECRET_ENV}`);
+  }
+  return { productKey, deviceName, deviceSecret };
+}
+
+export async function runEmulator(argv: readonly string[], io: Io): Promise<number> {
+  const args = parseArgs(EMULATOR, argv);
+  const devices = args.strings('device').map((text, i) => parseDevice(text, i, io));
+  if (devices.length === 0) {
+    throw new UsageError('no device: the stand-in refuses every CONNECT without one', 'give --device PK:DN:SECRET (repeatable)');
+  }
+  const tls = !args.flag('tcp');
+  const style = styleFor(io);
+  const emulator = await startEmulator({
+    devices,
+    host: args.string('host') ?? '::1',
+    port: integerOption(args, 'port', 0, 65535, 'emulator') ?? 0,
+    tls,
+  });
+  const log = (text: string): void => io.stdout.write(`${text}\n`);
+  emulator.on('connect', (c) => log(`[${c.id}] ${c.deviceName} of ${c.productKey} connected (clientId ${c.clientId}, keepalive ${c.keepalive} s)`));
+  emulator.on('refuse', (r) =>
+    log(style.error(`[${r.connection.id}] refused${r.returnCode === undefined ? ' (closed, no CONNACK)' : ` with CONNACK ${r.returnCode}`}: ${r.reason}: ${r.message}`)),
+  );
+  emulator.on('disconnect', (d) => log(`[${d.connection.id}] ${d.deviceName} of ${d.productKey} left: ${d.reason}`));
+  emulator.on('error', (error) => log(style.error(`listener error: ${error.message}`)));
+  if (args.flag('trace')) {
+    emulator.on('packet', ({ direction, packet, bytes, connection }) => {
+      const up = direction === 'in';
+      io.stdout.write(traceLine(`[${connection.id}] ${up ? 'device -> platform' : 'platform -> device'}`, up, packet, bytes, style, ''));
+    });
+  }
+
+  printBanner(io, emulator.url, emulator.host, emulator.port, tls, emulator.ca, devices, args.flag('pem'));
+  await new Promise<void>((resolve) => {
+    if (io.signal.aborted) resolve();
+    else io.signal.addEventListener('abort', () => resolve(), { once: true });
+  });
+  await emulator.close();
+  log('closed: every connection ended, no longer listening');
+  return EXIT.ok;
+}
+
+function printBanner(io: Io, url: string, host: string, port: number, tls: boolean, ca: string, devices: readonly EmulatorDevice[], pem: boolean): void {
+  const style = styleFor(io);
+  const lines = [style.bold(`aliot emulator: the local platform stand-in (a test fixture, not a broker)`), `listening on ${url}`];
+  const caPath = tls ? loopbackCaPath(ca) : undefined;
+  if (tls) {
+    lines.push(caPath === undefined ? 'trust this CA certificate:' : `trust the CA certificate in ${caPath}`);
+    if (pem || caPath === undefined) lines.push(ca.trimEnd());
+  } else {
+    lines.push('plain TCP: devices sign with securemode=3 (aliot sign --transport tcp)');
+  }
+  lines.push(`devices: ${devices.map((d) => `${d.deviceName} of ${d.productKey}`).join(', ')}`);
+  const d = devices[0]!;
+  const endpoint = `${isIP(host) === 6 ? `[${host}]` : host}:${port}`;
+  const cafile = tls ? ` --cafile ${caPath ?? 'ca.pem'}` : ' --tcp';
+  lines.push(
+    '',
+    `try, with the device's secret in ${SECRET_ENV}:`,
+    `  aliot pub --product-key ${d.productKey} --device-name ${d.deviceName} --endpoint '${endpoint}'${cafile} \\`,
+    `    -t /sys/${d.productKey}/${d.deviceName}/thing/event/property/post -q 1 \\`,
+    `    -m '{"id":"1","version":"1.0","params":{"LightSwitch":1},"method":"thing.event.property.post"}'`,
+    `or any MQTT client, with the clientId, user name and password of 'aliot sign --transport ${tls ? 'tls' : 'tcp'}'.`,
+    'Ctrl-C stops it.',
+    '',
+  );
+  io.stdout.write(`${lines.join('\n')}\n`);
+}
+
+/** The shipped loopback CA's path, when it is the certificate in use and can be read. */
+function loopbackCaPath(ca: string): string | undefined {
+  try {
+    return readFileSync(LOOPBACK_CA, 'utf8') === ca ? fileURLToPath(LOOPBACK_CA) : undefined;
+  } catch {
+    return undefined;
+  }
+}
