@@ -462,7 +462,7 @@ export class MqttClient extends EventEmitter<MqttClientEvents> implements Messag
     socket.on('error', onSocketError);
     socket.on('close', onSocketClose);
     socket.on('drain', onSocketDrain);
-    if (this.fullStreams !== undefined && this.fullStreams.size > 0) socket.pause();
+    // Not paused for a consumer that is behind until the CONNACK is in (see connack()).
 
     const connect: ConnectPacket = {
       type: 'connect',
@@ -622,6 +622,9 @@ export class MqttClient extends EventEmitter<MqttClientEvents> implements Messag
     this._state = 'connected';
     this.lastConnection = sessionPresent ? SESSION_PRESENT : NO_SESSION;
     conn.keepalive.start();
+    // A consumer still behind pauses reading now, after the CONNACK: pausing a new socket at once
+    // would leave the CONNACK unread and end the attempt with connack-timeout.
+    if (this.fullStreams !== undefined && this.fullStreams.size > 0) conn.socket.pause();
 
     // 1. Unacknowledged QoS 1 publishes, first and in their original order, with their ids and
     //    DUP set [MQTT-4.4.0-1, MQTT-3.3.1-1, MQTT-4.6.0-1, MQTT-2.3.1-3]. With clean session 1
