@@ -543,11 +543,14 @@ export class MqttClient extends EventEmitter<MqttClientEvents> implements Messag
       try {
         this.handle(conn, packet, now);
       } catch (error) {
-        if (error instanceof MqttProtocolError || error instanceof MqttClientError) {
+        if (error instanceof ListenerFailure) {
+          listenerError ??= error.thrown;
+        } else if (error instanceof MqttProtocolError || error instanceof MqttClientError) {
           this.connectionFailed(error, conn);
           break;
+        } else {
+          listenerError ??= error;
         }
-        listenerError ??= error;
       }
     }
     if (listenerError !== undefined) this.listenerThrew(listenerError);
@@ -646,7 +649,7 @@ export class MqttClient extends EventEmitter<MqttClientEvents> implements Messag
     const waiters = this.connectWaiters;
     this.connectWaiters = none();
     for (const w of waiters) w.resolve(this.lastConnection);
-    this.emit('connect', this.lastConnection);
+    this.emitFromHandler('connect', this.lastConnection);
   }
 
   private restoreSubscriptions(): void {
@@ -683,7 +686,7 @@ export class MqttClient extends EventEmitter<MqttClientEvents> implements Messag
       this.sendPacket(conn, { type: 'puback', packetId: packet.packetId! });
     }
     if (this.streams !== undefined) for (const stream of this.streams) stream.push(packet);
-    this.emit('message', packet.topic, packet.payload, packet);
+    this.emitFromHandler('message', packet.topic, packet.payload, packet);
   }
 
   // -------------------------------------------------------------------------------------------
@@ -999,6 +1002,15 @@ export class MqttClient extends EventEmitter<MqttClientEvents> implements Messag
     if (this.listenerCount('error') > 0) this.emit('error', error);
   }
 
+  /** Emits an application event from packet handling (see ListenerFailure). */
+  private emitFromHandler<K extends keyof MqttClientEvents>(event: K, ...args: MqttClientEvents[K]): void {
+    try {
+      (this.emit as (event: K, ...args: MqttClientEvents[K]) => boolean)(event, ...args);
+    } catch (error) {
+      throw new ListenerFailure(error);
+    }
+  }
+
   private listenerThrew(error: unknown): void {
     // A 'message' listener threw. The packets of the chunk were all processed (acks included);
     // hand the exception back the way EventEmitter would: to 'error', or uncaught.
@@ -1079,6 +1091,14 @@ function endedError(): MqttClientError {
 
 function closedError(): MqttClientError {
   return new MqttClientError('connection-closed', 'the connection closed');
+}
+
+/**
+ * An application listener's exception on its way out of packet handling, marked so that it is not
+ * taken for the server's protocol violation even when it is one of this library's errors.
+ */
+class ListenerFailure {
+  constructor(readonly thrown: unknown) {}
 }
 
 function violation(message: string, packet: Packet): MqttProtocolError {

@@ -4,9 +4,11 @@
  * listener; QoS 2 delivered once.
  */
 import { describe, expect, it } from 'vitest';
+import { MqttClientError } from '../../src/client/errors.js';
 import { encode } from '../../src/packet/codec.js';
+import { MqttProtocolError } from '../../src/packet/errors.js';
 import type { PublishPacket, QoS } from '../../src/packet/types.js';
-import { CONNACK_OK, connectedSession, elapse, failOnUnhandledRejections, settle, settled, track } from './harness.js';
+import { CONNACK_OK, connectedSession, elapse, failOnUnhandledRejections, session, settle, settled, track } from './harness.js';
 
 failOnUnhandledRejections();
 
@@ -129,6 +131,40 @@ describe('delivery', () => {
     expect(s.errors).toEqual([boom]);
     expect(s.connection.isClosed).toBe(false);
     expect(s.client.state).toBe('connected');
+  });
+});
+
+describe("listeners that throw the library's own errors", () => {
+  it("a 'message' listener's MqttClientError is the application's, not the server's violation: the connection stays", async () => {
+    const s = await connectedSession();
+    const mistake = new MqttClientError('unsupported', 'a listener asked for QoS 2');
+    s.client.on('message', () => {
+      throw mistake;
+    });
+    s.connection.send(publish(1, 1, 'a'));
+    s.connection.send(publish(2, 1, 'b'));
+    await settle();
+    expect(s.connection.isClosed).toBe(false);
+    expect(s.connection.packets('puback').map((p) => p.packetId)).toEqual([1, 2]);
+    expect(s.errors).toEqual([mistake, mistake]);
+    expect(s.eventsNamed('close')).toHaveLength(0);
+  });
+
+  it("a 'connect' listener's MqttProtocolError does not close the connection it announces", async () => {
+    const s = session();
+    const mistake = new MqttProtocolError('invalid-topic', 'a listener built a bad topic');
+    s.client.on('connect', () => {
+      throw mistake;
+    });
+    const connected = track(s.client.connect());
+    await s.server.next('connect');
+    s.server.send(CONNACK_OK);
+    await settled(connected);
+    expect(connected.status).toBe('fulfilled');
+    await settle();
+    expect(s.server.current!.isClosed).toBe(false);
+    expect(s.client.state).toBe('connected');
+    expect(s.errors).toEqual([mistake]);
   });
 });
 
