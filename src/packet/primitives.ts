@@ -94,6 +94,9 @@ export const TEXT = 0;
 export const TOPIC_NAME = 1;
 export const TOPIC_FILTER = 2;
 
+/** Strings up to this many code units are checked and copied by loops; longer ones natively. */
+const SHORT_STRING = 24;
+
 /**
  * UTF-8 byte length of `value`, after checking it is a string MQTT may carry: no U+0000, no lone
  * surrogate (a JavaScript string can hold one; UTF-8 cannot), at most 65,535 bytes, and the
@@ -103,12 +106,23 @@ export function utf8Length(value: unknown, type: PacketType, field: string, rule
   if (typeof value !== 'string') {
     throw new MqttProtocolError('invalid-utf8', `${field} must be a string, got ${typeof value}`, type);
   }
-  // Native counting is far cheaper than a loop here. Equal counts mean ASCII only, where the
-  // one thing left to look for is U+0000; anything else gets the full check below.
-  let bytes = Buffer.byteLength(value, 'utf8');
+  // Short strings: one loop both checks and counts, cheaper than a call into native code.
+  // Longer ones: native counting; equal counts mean ASCII only, where the one thing left to
+  // look for is U+0000. Anything else gets the full check below.
+  let bytes: number;
+  if (value.length <= SHORT_STRING) {
+    let i = 0;
+    for (; i < value.length; i++) {
+      const c = value.charCodeAt(i);
+      if (c >= 0x80 || c === 0) break;
+    }
+    bytes = i === value.length ? i : checkedUtf8Length(value, type, field);
+  } else {
+    bytes = Buffer.byteLength(value, 'utf8');
+  }
   if (bytes !== value.length) {
     bytes = checkedUtf8Length(value, type, field);
-  } else if (value.includes('\0')) {
+  } else if (value.length > SHORT_STRING && value.includes('\0')) {
     throw new MqttProtocolError('invalid-utf8', `${field} contains U+0000 at index ${value.indexOf('\0')}`, type);
   }
   if (bytes > MAX_FIELD_LENGTH) {
@@ -175,8 +189,6 @@ function detectUtf8Write(): (target: Uint8Array, value: string, offset: number) 
   return fallback;
 }
 
-/** Strings up to this many code units are copied by a loop; longer ones by the native writer. */
-const SHORT_STRING = 24;
 
 /**
  * Writes a two-byte length and the UTF-8 bytes of a string already checked by `utf8Length`
