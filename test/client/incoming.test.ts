@@ -116,6 +116,33 @@ describe('delivery', () => {
     expect(s.connection.packets('puback')).toHaveLength(6);
   });
 
+  it("a consumer that is behind does not leave a new connection's CONNACK unread; reading pauses again after it", async () => {
+    const s = await connectedSession({ messageBuffer: 2, reconnect: { initialDelay: 1_000 }, connectTimeout: 5_000 });
+    const iterator = s.client.messages();
+    for (let i = 1; i <= 3; i++) s.connection.send(publish(i, 1, `m${i}`));
+    await settle();
+    expect(s.connection.packets('puback')).toHaveLength(2);
+    s.connection.destroy();
+    await s.connection.closed;
+    await elapse(s.clock, 1_000);
+    const second = await s.server.connection(2);
+    await second.next('connect');
+    second.send(CONNACK_OK);
+    await settle();
+    expect(s.client.state).toBe('connected');
+    // Still behind: the new connection's messages wait unread.
+    second.send(publish(10, 1, 'n'));
+    await settle();
+    expect(second.packets('puback')).toHaveLength(0);
+    await elapse(s.clock, 10_000);
+    expect(s.eventsNamed('close')).toHaveLength(1);
+    await iterator.next();
+    await iterator.next();
+    await settle();
+    expect(second.packets('puback').map((p) => p.packetId)).toEqual([10]);
+    await iterator.return();
+  });
+
   it("a listener that throws does not stop the acks or deliveries of the rest of the chunk, and surfaces on 'error'", async () => {
     const s = await connectedSession();
     const boom = new Error('listener bug');
