@@ -794,6 +794,13 @@ export class MqttClient extends EventEmitter<MqttClientEvents> implements Messag
   /** @internal The keepalive scheduler's hook: no PINGRESP in time. */
   pingTimedOut(): void {
     const o = this.options;
+    if (this.fullStreams !== undefined && this.fullStreams.size > 0) {
+      // Reading is paused for a consumer that fell behind, so the PINGRESP may be among the
+      // unread bytes: that is not a dead connection. Start the period again; the check is
+      // reliable once reading resumes.
+      this.conn?.keepalive.start();
+      return;
+    }
     this.connectionFailed(
       new MqttClientError(
         'ping-timeout',

@@ -8,7 +8,7 @@ import { expect, it } from 'vitest';
 import type { MqttClient } from '../../src/client/index.js';
 import type { MessageStream } from '../../src/client/index.js';
 import { describeWithBroker } from '../support/mosquitto.js';
-import { SocketSpy, brokerOptions, next, uniqueId, useBroker } from './support.js';
+import { PINGREQ, SocketSpy, brokerOptions, isFrame, next, uniqueId, useBroker } from './support.js';
 
 const MESSAGES = 20;
 
@@ -52,6 +52,21 @@ describeWithBroker('MqttClient against mosquitto: a consumer that falls behind',
   }
 
   const inOrder = Array.from({ length: MESSAGES }, (_, i) => String(i));
+
+  it('reading paused for longer than keepalive + pingTimeout is not a dead connection', async () => {
+    const { spy, stream, closes } = await fallBehind(`backpressure/keepalive/${uniqueId('t')}`);
+    const connection = spy.connections[0]!;
+
+    // The first PINGREQ's answer waits unread; a second PINGREQ, more than pingTimeout later on
+    // the same connection, means the first one's timeout passed without closing it.
+    const first = await spy.nextFrame('sent', isFrame(PINGREQ), 4000);
+    const second = await spy.nextFrame('sent', isFrame(PINGREQ), 4000);
+    expect(second.at - first.at).toBeGreaterThanOrEqual(1000);
+
+    expect(closes).toEqual([]);
+    expect(await readAll(stream)).toEqual(inOrder);
+    expect(spy.connections).toEqual([connection]);
+  });
 
   it('a connection lost while the consumer is behind: the new one still reads its CONNACK', async () => {
     const { client, spy, stream } = await fallBehind(`backpressure/reconnect/${uniqueId('t')}`);
