@@ -410,18 +410,23 @@ export class MqttClient extends EventEmitter<MqttClientEvents> implements Messag
     this.attemptAbort = abort;
     const o = this.options;
     const deadline = this.clock.now() + o.connectTimeout;
-    o.openSocket({
-      host: o.host,
-      port: o.port,
-      transport: o.transport,
-      family: o.family,
-      ...(o.ca !== undefined ? { ca: o.ca } : {}),
-      ...(o.servername !== undefined ? { servername: o.servername } : {}),
-      rejectUnauthorized: o.rejectUnauthorized,
-      connectTimeout: o.connectTimeout,
-      signal: abort.signal,
-      ...(o.lookup !== undefined ? { lookup: o.lookup } : {}),
-    }).then(
+    // A promise even when openSocket throws at once: a sync throw must not escape connect() or a timer.
+    new Promise<Duplex>((resolve) =>
+      resolve(
+        o.openSocket({
+          host: o.host,
+          port: o.port,
+          transport: o.transport,
+          family: o.family,
+          ...(o.ca !== undefined ? { ca: o.ca } : {}),
+          ...(o.servername !== undefined ? { servername: o.servername } : {}),
+          rejectUnauthorized: o.rejectUnauthorized,
+          connectTimeout: o.connectTimeout,
+          signal: abort.signal,
+          ...(o.lookup !== undefined ? { lookup: o.lookup } : {}),
+        }),
+      ),
+    ).then(
       (socket) => {
         if (this.attemptAbort !== abort) {
           socket.destroy(); // end() came first

@@ -183,4 +183,23 @@ describe('refused CONNACK', () => {
     expect(s.client.state).toBe('ended');
     expect(s.errors).toEqual([failure]);
   });
+
+  it('an openSocket that throws at once rejects connect() instead of throwing, and a later attempt does not crash the timer', async () => {
+    const broken = new Error('proxy misconfigured');
+    let calls = 0;
+    const s = session({
+      reconnect: { initialDelay: 1_000 },
+      openSocket: () => {
+        calls++;
+        throw broken;
+      },
+    });
+    let connected: ReturnType<typeof track> | undefined;
+    expect(() => (connected = track(s.client.connect()))).not.toThrow();
+    await settled(connected!);
+    expect(connected!.error).toBe(broken);
+    await elapse(s.clock, 5_000);
+    expect(calls).toBeGreaterThan(1);
+    expect(s.client.state).toBe('waiting');
+  });
 });
