@@ -10,6 +10,7 @@ import { EXPLAIN, runExplain } from './explain-command.js';
 import { EXIT, UsageError } from './io.js';
 import { report } from './report.js';
 import type { Io } from './io.js';
+import { DEMO, runDemo } from './demo.js';
 import { EMULATOR, runEmulator } from './emulator.js';
 import { PUB, runPub } from './pub.js';
 import { SIGN, runSign } from './sign.js';
@@ -21,6 +22,7 @@ export interface Command {
 }
 
 export const COMMANDS: readonly Command[] = [
+  { spec: DEMO, run: runDemo },
   { spec: SIGN, run: runSign },
   { spec: EXPLAIN, run: runExplain },
   { spec: PUB, run: runPub },

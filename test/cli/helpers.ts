@@ -51,10 +51,10 @@ export async function run(argv: readonly string[], options: RunOptions = {}): Pr
 /** The built executable; `npm test` builds before it runs the tests. */
 export const MAIN_JS = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
 
-/** `node dist/cli/main.js ...argv` as a child process. */
-export function spawnCli(argv: readonly string[], env: Record<string, string> = {}, stdin?: string): Promise<Run> {
+/** `node dist/cli/main.js ...argv` (or another build of the CLI) as a child process. */
+export function spawnCli(argv: readonly string[], env: Record<string, string> = {}, stdin?: string, script = MAIN_JS): Promise<Run> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [MAIN_JS, ...argv], {
+    const child = spawn(process.execPath, [script, ...argv], {
       env: { PATH: process.env['PATH'] ?? '', ...env },
       stdio: ['pipe', 'pipe', 'pipe'],
     });
