@@ -30,7 +30,7 @@ import type {
 import { TransportError } from '../transport/errors.js';
 import { Backoff } from './backoff.js';
 import { ConnectionRefusedError, MqttClientError, SubscribeError } from './errors.js';
-import type { SubscriptionGrant } from './errors.js';
+import type { ConnackHint, SubscriptionGrant } from './errors.js';
 import { KeepaliveScheduler } from './keepalive.js';
 import type { KeepaliveHooks } from './keepalive.js';
 import { MessageStream } from './messages.js';
@@ -622,7 +622,7 @@ export class MqttClient extends EventEmitter<MqttClientEvents> implements Messag
     this.clock.clearTimeout(conn.connackTimer);
     conn.connackTimer = undefined;
     if (returnCode !== 0) {
-      const hint = this.options.connackHint?.(returnCode);
+      const hint = hintFor(this.options.connackHint, returnCode);
       throw new ConnectionRefusedError(returnCode as 1 | 2 | 3 | 4 | 5, hint);
     }
     conn.connected = true;
@@ -1111,6 +1111,15 @@ function closedError(): MqttClientError {
  */
 class ListenerFailure {
   constructor(readonly thrown: unknown) {}
+}
+
+/** The caller's reading of a refusal; a hint function that throws must not hide the refusal. */
+function hintFor(connackHint: ResolvedClientOptions['connackHint'], returnCode: number): ConnackHint | undefined {
+  try {
+    return connackHint?.(returnCode);
+  } catch {
+    return undefined;
+  }
 }
 
 function violation(message: string, packet: Packet): MqttProtocolError {

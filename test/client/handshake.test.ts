@@ -113,6 +113,22 @@ describe('refused CONNACK', () => {
     await s.server.current!.closed;
   });
 
+  it('a connackHint that throws does not hide the refusal (nor leave connect() hanging)', async () => {
+    const s = session({
+      connackHint: () => {
+        throw new TypeError('hint table lookup failed');
+      },
+    });
+    const connected = track(s.client.connect());
+    await s.server.next('connect');
+    s.server.send({ type: 'connack', sessionPresent: false, returnCode: 4 });
+    await settled(connected);
+    expectRejected(connected, 'connection-refused', ConnectionRefusedError);
+    expect((connected.error as ConnectionRefusedError).returnCode).toBe(4);
+    expect((connected.error as ConnectionRefusedError).hint).toBeUndefined();
+    await s.server.current!.closed;
+  });
+
   it.each([1, 2, 4, 5] as const)('code %i stops reconnecting: no second openSocket call, ever', async (code) => {
     const s = session({ reconnect: { initialDelay: 100, maxDelay: 1_000 } });
     const connected = track(s.client.connect());
