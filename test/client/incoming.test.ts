@@ -143,6 +143,22 @@ describe('delivery', () => {
     await iterator.return();
   });
 
+  it('a consumer slower than Keep Alive + pingTimeout does not cost the connection (the PINGRESP waits unread)', async () => {
+    const s = await connectedSession({ keepalive: 10, pingTimeout: 5_000, messageBuffer: 2 });
+    s.server.autoPingresp();
+    const iterator = s.client.messages();
+    for (let i = 1; i <= 5; i++) s.connection.send(publish(i, 1, `m${i}`));
+    await settle();
+    // The consumer is busy for a minute: reading stays paused, the server answers every PINGREQ.
+    await elapse(s.clock, 60_000);
+    expect(s.eventsNamed('close')).toEqual([]);
+    expect(s.connection.packets('pingreq').length).toBeGreaterThanOrEqual(6);
+    for (let i = 1; i <= 5; i++) await iterator.next();
+    await settle();
+    expect(s.connection.packets('puback')).toHaveLength(5);
+    await iterator.return();
+  });
+
   it("a listener that throws does not stop the acks or deliveries of the rest of the chunk, and surfaces on 'error'", async () => {
     const s = await connectedSession();
     const boom = new Error('listener bug');
