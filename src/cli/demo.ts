@@ -16,6 +16,7 @@ import { EXIT } from './io.js';
 import type { Io } from './io.js';
 import { styleFor } from './style.js';
 import type { Style } from './style.js';
+import { wrapWords } from './text.js';
 import { traceLine } from './trace.js';
 
 /**
@@ -88,18 +89,7 @@ class Wire {
 
 /** `text` wrapped at WIDTH and indented, as the explanation under a step heading. */
 function paragraph(text: string, indent = '    '): string {
-  const lines: string[] = [];
-  let line = '';
-  for (const word of text.split(/\s+/)) {
-    if (line !== '' && indent.length + line.length + 1 + word.length > WIDTH) {
-      lines.push(indent + line);
-      line = word;
-    } else {
-      line = line === '' ? word : `${line} ${word}`;
-    }
-  }
-  if (line !== '') lines.push(indent + line);
-  return `${lines.join('\n')}\n`;
+  return `${wrapWords(text, WIDTH - indent.length).map((line) => indent + line).join('\n')}\n`;
 }
 
 export async function runDemo(argv: readonly string[], io: Io): Promise<number> {

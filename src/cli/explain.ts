@@ -20,6 +20,7 @@ import { dissect, TYPES } from './explain-packets.js';
 import { count } from './explain-walk.js';
 import { PLAIN } from './style.js';
 import type { Style } from './style.js';
+import { wrapWords } from './text.js';
 
 /** Some bits of a field's byte (a flag, the QoS), or one byte of the Remaining Length varint. */
 export interface ExplainPart {
@@ -186,7 +187,7 @@ function renderPacket(p: ExplainedPacket, total: number, style: Style): string {
     const hex = cutHex(f.hex, hexWidth);
     const row = `${String(f.offset).padStart(offsetWidth)}  ${hex.padEnd(hexWidth)}  ${f.name.padEnd(nameWidth)}  ${f.value.padEnd(valueWidth)}  ${spec(f.spec)}`;
     lines.push((marked ? style.error(row) : row).trimEnd());
-    for (const line of wrap(f.meaning, WRAP_AT - indent.length - 2)) lines.push(style.dim(`${indent}  ${line}`));
+    for (const line of wrapWords(f.meaning, WRAP_AT - indent.length - 2)) lines.push(style.dim(`${indent}  ${line}`));
     const partName = Math.max(0, ...f.parts.map((part) => part.name.length));
     const bitsWidth = Math.max(0, ...f.parts.map((part) => part.bits.length));
     for (const part of f.parts) {
@@ -209,21 +210,4 @@ function cutHex(hex: string, width: number): string {
   if (hex.length <= width || hex.startsWith('[')) return hex === '' ? '(none)' : hex;
   const pairs = Math.floor((width - 2) / 3);
   return `${hex.slice(0, pairs * 3 - 1)} …`;
-}
-
-/** Splits `text` into lines of at most `width` characters at spaces. */
-function wrap(text: string, width: number): string[] {
-  if (text === '') return [];
-  const lines: string[] = [];
-  let line = '';
-  for (const word of text.split(' ')) {
-    if (line !== '' && line.length + 1 + word.length > width) {
-      lines.push(line);
-      line = word;
-    } else {
-      line = line === '' ? word : `${line} ${word}`;
-    }
-  }
-  lines.push(line);
-  return lines;
 }
