@@ -8,6 +8,7 @@
  * timestamp in it, the payloads. The port the stand-in listens on varies and is never shown.
  */
 import { MqttClient } from '../client/client.js';
+import { describePacket } from '../client/trace.js';
 import { startEmulator } from '../emulator/emulator.js';
 import type { PacketEvent } from '../emulator/types.js';
 import type { PacketType } from '../packet/types.js';
@@ -207,6 +208,30 @@ extension, the \`deviceName&productKey\` user name, the HMAC password, the \`/sy
 topics and the Alink JSON payloads. The platform also narrows MQTT: QoS 0 and 1 only, no retained
 and no will messages, a keepalive of 30 to 1200 s. See [credentials.md](credentials.md) for the
 signature and the limits the client checks before anything is sent.`),
+    '',
+    '## Watching a session yourself',
+    '',
+    reflow(`\`aliot demo\` runs a fuller session than this one (property post and reply, a property set from
+the cloud and the device's answer) against the stand-in and prints every packet as it crosses the
+wire; \`aliot demo --explain\` adds the dissections. \`aliot explain <hex>\` dissects any bytes, for
+example a frame copied from Wireshark. \`aliot emulator --trace\` runs the stand-in for other tools
+and prints what they send, and \`aliot pub -d\` / \`aliot sub -d\` print the packets of their own
+session on stderr.`),
+    '',
+    reflow(`Inside any program that uses the library, set \`NODE_DEBUG=aliot\` in the environment and the
+client writes a one-line summary of every packet it sends (\`->\`) and receives (\`<-\`) to stderr
+through Node's \`util.debuglog\`, passwords shown as their length only:`),
+    '',
+    '```text',
+    '$ NODE_DEBUG=aliot node my-device.js',
+    // The library's own summaries of this session's first packets, so the sample cannot go stale.
+    ...events.slice(0, 4).map((e) => `ALIOT 12345: ${e.direction === 'in' ? '->' : '<-'} ${describePacket(e.packet)}`),
+    '...',
+    '```',
+    '',
+    reflow(`The \`aliot\` commands that connect leave that trace to the library when \`NODE_DEBUG=aliot\` is set:
+\`pub -d\` and \`sub -d\` then print nothing of their own, so no packet is shown twice, and
+\`aliot demo\` keeps its annotated trace on stdout while the library's goes to stderr.`),
     '',
   );
   return out.join('\n');
