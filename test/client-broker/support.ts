@@ -133,6 +133,8 @@ export async function logShows(broker: Broker, pattern: RegExp, ms: number = WAI
 export interface Frame {
   /** `Date.now()` when the chunk that completed it was written or read. */
   readonly at: number;
+  /** Position among all the frames the spy saw, both directions, all connections. */
+  readonly order: number;
   readonly bytes: Buffer;
 }
 
@@ -153,7 +155,7 @@ export interface SpiedConnection {
 class FrameSplitter {
   private pending = Buffer.alloc(0);
 
-  push(chunk: Uint8Array, at: number): Frame[] {
+  push(chunk: Uint8Array, at: number, order: () => number): Frame[] {
     this.pending = Buffer.concat([this.pending, chunk]);
     const frames: Frame[] = [];
     for (;;) {
@@ -173,7 +175,7 @@ class FrameSplitter {
       if (!complete) return frames;
       const end = i + 1 + length;
       if (this.pending.length < end) return frames;
-      frames.push({ at, bytes: this.pending.subarray(0, end) });
+      frames.push({ at, order: order(), bytes: this.pending.subarray(0, end) });
       this.pending = this.pending.subarray(end);
     }
   }
@@ -194,6 +196,8 @@ export class SocketSpy extends EventEmitter<SpyEvents> {
   /** Sockets opened, successful or not (attempts that failed before a socket count too). */
   attempts = 0;
   private readonly sockets: Duplex[] = [];
+  private frames = 0;
+  private readonly count = (): number => this.frames++;
 
   constructor(private readonly open: (options: TransportOptions) => Promise<Duplex> = openTransport) {
     super();
@@ -213,13 +217,13 @@ export class SocketSpy extends EventEmitter<SpyEvents> {
     const write = socket.write.bind(socket) as (...args: unknown[]) => boolean;
     socket.write = ((chunk: unknown, ...rest: unknown[]): boolean => {
       if (chunk instanceof Uint8Array) {
-        for (const frame of outgoing.push(chunk, Date.now())) this.record('sent', frame, connection);
+        for (const frame of outgoing.push(chunk, Date.now(), this.count)) this.record('sent', frame, connection);
       }
       return write(chunk, ...rest);
     }) as typeof socket.write;
     // Added before the client's own listener (the client adds its listener in the same tick).
     socket.on('data', (chunk: Buffer) => {
-      for (const frame of incoming.push(chunk, Date.now())) this.record('received', frame, connection);
+      for (const frame of incoming.push(chunk, Date.now(), this.count)) this.record('received', frame, connection);
     });
     socket.once('close', () => {
       connection.closed = true;
