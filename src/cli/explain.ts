@@ -107,7 +107,7 @@ export function explain(bytes: Uint8Array, options: ExplainOptions = {}): Explan
       problem = { code: error.code, offset: error.offset, message: bareMessage(error) };
     }
     const { fields, type, end } = dissect(bytes, pos, options.showPassword === true);
-    const shown = problem?.offset === undefined ? fields : fields.filter((f) => f.offset <= problem!.offset!);
+    const shown = problem?.offset === undefined ? fields : upTo(fields, problem.offset);
     const info = type === undefined ? undefined : TYPES[type];
     packets.push({
       index: packets.length + 1,
@@ -124,6 +124,19 @@ export function explain(bytes: Uint8Array, options: ExplainOptions = {}): Explan
     pos += frameLength;
   }
   return { byteLength: bytes.length, packets, problem };
+}
+
+/**
+ * The fields up to the offending byte. The decoder places an error in a string (a wildcard in a
+ * topic, say) at the string's length prefix, so the text after that prefix is kept too: it is
+ * what the error is about.
+ */
+function upTo(fields: readonly ExplainField[], offset: number): ExplainField[] {
+  const kept = fields.filter((f) => f.offset <= offset);
+  const last = kept[kept.length - 1];
+  const next = fields[kept.length];
+  if (last !== undefined && next !== undefined && last.offset === offset && last.name === `${next.name} length`) kept.push(next);
+  return kept;
 }
 
 /** The decoder's message without the ` [code, TYPE at byte n]` it appends (shown separately). */

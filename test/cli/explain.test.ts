@@ -200,7 +200,10 @@ describe('explain: bytes the decoder refuses', () => {
     const last = e.packets[e.packets.length - 1]!;
     expect(last.problem).toBe(e.problem);
     expect(last.packet).toBeUndefined();
-    for (const f of last.fields) expect(f.offset).toBeLessThanOrEqual(offset);
+    // Fields up to the offending byte; a string whose length prefix is blamed keeps its text.
+    const blamed = last.fields.filter((f) => f.offset > offset);
+    expect(blamed.length).toBeLessThanOrEqual(1);
+    if (blamed.length === 1) expect(last.fields[last.fields.length - 2]!.name).toBe(`${blamed[0]!.name} length`);
     expect(renderExplanation(e)).toContain(`error ${code} at byte ${offset}: `);
     // The oracle: the library's own decoder, from the start of the failing frame.
     let error: unknown;
@@ -211,6 +214,13 @@ describe('explain: bytes the decoder refuses', () => {
     }
     if (code === 'truncated') expect(error).toBe('need more');
     else expect(error).toMatchObject({ code, offset });
+  });
+
+  it('shows the string a decoder error blames, not only its length prefix', () => {
+    const p = explain(hex`30 05 00 03 61 2b 62`).packets[0]!;
+    expect(p.fields.map((f) => f.name).slice(-2)).toEqual(['Topic Name length', 'Topic Name']);
+    expect(p.fields[p.fields.length - 1]!.value).toBe('"a+b"');
+    expect(renderExplanation(explain(hex`30 05 00 03 61 2b 62`))).toContain('error invalid-topic at byte 2: topic "a+b" contains a wildcard');
   });
 
   it('never throws, whatever the bytes, and agrees with decodeFrame on every frame (seeded fuzz)', () => {
