@@ -142,15 +142,20 @@ describe('aliot emulator', () => {
       }),
     );
     const exited = new Promise<[number | null, NodeJS.Signals | null]>((resolve) => child.on('close', (code, sig) => resolve([code, sig])));
-    await ready;
-    const port = Number(/\[::1\]:(\d+)/.exec(stdout)![1]);
-    const client = device(port);
-    await client.connect();
-    child.kill(signal);
-    expect(await exited).toEqual([0, null]);
-    expect(stdout).toContain('[1] lamp of a1Cli left: server-closed');
-    expect(stdout).toMatch(/closed: every connection ended, no longer listening\n$/);
-    expect(stderr).toBe('');
-    await client.end();
+    let connected: MqttClient | undefined;
+    try {
+      await ready;
+      connected = device(Number(/\[::1\]:(\d+)/.exec(stdout)![1]));
+      await connected.connect();
+      child.kill(signal);
+      expect(await exited).toEqual([0, null]);
+      expect(stdout).toContain('[1] lamp of a1Cli left: server-closed');
+      expect(stdout).toMatch(/closed: every connection ended, no longer listening\n$/);
+      expect(stderr).toBe('');
+    } finally {
+      // A failed step must not leave the child running.
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      await connected?.end();
+    }
   });
 });
