@@ -4,11 +4,12 @@
  */
 import { expect, it } from 'vitest';
 import type { Duplex } from 'node:stream';
+import { MqttClientError } from '../../src/client/index.js';
 import type { ConnectionInfo, MqttClient } from '../../src/client/index.js';
 import { openTransport } from '../../src/transport/index.js';
 import type { TransportOptions } from '../../src/transport/index.js';
 import { describeWithBroker } from '../support/mosquitto.js';
-import { SocketSpy, brokerOptions, next, packetType, parsePublish, uniqueId, useBroker } from './support.js';
+import { SocketSpy, brokerOptions, logShows, next, packetType, parsePublish, uniqueId, useBroker } from './support.js';
 
 /**
  * Opens sockets only while open: a closed gate holds reconnect attempts, so the test decides
@@ -130,6 +131,23 @@ describeWithBroker('MqttClient against mosquitto: sessions', () => {
     await publisher.publish(topic, 'after the re-subscribe', { qos: 1 });
     await arrived;
     expect(heard).toEqual(['after the re-subscribe']);
+  });
+
+  it('two clients with one client id kick each other off: each reports it after three quick drops, and keeps trying', async () => {
+    const clientId = uniqueId('twin');
+    const twins = [0, 1].map(() => pool.track(brokerOptions(suite.broker, { clientId, reconnect: { initialDelay: 10, maxDelay: 50 } })));
+    const reported = twins.map((twin) => next<[MqttClientError]>(twin, 'error', 5000));
+
+    await twins[0]!.connect();
+    await twins[1]!.connect();
+
+    for (const [error] of await Promise.all(reported)) {
+      expect(error).toBeInstanceOf(MqttClientError);
+      expect(error.code).toBe('connection-closed');
+      expect(error.cause).toBeUndefined(); // not a socket error: the server closed, right after CONNACK
+    }
+    expect(twins.map((t) => t.state)).not.toContain('ended');
+    await logShows(suite.broker, new RegExp(`Client ${clientId} already connected, closing old connection\\.`));
   });
 
   it('clean: true discards a persistent session kept by the broker [MQTT-3.1.2-6]', async () => {

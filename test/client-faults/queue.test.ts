@@ -87,4 +87,33 @@ describeWithBroker('MqttClient offline queue while the proxy refuses connections
     await connected;
     await qos1;
   });
+
+  it('end() while the proxy refuses: queued messages come back in the report, their promises reject with client-ended, no attempt after', async () => {
+    const proxy = tls.proxy;
+    proxy.refuse(true);
+    const client = pool.track(brokerOptions(suite.broker, { port: proxy.port, reconnect: { initialDelay: 10, maxDelay: 20 } }));
+    await client.connect().catch(() => undefined);
+    const published = [client.publish('faults/queue/end', 'one', { qos: 1 }), client.publish('faults/queue/end', 'two')];
+    const subscribed = client.subscribe('faults/queue/end/#', { qos: 1 });
+    const outcomes = Promise.allSettled([...published, subscribed]);
+    const connectionsBefore = proxy.connections.length;
+
+    const report = await client.end();
+    const refusedAtEnd = proxy.refusedCount;
+    proxy.refuse(false);
+
+    expect(report.unacknowledged.map((m) => [m.topic, Buffer.from(m.payload).toString(), m.qos, m.packetId])).toEqual([
+      ['faults/queue/end', 'one', 1, undefined],
+      ['faults/queue/end', 'two', 0, undefined],
+    ]);
+    for (const outcome of await outcomes) {
+      expect(outcome.status).toBe('rejected');
+      expect(((outcome as PromiseRejectedResult).reason as MqttClientError).code).toBe('client-ended');
+    }
+    expect(client.state).toBe('ended');
+    // With the proxy open again, an attempt would now connect: none comes.
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(proxy.refusedCount).toBe(refusedAtEnd);
+    expect(proxy.connections).toHaveLength(connectionsBefore);
+  });
 });

@@ -131,6 +131,26 @@ describeWithBroker('MqttClient and a connection that stalls', () => {
     expect(spy.connections).toHaveLength(1);
   });
 
+  it('end() on a black-holed connection: waits its timeout for the PUBACK, then reports the message with its packet id', async () => {
+    const topic = `faults/stall/end/${uniqueId('t')}`;
+    const { client, spy } = await setUp(topic);
+    tls.proxy.stall();
+    const published = client.publish(topic, 'into the void', { qos: 1 }).catch((e: unknown) => e);
+    const sent = await spy.nextFrame('sent', (f) => f.bytes[0] === 0x32);
+
+    const started = Date.now();
+    const report = await client.end({ timeout: 300 });
+
+    expect(Date.now() - started).toBeGreaterThanOrEqual(295);
+    expect(Date.now() - started).toBeLessThan(2500); // the socket closes without the peer's help
+    expect(report.unacknowledged).toEqual([
+      { topic, payload: Buffer.from('into the void'), qos: 1, packetId: sent.bytes.readUInt16BE(2 + 2 + topic.length) },
+    ]);
+    expect(await published).toMatchObject({ name: 'MqttClientError', code: 'client-ended' });
+    expect(spy.connections[0]!.sent.at(-1)!.bytes).toEqual(Buffer.from([0xe0, 0x00])); // DISCONNECT, unheard
+    expect(client.state).toBe('ended');
+  });
+
   it.each([
     {
       transport: 'tls' as const,
