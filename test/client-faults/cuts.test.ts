@@ -129,6 +129,18 @@ function checkResends(connections: readonly SpiedConnection[]): { dupSends: numb
   return { dupSends, connacks };
 }
 
+/** The sequence numbers a subscriber receives, in order, and the distinct ones. */
+function recordArrivals(subscriber: MqttClient): { arrivals: number[]; seen: Set<number> } {
+  const arrivals: number[] = [];
+  const seen = new Set<number>();
+  subscriber.on('message', (_topic, payload) => {
+    const seq = seqOf(payload);
+    arrivals.push(seq);
+    seen.add(seq);
+  });
+  return { arrivals, seen };
+}
+
 /** Each sequence number where it first arrived, in arrival order. */
 function firstArrivals(arrivals: readonly number[]): number[] {
   const seen = new Set<number>();
@@ -157,13 +169,7 @@ describeWithBroker('MqttClient through a proxy that cuts the connection at rando
     const subscriber = pool.track(brokerOptions(broker, { clientId: uniqueId('sink'), clean: false }));
     await subscriber.connect();
     await subscriber.subscribe(TOPIC, { qos: 1 });
-    const arrivals: number[] = [];
-    const seen = new Set<number>();
-    subscriber.on('message', (_topic, payload) => {
-      const seq = seqOf(payload);
-      arrivals.push(seq);
-      seen.add(seq);
-    });
+    const { arrivals, seen } = recordArrivals(subscriber);
 
     proxy.plan = randomCuts(seededRandom(seed));
     const spy = new SocketSpy();
@@ -232,13 +238,7 @@ describeWithBroker('MqttClient through a proxy that cuts the connection at rando
     // The first attempt may be cut too; the client keeps trying.
     await subscriber.connect().catch(() => next(subscriber, 'connect'));
     await subscriber.subscribe(topic, { qos: 1 });
-    const arrivals: number[] = [];
-    const seen = new Set<number>();
-    subscriber.on('message', (_topic, payload) => {
-      const seq = seqOf(payload);
-      arrivals.push(seq);
-      seen.add(seq);
-    });
+    const { arrivals, seen } = recordArrivals(subscriber);
 
     // Published straight to the broker, paced so that the cuts fall all along the stream; on
     // until at least 2,000 messages and 20 cuts.
