@@ -2,8 +2,11 @@
 // receives most, each beside a floor (allocating and copying the same bytes), and the
 // PacketDecoder's throughput over 16 KiB chunks.
 //
-//   npm run bench                   builds, then runs this file against dist/
+//   npm run bench                   builds, then runs this file against the built package
 //   node bench/codec.mjs --quick    fewer and shorter rounds, for a smoke check
+//   npm run bench:compare           also measures mqtt-packet (the codec under MQTT.js) on the
+//                                   same packets in the same run; it is installed into .bench/
+//                                   for the comparison only, never a dependency of this package
 //
 // Method: every measurement runs in a fresh Node.js process, so one case's JIT feedback cannot
 // slow down or speed up another's. In that process: a calibration that sizes a round to about
@@ -64,19 +67,85 @@ const CHUNK = 16 * 1024;
 if (process.argv[2] === '--run') {
   const [, , , name, op] = process.argv;
   const codec = await import('aliot-mqtt');
-  process.stdout.write(JSON.stringify(name === 'stream' ? runStream(codec, op) : runCase(codec, name, op)));
+  let result;
+  if (op.startsWith('mqtt-packet ')) result = await runMqttPacket(codec, name, op.slice('mqtt-packet '.length));
+  else result = name === 'stream' ? runStream(codec, op) : runCase(codec, name, op);
+  process.stdout.write(JSON.stringify(result));
   process.exit(0);
+}
+
+/** mqtt-packet from .bench/ (see bench:compare), or undefined when it is not installed. */
+async function loadMqttPacket() {
+  const at = new URL('../.bench/node_modules/mqtt-packet/mqtt.js', import.meta.url);
+  try {
+    return (await import(at.href)).default;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Our packet objects in mqtt-packet's shape (`cmd` for `type`, `clientId`, `protocolVersion`...). */
+function toMqttPacket(p) {
+  if (p.type === 'connect') {
+    return { cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clean: p.clean, clientId: p.clientId, keepalive: p.keepalive, username: p.username, password: p.password };
+  }
+  if (p.type === 'publish') {
+    const out = { cmd: 'publish', topic: p.topic, payload: p.payload, qos: p.qos, retain: p.retain, dup: p.dup };
+    if (p.qos > 0) out.messageId = p.packetId;
+    return out;
+  }
+  return { cmd: p.type };
+}
+
+async function runMqttPacket({ encode }, name, op) {
+  const mp = await loadMqttPacket();
+  if (mp === undefined) throw new Error('mqtt-packet is not installed: run npm run bench:compare');
+  let sink = 0;
+  if (name === 'stream') {
+    const one = encode(CASES['PUBLISH QoS 0, 64 B']());
+    const stream = Buffer.alloc(one.length * STREAM_PACKETS);
+    for (let i = 0; i < STREAM_PACKETS; i++) stream.set(one, i * one.length);
+    const chunks = [];
+    for (let i = 0; i < stream.length; i += CHUNK) chunks.push(stream.subarray(i, i + CHUNK));
+    const result = timeRounds((n) => {
+      for (let k = 0; k < n; k++) {
+        const parser = mp.parser({ protocolVersion: 4 });
+        let packets = 0;
+        parser.on('packet', () => packets++);
+        for (const c of chunks) parser.parse(c);
+        if (packets !== STREAM_PACKETS) throw new Error(`mqtt-packet parsed ${packets} of ${STREAM_PACKETS}`);
+        sink ^= packets;
+      }
+    });
+    return { ...result, bytes: stream.length, packets: STREAM_PACKETS, frame: one.length, sink: sink & 1 };
+  }
+  const packet = toMqttPacket(CASES[name]());
+  const frame = Buffer.from(encode(CASES[name]()));
+  let round;
+  if (op === 'encode') {
+    round = (n) => {
+      for (let i = 0; i < n; i++) sink ^= mp.generate(packet).length;
+    };
+  } else {
+    // mqtt-packet parses through a stateful parser that emits 'packet': the way it is used.
+    const parser = mp.parser({ protocolVersion: 4 });
+    parser.on('packet', (p) => (sink ^= p.cmd.length));
+    round = (n) => {
+      for (let i = 0; i < n; i++) parser.parse(frame);
+    };
+  }
+  return { ...timeRounds(round), size: frame.length, sink: sink & 1 };
 }
 
 function timeRounds(round) {
   // Size a round: double the operation count until a round takes a quarter of ROUND_MS.
-  let ops = 256;
+  let ops = 1;
   for (;;) {
     const t0 = process.hrtime.bigint();
     round(ops);
     const ms = Number(process.hrtime.bigint() - t0) / 1e6;
     if (ms >= ROUND_MS / 4) {
-      ops = Math.max(256, Math.round((ops * ROUND_MS) / ms));
+      ops = Math.max(1, Math.round((ops * ROUND_MS) / ms));
       break;
     }
     ops *= 2;
@@ -176,11 +245,17 @@ console.log(
   `each figure from its own process: ${WARMUP_MS} ms warm-up, then ${ROUNDS} timed rounds of ~${ROUND_MS} ms; median (fastest..slowest round)`,
 );
 console.log('floor = Buffer.allocUnsafe(n) and copying the same n bytes into it\n');
-const widths = [30, 6, 10, 8, 14, 9];
+const widths = [30, 6, 18, 8, 14, 9];
 console.log(line(['packet', 'bytes', 'operation', 'ns/op', 'spread', 'ops/s'], widths));
+const compare = process.argv.includes('--compare') && (await loadMqttPacket()) !== undefined;
+if (process.argv.includes('--compare') && !compare) {
+  console.error('mqtt-packet is not installed in .bench/: run `npm run bench:compare`');
+  process.exit(1);
+}
+const ops = compare ? [...OPS, 'mqtt-packet encode', 'mqtt-packet decode'] : OPS;
 for (const name of Object.keys(CASES)) {
   let first = true;
-  for (const op of OPS) {
+  for (const op of ops) {
     const r = run(name, op);
     console.log(
       line([first ? name : '', first ? r.size : '', op, fmt(r.median), `${fmt(r.min)}..${fmt(r.max)}`, rate(1e9 / r.median)], widths),
@@ -192,14 +267,14 @@ for (const name of Object.keys(CASES)) {
 console.log(`\nPacketDecoder: ${STREAM_PACKETS.toLocaleString('en')} PUBLISH QoS 0 frames of 64 B payload, in 16 KiB chunks`);
 const sw = [30, 12, 9, 10, 16];
 console.log(line(['', 'packets/s', 'MB/s', 'ms/pass', 'spread (ms)'], sw));
-for (const op of ['decode', 'floor']) {
+for (const op of compare ? ['decode', 'floor', 'mqtt-packet decode'] : ['decode', 'floor']) {
   const r = run('stream', op);
   const ms = r.median / 1e6;
   console.log(
     line(
       [
-        op === 'decode' ? `push() all chunks` : 'floor: copy the chunks',
-        op === 'decode' ? rate(r.packets / (ms / 1e3)) : '',
+        op === 'decode' ? `push() all chunks` : op === 'floor' ? 'floor: copy the chunks' : 'mqtt-packet parser',
+        op === 'floor' ? '' : rate(r.packets / (ms / 1e3)),
         (r.bytes / 1e6 / (ms / 1e3)).toFixed(0),
         ms.toFixed(2),
         `${(r.min / 1e6).toFixed(2)}..${(r.max / 1e6).toFixed(2)}`,
