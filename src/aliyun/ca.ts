@@ -3,8 +3,7 @@
  * (GlobalSign Root CA R1, Aliyun IoT Root CA, GlobalSign R6, R46 and E46). Node's bundled store
  * no longer holds GlobalSign Root CA R1, so platform connections use this bundle by default.
  */
-import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { nodeFs } from '../builtins.js';
 
 /**
  * `src/aliyun/` and `dist/aliyun/` both sit two levels below the package root, so one relative
@@ -28,10 +27,10 @@ export function aliyunRootCa(): string {
 /** Reads a PEM file, explaining where it was looked for when it is not there. */
 export function readPemBundle(url: URL): string {
   try {
-    return readFileSync(url, 'utf8');
+    return nodeFs().readFileSync(url, 'utf8');
   } catch (cause) {
     throw new Error(
-      `cannot read the platform's root CA bundle at ${fileURLToPath(url)}; reinstall aliot-mqtt or pass a ca option`,
+      `cannot read the platform's root CA bundle at ${decodeURIComponent(url.pathname)}; reinstall aliot-mqtt or pass a ca option`,
       { cause },
     );
   }

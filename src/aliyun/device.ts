@@ -6,7 +6,7 @@
  * network, through an {@link MqttClient}.
  */
 import { EventEmitter } from 'node:events';
-import { debuglog } from 'node:util';
+import { debug } from '../builtins.js';
 import { MqttClient } from '../client/client.js';
 import type { EndOptions, EndReport } from '../client/client.js';
 import { MqttClientError } from '../client/errors.js';
@@ -24,7 +24,6 @@ import type { DeviceOptions } from './connection.js';
 import { ALINK_REPLY_CODES, AlinkHandlerError, AlinkReplyError, DeviceError } from './device-errors.js';
 import { checkPlatformPublish, checkPlatformSubscribe } from './limits.js';
 
-const debug = debuglog('aliot');
 
 /** How long a post waits for its `_reply` when neither the device nor the call says: 10 s. */
 export const DEFAULT_REPLY_TIMEOUT = 10_000;

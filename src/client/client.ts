@@ -14,7 +14,7 @@
  */
 import { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
-import { debuglog } from 'node:util';
+import { debug } from '../builtins.js';
 import { ConfigurationError } from '../errors.js';
 import { DISCONNECT_FRAME, PINGREQ_FRAME, encodedLength } from '../packet/codec.js';
 import { PacketDecoder } from '../packet/decoder.js';
@@ -40,7 +40,6 @@ import type { MqttClientOptions, ResolvedClientOptions } from './options.js';
 import { describePacket } from './trace.js';
 import { FrameWriter } from './writer.js';
 
-const debug = debuglog('aliot');
 
 export type ClientState = 'new' | 'connecting' | 'connected' | 'waiting' | 'ending' | 'ended';
 

@@ -1,4 +1,7 @@
-import { inspect } from 'node:util';
+import { nodeUtil } from '../builtins.js';
+
+/** `util.inspect.custom`, a registered symbol, so `node:util` need not load to name it. */
+const INSPECT = Symbol.for('nodejs.util.inspect.custom');
 
 /** What a hidden value prints as. */
 export const REDACTED = '[redacted]';
@@ -24,9 +27,9 @@ export function withHiddenSecrets<T extends object>(
   };
   Object.defineProperties(value, {
     toJSON: { value: shown },
-    toString: { value: () => inspect(shown(), { breakLength: Infinity, depth: 1 }) },
-    [inspect.custom]: {
-      value: (_depth: number, options: object, show: typeof inspect) => show(shown(), options),
+    toString: { value: () => nodeUtil().inspect(shown(), { breakLength: Infinity, depth: 1 }) },
+    [INSPECT]: {
+      value: (_depth: number, options: object, show: (value: unknown, options: object) => string) => show(shown(), options),
     },
   });
   return Object.freeze(value);
