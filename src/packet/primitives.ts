@@ -106,23 +106,12 @@ export function utf8Length(value: unknown, type: PacketType, field: string, rule
   if (typeof value !== 'string') {
     throw new MqttProtocolError('invalid-utf8', `${field} must be a string, got ${typeof value}`, type);
   }
-  // Short strings: one loop both checks and counts, cheaper than a call into native code.
-  // Longer ones: native counting; equal counts mean ASCII only, where the one thing left to
-  // look for is U+0000. Anything else gets the full check below.
-  let bytes: number;
-  if (value.length <= SHORT_STRING) {
-    let i = 0;
-    for (; i < value.length; i++) {
-      const c = value.charCodeAt(i);
-      if (c >= 0x80 || c === 0) break;
-    }
-    bytes = i === value.length ? i : checkedUtf8Length(value, type, field);
-  } else {
-    bytes = Buffer.byteLength(value, 'utf8');
-  }
+  // Native counting is cheaper than a loop even for short strings. Equal counts mean ASCII
+  // only, where the one thing left to look for is U+0000; anything else gets the full check.
+  let bytes = Buffer.byteLength(value, 'utf8');
   if (bytes !== value.length) {
     bytes = checkedUtf8Length(value, type, field);
-  } else if (value.length > SHORT_STRING && value.includes('\0')) {
+  } else if (value.includes('\0')) {
     throw new MqttProtocolError('invalid-utf8', `${field} contains U+0000 at index ${value.indexOf('\0')}`, type);
   }
   if (bytes > MAX_FIELD_LENGTH) {
