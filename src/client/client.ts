@@ -403,6 +403,7 @@ export class MqttClient extends EventEmitter<MqttClientEvents> implements Messag
 
   private startAttempt(delay: number): void {
     this._state = 'connecting';
+    // Attempts count from the last time the client was connected (1 = the first retry).
     const attempt = this.attempts++;
     if (attempt > 0) this.emit('reconnect', attempt, delay);
     const abort = new AbortController();
@@ -626,6 +627,7 @@ export class MqttClient extends EventEmitter<MqttClientEvents> implements Messag
     }
     conn.connected = true;
     conn.connectedAt = this.clock.now();
+    this.attempts = 1;
     this._state = 'connected';
     this.lastConnection = sessionPresent ? SESSION_PRESENT : NO_SESSION;
     conn.keepalive.start();
@@ -1122,7 +1124,7 @@ function hintFor(connackHint: ResolvedClientOptions['connackHint'], returnCode: 
 }
 
 function violation(message: string, packet: Packet): MqttProtocolError {
-  return new MqttProtocolError('invalid-flags', message, packet.type);
+  return new MqttProtocolError('unexpected-packet', message, packet.type);
 }
 
 function toTransportFailure(error: Error, host: string, port: number): Error {

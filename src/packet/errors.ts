@@ -54,7 +54,13 @@ export type MqttProtocolErrorCode =
   /** Bytes left inside a frame after its last field, or after the frame given to `decode`. */
   | 'trailing-bytes'
   /** `encodeInto` was given a target without room for the whole packet. */
-  | 'buffer-too-small';
+  | 'buffer-too-small'
+  /**
+   * A well-formed packet the receiver may not get at this point: a server's PUBLISH before
+   * CONNACK [MQTT-3.2.0-1], a SUBSCRIBE from a server, an ack for an identifier nobody sent.
+   * Found by the session, not the codec.
+   */
+  | 'unexpected-packet';
 
 /**
  * A violation of MQTT 3.1.1 found while decoding bytes or encoding a packet value.

@@ -104,8 +104,7 @@ describeWithBroker('MqttClient and garbage from the network', () => {
 
     expect(error).toBeInstanceOf(MqttProtocolError);
     expect((error as MqttProtocolError).packetType).toBe('publish');
-    // The session reports packets out of order with the code of its `violation` helper.
-    expect((error as MqttProtocolError).code).toBe('invalid-flags');
+    expect((error as MqttProtocolError).code).toBe('unexpected-packet');
     expect(errors[0]).toBe(error);
     await worksAgain(client);
   });

@@ -106,6 +106,8 @@ describe('backoff [full jitter]', () => {
     s.server.current!.close();
     await elapse(s.clock, 1_000);
     expect(delays(s)).toEqual([999, 1_999, 3_999, 7_999, 999]);
+    // The attempt number counts from the last connection, whatever the delay did.
+    expect(s.eventsNamed('reconnect').map((e) => e.args[0])).toEqual([1, 2, 3, 1, 1]);
   });
 });
 

@@ -22,9 +22,10 @@ failOnUnhandledRejections();
 const afterConnack: Array<[string, Uint8Array, string | undefined]> = [
   ['garbage bytes (reserved packet type 0)', hex`00 02 ff ff`, 'reserved-packet-type'],
   ['garbage bytes (reserved packet type 15)', hex`f0 00`, 'reserved-packet-type'],
-  ['a second CONNACK', hex`20 02 00 00`, undefined],
-  ['a SUBSCRIBE (a server never sends one)', hex`82 06 00 01 00 01 61 00`, undefined],
-  ['a PINGREQ (a server never sends one)', hex`c0 00`, undefined],
+  ['a second CONNACK', hex`20 02 00 00`, 'unexpected-packet'],
+  ['a SUBSCRIBE (a server never sends one)', hex`82 06 00 01 00 01 61 00`, 'unexpected-packet'],
+  ['a PINGREQ (a server never sends one)', hex`c0 00`, 'unexpected-packet'],
+  ['a SUBACK for an id nobody sent', hex`90 03 7f 7f 00`, 'unexpected-packet'],
   ['a PUBLISH with QoS 3 [MQTT-3.3.1-4]', hex`36 06 00 01 61 00 01 78`, 'invalid-qos'],
   ['a PUBACK with wrong flags [MQTT-2.2.2-2]', hex`42 02 00 01`, 'invalid-flags'],
   ['a PUBLISH topic with a wildcard [MQTT-4.7.1-1]', hex`30 04 00 01 23 78`, 'invalid-topic'],
