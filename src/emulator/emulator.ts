@@ -270,9 +270,17 @@ class LocalPlatform extends EventEmitter<EmulatorEvents> implements Emulator {
   #published(session: Session, topic: string, payload: Uint8Array, qos: 0 | 1): void {
     this.#route(topic, payload, qos);
     const topics = this.#topics.get(session)!;
-    switch (topics.parse(topic)?.kind) {
+    const parsed = topics.parse(topic);
+    switch (parsed?.kind) {
       case 'property-post':
-        if (this.#options.autoReplyPropertyPost) this.#answerPropertyPost(topics, payload);
+        if (this.#options.autoReplyPropertyPost) {
+          this.#answerPost(payload, ALINK_METHODS.propertyPost, topics.propertyPostReply());
+        }
+        return;
+      case 'event-post':
+        if (this.#options.autoReplyEventPost) {
+          this.#answerPost(payload, ALINK_METHODS.eventPost(parsed.identifier), topics.eventPostReply(parsed.identifier));
+        }
         return;
       case 'reply': {
         let reply: AlinkReply;
@@ -292,21 +300,21 @@ class LocalPlatform extends EventEmitter<EmulatorEvents> implements Emulator {
   }
 
   /**
-   * `{"id":<same>,"code":200,"data":{}}` on `post_reply`. A post that cannot be read as an Alink
-   * request of the property post method gets code 460 with a message saying why, and the id of
-   * the request when one can be found in it, else `"0"` (an id no {@link AlinkIdGenerator} uses).
+   * `{"id":<same>,"code":200,"data":{}}` on the post's `_reply` topic. A post that cannot be read
+   * as an Alink request of the topic's method gets code 460 with a message saying why, and the id
+   * of the request when one can be found in it, else `"0"` (an id no {@link AlinkIdGenerator} uses).
    */
-  #answerPropertyPost(topics: AlinkTopics, payload: Uint8Array): void {
+  #answerPost(payload: Uint8Array, method: string, replyTopic: string): void {
     let reply: string;
     try {
       const request = parseAlinkRequest(payload);
       reply =
-        request.method === ALINK_METHODS.propertyPost
+        request.method === method
           ? buildAlinkReply({ id: request.id })
           : buildAlinkReply({
               id: request.id,
               code: ALINK_REQUEST_PARAMETER_ERROR,
-              message: `request parameter error: method ${request.method} on the property post topic; use ${ALINK_METHODS.propertyPost}`,
+              message: `request parameter error: method ${request.method} on this topic; use ${method}`,
             });
     } catch (error) {
       if (!(error instanceof AlinkPayloadError)) throw error;
@@ -316,7 +324,7 @@ class LocalPlatform extends EventEmitter<EmulatorEvents> implements Emulator {
         message: `request parameter error: ${error.message}`,
       });
     }
-    this.#route(topics.propertyPostReply(), Buffer.from(reply, 'utf8'), CLOUD_QOS);
+    this.#route(replyTopic, Buffer.from(reply, 'utf8'), CLOUD_QOS);
   }
 
   async #request(

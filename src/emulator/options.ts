@@ -20,6 +20,7 @@ export interface ResolvedEmulatorOptions {
   readonly tls: { readonly cert: string | Buffer; readonly key: string | Buffer; readonly ca: string } | undefined;
   readonly clock: EmulatorClock;
   readonly autoReplyPropertyPost: boolean;
+  readonly autoReplyEventPost: boolean;
 }
 
 /**
@@ -61,6 +62,10 @@ export async function resolveEmulatorOptions(options: EmulatorOptions): Promise<
   if (typeof autoReplyPropertyPost !== 'boolean') {
     throw new ConfigurationError('autoReplyPropertyPost', 'expected true or false');
   }
+  const autoReplyEventPost = options.autoReplyEventPost ?? true;
+  if (typeof autoReplyEventPost !== 'boolean') {
+    throw new ConfigurationError('autoReplyEventPost', 'expected true or false');
+  }
   return {
     devices: resolveDevices(options.devices),
     host: resolveHost(options.host),
@@ -68,6 +73,7 @@ export async function resolveEmulatorOptions(options: EmulatorOptions): Promise<
     tls: await resolveTls(options.tls),
     clock,
     autoReplyPropertyPost,
+    autoReplyEventPost,
   };
 }
 

@@ -45,6 +45,8 @@ export interface EmulatorOptions {
   clock?: EmulatorClock;
   /** Answer every property post with a `post_reply` (default `true`). */
   autoReplyPropertyPost?: boolean;
+  /** Answer every event post (`thing/event/{identifier}/post`) with its `post_reply` (default `true`). */
+  autoReplyEventPost?: boolean;
 }
 
 /** One accepted device connection, as `connections()` lists it and the `connect` event reports it. */

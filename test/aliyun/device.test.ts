@@ -385,7 +385,7 @@ describe('postProperties', () => {
 
 describe('postEvent', () => {
   it('posts thing.event.{identifier}.post with the output parameters as params.value and resolves with the reply', async () => {
-    const emulator = await start();
+    const emulator = await start({ autoReplyEventPost: false });
     const device = await connect(emulator);
     const topic = lampTopics.eventPost('Overheat');
     const sent = nextPublish(emulator, topic);
@@ -402,13 +402,19 @@ describe('postEvent', () => {
   });
 
   it('leaves time out unless given, and does not take a reply on another event topic', async () => {
-    const emulator = await start();
+    const emulator = await start({ autoReplyEventPost: false });
     const device = await connect(emulator, { replyTimeout: 200 });
     const sent = nextPublish(emulator, lampTopics.eventPost('Alarm'));
     const result = device.postEvent('Alarm', { Level: 2 });
     expect((await sent).json['params']).toEqual({ value: { Level: 2 } });
     await emulator.publish(lampTopics.eventPostReply('Other'), buildAlinkReply({ id: '1' }), 1);
     await expect(result).rejects.toMatchObject({ code: 'reply-timeout' });
+  });
+
+  it('resolves with the stand-in\'s own reply when it answers event posts (its default)', async () => {
+    const emulator = await start();
+    const device = await connect(emulator);
+    expect(await device.postEvent('Overheat', { Temperature: 90 })).toEqual({ id: '1', code: 200, data: {} });
   });
 
   it('refuses an identifier that names another topic, and a bad time', async () => {

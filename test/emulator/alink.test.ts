@@ -73,6 +73,35 @@ describe('property post', () => {
     expect(sensor.unread).toEqual([]);
   });
 });
+describe('event post', () => {
+  it('is answered on its own post_reply with the same id and code 200', async () => {
+    const server = await start();
+    const lamp = await connected(server, LAMP);
+    await subscribe(lamp, 1, [topics.postReplyFilter(), 1]);
+    lamp.send(publish(topics.eventPost('Overheat'), '{"id":"31","version":"1.0","params":{"value":{"T":90}},"method":"thing.event.Overheat.post"}'));
+    const reply = await receive(lamp, topics.eventPostReply('Overheat'));
+    expect(text(reply)).toBe('{"id":"31","code":200,"data":{}}');
+  });
+
+  it('answers a post whose method names another event with code 460', async () => {
+    const server = await start();
+    const lamp = await connected(server, LAMP);
+    await subscribe(lamp, 1, [topics.eventPostReply('Overheat'), 0]);
+    lamp.send(publish(topics.eventPost('Overheat'), '{"id":"32","params":{},"method":"thing.event.Alarm.post"}'));
+    const reply = JSON.parse(text(await receive(lamp, topics.eventPostReply('Overheat')))) as Record<string, unknown>;
+    expect(reply).toMatchObject({ id: '32', code: 460 });
+  });
+
+  it('is not answered with autoReplyEventPost: false', async () => {
+    const server = await start({ autoReplyEventPost: false });
+    const lamp = await connected(server, LAMP);
+    await subscribe(lamp, 1, [topics.eventPostReply('Overheat'), 0]);
+    lamp.send(publish(topics.eventPost('Overheat'), '{"id":"1","params":{},"method":"thing.event.Overheat.post"}'));
+    await sync(lamp);
+    expect(lamp.unread).toEqual([]);
+  });
+});
+
 
 describe('requests from the cloud', () => {
   it('sendPropertySet publishes thing.service.property.set and resolves with the reply of the same id', async () => {

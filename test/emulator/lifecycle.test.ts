@@ -200,6 +200,7 @@ describe('options', () => {
     ['host', { devices: [], host: '' }],
     ['clock', { devices: [], clock: { now: () => 0 } }],
     ['autoReplyPropertyPost', { devices: [], autoReplyPropertyPost: 'yes' }],
+    ['autoReplyEventPost', { devices: [], autoReplyEventPost: 1 }],
     ['tls', { devices: [], tls: 'on' }],
     ['tls.key', { devices: [], tls: { cert: 'PEM' } }],
   ])('refuses a bad %s with a ConfigurationError', async (field, options) => {
