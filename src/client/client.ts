@@ -238,9 +238,10 @@ export class MqttClient extends EventEmitter<MqttClientEvents> implements Messag
   }
 
   /**
-   * Publishes a message. QoS 0 resolves once the message is handed to the socket (after waiting
-   * for the socket to drain when it is saturated); QoS 1 resolves on its PUBACK. While offline,
-   * the message waits in the offline queue; a full queue rejects with `queue-full` at once.
+   * Publishes a message. QoS 0 resolves once the message is in the socket's next write (this
+   * tick's batch; when the socket is saturated, after it drains); QoS 1 resolves on its PUBACK.
+   * While offline, the message waits in the offline queue; a full queue rejects with `queue-full`
+   * at once. A malformed message (topic, QoS, payload) rejects at once and nothing is sent.
    */
   publish(topic: string, payload: Uint8Array | string, options: PublishOptions = {}): Promise<void> {
     const qos = options.qos ?? 0;
@@ -258,19 +259,34 @@ export class MqttClient extends EventEmitter<MqttClientEvents> implements Messag
       dup: false,
       packetId: undefined,
     };
+    if (this._state === 'ending' || this._state === 'ended') return Promise.reject(this.fatal ?? endedError());
+    if (this.queueHead === this.queue.length && this.canSend(qos)) {
+      // The fast path: straight into this tick's batch. Encoding validates the message and
+      // throws before writing anything, so a bad message is still refused at once.
+      if (qos === 0) {
+        try {
+          this.sendPacket(this.conn!, packet);
+        } catch (error) {
+          return Promise.reject(error);
+        }
+        return RESOLVED;
+      }
+      return new Promise<void>((resolve, reject) => {
+        try {
+          this.send({ packet, resolve, reject });
+        } catch (error) {
+          reject(error);
+        }
+      });
+    }
     try {
       // Validate now (topic, QoS, payload type) so the caller hears about a bad message at once.
       encodedLength(qos === 0 ? packet : { ...packet, packetId: 1 });
     } catch (error) {
       return Promise.reject(error);
     }
-    if (this._state === 'ending' || this._state === 'ended') return Promise.reject(this.fatal ?? endedError());
     return new Promise<void>((resolve, reject) => {
       const outgoing: Outgoing = { packet, resolve, reject };
-      if (this.queueHead === this.queue.length && this.canSend(qos)) {
-        this.send(outgoing);
-        return;
-      }
       if (this._state !== 'connected' && qos === 0 && this.options.offlineQoS0 === 'reject') {
         reject(new MqttClientError('connection-closed', 'not connected, and offlineQoS0 is "reject": the QoS 0 message was not sent'));
         return;
@@ -450,7 +466,7 @@ export class MqttClient extends EventEmitter<MqttClientEvents> implements Messag
     const conn: Connection = {
       socket,
       client: this,
-      writer: new FrameWriter(socket),
+      writer: new FrameWriter(socket, keepalive, this.clock),
       decoder: new PacketDecoder({ maxPacketSize: o.maxPacketSize }),
       keepalive,
       connackTimer: undefined,
@@ -717,9 +733,10 @@ export class MqttClient extends EventEmitter<MqttClientEvents> implements Messag
       return;
     }
     const packetId = this.allocatePacketId()!;
+    // Written first: if encoding refuses the message, no id is held for it.
+    this.sendPacket(conn, { ...packet, packetId });
     if (this.inflight === NO_OUTGOING) this.inflight = new Map();
     this.inflight.set(packetId, outgoing);
-    this.sendPacket(conn, { ...packet, packetId });
   }
 
   /** Moves queued publishes to the wire while the connection has room. */
@@ -777,10 +794,10 @@ export class MqttClient extends EventEmitter<MqttClientEvents> implements Messag
     });
   }
 
+  /** Encodes `packet` into this tick's batch (the keepalive hears of it when the batch is flushed). */
   private sendPacket(conn: Connection, packet: Packet): void {
     if (debug.enabled) debug('-> %s', describePacket(packet));
     conn.writer.write(packet);
-    conn.keepalive.packetSent(this.clock.now());
   }
 
   /** @internal The keepalive scheduler's hook: a PINGREQ is due. */
@@ -789,6 +806,7 @@ export class MqttClient extends EventEmitter<MqttClientEvents> implements Messag
     if (conn === undefined || conn.closed) return;
     if (debug.enabled) debug('-> PINGREQ');
     conn.writer.writeFrame(PINGREQ_FRAME);
+    // The scheduler re-arms from this at once; the flush at the end of the tick will not be late.
     conn.keepalive.packetSent(this.clock.now());
   }
 
@@ -1086,6 +1104,9 @@ function add<T>(list: T[], item: T): T[] {
   target.push(item);
   return target;
 }
+
+/** What a QoS 0 publish that went straight into the batch returns: nothing to wait for. */
+const RESOLVED: Promise<void> = Promise.resolve();
 
 const SESSION_PRESENT: ConnectionInfo = Object.freeze({ sessionPresent: true });
 const NO_SESSION: ConnectionInfo = Object.freeze({ sessionPresent: false });

@@ -12,7 +12,9 @@
  * tick used, between 2 KiB and 64 KiB.
  */
 import type { Duplex } from 'node:stream';
-import { encodeInto, encodedLength } from '../packet/codec.js';
+import { encodeIntoIfRoom } from '../packet/codec.js';
+import type { Clock } from './clock.js';
+import type { KeepaliveScheduler } from './keepalive.js';
 import type { Packet } from '../packet/types.js';
 
 const MIN_SLAB = 2 * 1024;
@@ -35,8 +37,15 @@ export class FrameWriter {
   /** The last socket.write returned false and no 'drain' has come yet. */
   saturated = false;
 
-  /** The session listens for the socket's 'drain' and calls `drained()`. */
-  constructor(private readonly socket: Duplex) {}
+  /**
+   * The session listens for the socket's 'drain' and calls `drained()`. Each flush tells the
+   * keepalive scheduler that bytes went out: one clock reading per batch, not per packet.
+   */
+  constructor(
+    private readonly socket: Duplex,
+    private readonly keepalive: KeepaliveScheduler,
+    private readonly clock: Clock,
+  ) {}
 
   /** Bytes encoded but not yet handed to the socket. */
   get pending(): number {
@@ -45,9 +54,12 @@ export class FrameWriter {
 
   /** Encodes `packet` into the current batch. Throws MqttProtocolError (nothing written) if invalid. */
   write(packet: Packet): void {
-    const size = encodedLength(packet);
-    if (this.end + size > this.slab.length) this.newSlab(size);
-    this.end += encodeInto(packet, this.slab, this.end);
+    let written = encodeIntoIfRoom(packet, this.slab, this.end);
+    if (written < 0) {
+      this.newSlab(-written);
+      written = encodeIntoIfRoom(packet, this.slab, this.end);
+    }
+    this.end += written;
     this.scheduleFlush();
   }
 
@@ -66,6 +78,7 @@ export class FrameWriter {
     this.thisTick += batch.length;
     this.start = this.end;
     if (!this.socket.write(batch)) this.saturated = true;
+    this.keepalive.packetSent(this.clock.now());
   }
 
   /** Stops writing: unflushed bytes are dropped. */

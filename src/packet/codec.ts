@@ -141,6 +141,28 @@ export function encodeInto(packet: Packet, target: Uint8Array, offset: number): 
   return total;
 }
 
+/**
+ * `encodeInto` for a writer that keeps a slab: the bytes written, or, when the packet does not fit
+ * before the end of `target`, minus its size (nothing written). Invalid packets still throw.
+ * One validation per packet, and no exception on the common "slab is full" path.
+ * @internal
+ */
+export function encodeIntoIfRoom(packet: Packet, target: Uint8Array, offset: number): number {
+  if (packet.type === 'publish') {
+    const topic = publishTopic(packet);
+    const body = topic.length + (packet.qos === 0 ? 0 : 2) + packet.payload.length;
+    const total = frameLength('publish', body);
+    if (offset + total > target.length) return -total;
+    writePublish(packet, topic, target, writeFixedHeader(target, offset, publishFirstByte(packet), body));
+    return total;
+  }
+  const body = bodyLength(packet);
+  const total = frameLength(packet.type, body);
+  if (offset + total > target.length) return -total;
+  writeFrame(packet, body, target, offset);
+  return total;
+}
+
 function checkRoom(packet: Packet, total: number, target: Uint8Array, offset: number): void {
   if (!Number.isInteger(offset) || offset < 0 || offset + total > target.length) {
     throw new MqttProtocolError(
