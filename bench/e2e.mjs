@@ -92,7 +92,7 @@ async function floor({ encode, PacketDecoder }, port, ca) {
   await next();
   const frame = encode({ type: 'publish', topic: TOPIC, payload: PAYLOAD, qos: 0, retain: false, dup: false });
   // Pre-encoded batches: the floor spends nothing on encoding.
-  const BATCH = 64;
+  const BATCH = 64; // the client's scenarios refill their window in the same steps
   const batch = Buffer.concat(Array.from({ length: BATCH }, () => frame));
   const run = async (count) => {
     let received = 0;
@@ -137,7 +137,8 @@ async function clientRun(lib, port, ca, qos) {
     let wake;
     client.on('message', () => {
       received++;
-      if (wake !== undefined && (sent - received < WINDOW / 2 || received >= count)) {
+      // Refill in steps of 64, as the floor does with its batches of 64 frames: the same window.
+      if (wake !== undefined && (sent - received <= WINDOW - 64 || received >= count)) {
         const w = wake;
         wake = undefined;
         w();
