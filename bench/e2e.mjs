@@ -1,7 +1,10 @@
 // End-to-end benchmark against a real broker: mosquitto over TLS on [::1], started here.
 //
-//   npm run bench:e2e              builds, then runs this file against dist/
+//   npm run bench:e2e              builds, then runs this file against the built package
 //   node bench/e2e.mjs --quick     smaller runs, for a smoke check
+//   npm run bench:e2e -- --compare also runs the same scenarios through MQTT.js 5.16.0, which
+//                                  `npm run bench:compare` installs into .bench/ (never a
+//                                  dependency of this package)
 //
 // Scenarios, each in a fresh Node.js process so that one cannot warm up or pollute another:
 //   floor  a raw TLS socket writes pre-encoded PUBLISH frames (QoS 0, 64 B payload) to a topic
@@ -48,7 +51,70 @@ if (process.argv[2] === '--run') {
 }
 
 function SCENARIOS() {
-  return { floor, qos0, qos1, idle };
+  return { floor, qos0, qos1, idle, 'mqttjs-qos0': mqttjsQos0, 'mqttjs-qos1': mqttjsQos1 };
+}
+
+/** MQTT.js from .bench/ (npm run bench:compare installs it there), or undefined. */
+async function loadMqttJs() {
+  try {
+    return (await import(new URL('.bench/node_modules/mqtt/build/index.js', root).href)).default;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The same workload through MQTT.js 5, for comparison in the same run (`--compare`). */
+async function mqttjsRun(port, ca, qos) {
+  const mqtt = await loadMqttJs();
+  if (mqtt === undefined) throw new Error('MQTT.js is not installed in .bench/: run npm run bench:compare first');
+  const client = await mqtt.connectAsync({
+    protocol: 'mqtts',
+    host: '::1',
+    port,
+    ca,
+    servername: 'localhost',
+    clientId: `bench-mqttjs-qos${qos}`,
+    keepalive: 60,
+    protocolVersion: 4,
+    reconnectPeriod: 0,
+  });
+  await client.subscribeAsync(TOPIC, { qos });
+  const run = async (count) => {
+    let received = 0;
+    let sent = 0;
+    let wake;
+    const onMessage = () => {
+      received++;
+      if (wake !== undefined && (sent - received <= WINDOW - 64 || received >= count)) {
+        const w = wake;
+        wake = undefined;
+        w();
+      }
+    };
+    client.on('message', onMessage);
+    const acks = [];
+    while (sent < count) {
+      if (sent - received >= WINDOW) await new Promise((resolve) => (wake = resolve));
+      const p = client.publishAsync(TOPIC, PAYLOAD, { qos });
+      sent++;
+      if (qos === 1) acks.push(p);
+      else if (sent % 256 === 0) await p;
+    }
+    while (received < count) await new Promise((resolve) => (wake = resolve));
+    await Promise.all(acks);
+    client.off('message', onMessage);
+  };
+  await run(WINDOW * 4); // warm-up
+  const m = await measured(() => run(MESSAGES));
+  await client.endAsync();
+  return rateResult(qos === 0 ? 'MQTT.js 5.16.0 QoS 0' : 'MQTT.js 5.16.0 QoS 1, 1000 in flight', MESSAGES, m);
+}
+
+function mqttjsQos0(_lib, port, ca) {
+  return mqttjsRun(port, ca, 0);
+}
+function mqttjsQos1(_lib, port, ca) {
+  return mqttjsRun(port, ca, 1);
 }
 
 /** Runs `body`, returning wall time and this process's CPU time (user + system) in µs. */
@@ -331,7 +397,9 @@ try {
   // same run can differ by a third from one minute to the next, and interleaving lets a slow
   // spell hit every scenario alike.
   const repeats = quick ? 1 : 5;
-  const runs = { floor: [], qos0: [], qos1: [] };
+  const compare = process.argv.includes('--compare');
+  if (compare && (await loadMqttJs()) === undefined) throw new Error('run npm run bench:compare first: it installs MQTT.js into .bench/');
+  const runs = compare ? { floor: [], qos0: [], qos1: [], 'mqttjs-qos0': [], 'mqttjs-qos1': [] } : { floor: [], qos0: [], qos1: [] };
   for (let r = 0; r < repeats; r++) for (const s of Object.keys(runs)) runs[s].push(runChild(s, broker.port));
   const medianOf = (list, key) => list.map((x) => x[key]).sort((a, b) => a - b)[list.length >> 1];
   const rows = Object.values(runs).map((list) => ({
