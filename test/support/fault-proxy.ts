@@ -109,6 +109,20 @@ export class ProxiedConnection {
     this.clearCutTimer();
   }
 
+  /**
+   * Stops reading from both sockets and keeps them open: unlike a stall, which reads and drops,
+   * bytes pile up in the kernel's buffers until TCP's window closes, so the sender's writes meet
+   * backpressure (a peer that stopped reading, or a saturated link).
+   */
+  freeze(): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.stalledFlag = true;
+    this.clearCutTimer();
+    this.client.pause();
+    this.server.pause();
+  }
+
   /** Cuts the connection now: both ends see a FIN after what was forwarded, or a RST. */
   cut(how: CutHow, reason: string): void {
     if (this.stopped) return;
@@ -239,6 +253,11 @@ export class FaultProxy extends EventEmitter<FaultProxyEvents> {
   /** While on, new connections are stalled from the start (TCP connects; nothing else passes). */
   stallNew(on: boolean): void {
     this.stallingNew = on;
+  }
+
+  /** Freezes every open connection: nothing is read any more, so senders meet backpressure. */
+  freeze(): void {
+    for (const c of this.connections) if (!c.finished) c.freeze();
   }
 
   /** Black-holes every open connection (new ones forward normally unless `stallNew`). */
