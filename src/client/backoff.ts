@@ -28,11 +28,6 @@ export class Backoff {
     return Math.min(maxDelay, initialDelay * 2 ** Math.min(this.attempt, 52));
   }
 
-  /** Attempts since the last reset. */
-  get attempts(): number {
-    return this.attempt;
-  }
-
   /** The delay before the next attempt, ms; advances the sequence. */
   next(): number {
     const delay = Math.floor(this.random() * this.ceiling);
@@ -43,9 +38,5 @@ export class Backoff {
   /** A connection was established at `connectedAt` and lost at `lostAt`: reset if it lasted. */
   connectionLasted(connectedAt: number, lostAt: number): void {
     if (lostAt - connectedAt >= this.policy.resetAfter) this.attempt = 0;
-  }
-
-  reset(): void {
-    this.attempt = 0;
   }
 }

@@ -44,11 +44,6 @@ export class KeepaliveScheduler {
     this.interval = sendInterval(keepaliveMs);
   }
 
-  /** True while a PINGREQ awaits its PINGRESP. */
-  get awaitingPingresp(): boolean {
-    return this.pingSentAt >= 0;
-  }
-
   /**
    * Starts the schedule once CONNACK has arrived. `lastSent` stays at the CONNECT (reported
    * through `packetSent`): the server counts Keep Alive from it, however late the CONNACK came.

@@ -21,23 +21,14 @@ export interface ReconnectOptions {
   readonly resetAfter?: number;
 }
 
-export interface MqttClientOptions {
-  /** Host name or IP literal (`'::1'` and `'[::1]'` both work). */
-  readonly host: string;
+/**
+ * The socket options are the transport's own (`host`, `transport`, `family`, `ca`, `servername`,
+ * `rejectUnauthorized`, `lookup`: see {@link TransportOptions}); `port`, `connectTimeout` and
+ * `signal` mean more here and are described below.
+ */
+export interface MqttClientOptions extends Readonly<Omit<TransportOptions, 'port' | 'connectTimeout' | 'signal'>> {
   /** Default 8883 for TLS, 1883 for TCP (the platform uses 1883 with TLS: say so). */
   readonly port?: number;
-  /** `'tls'` (default) or `'tcp'`; plain TCP only when asked for. */
-  readonly transport?: 'tls' | 'tcp';
-  /** Address family for name lookups: 6 (default), 4, or 0 for either. */
-  readonly family?: 0 | 4 | 6;
-  /** Trusted CA certificates (PEM); default Node's bundled roots. */
-  readonly ca?: string | Buffer | Array<string | Buffer>;
-  /** SNI and certificate name; default the host when it is a name. */
-  readonly servername?: string;
-  /** Verify the server certificate (default true). */
-  readonly rejectUnauthorized?: boolean;
-  /** A resolver in place of `dns.lookup`. */
-  readonly lookup?: LookupFunction;
 
   /** Client identifier; may be empty only with `clean: true` [MQTT-3.1.3-7]. */
   readonly clientId: string;

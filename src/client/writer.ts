@@ -47,11 +47,6 @@ export class FrameWriter {
     private readonly clock: Clock,
   ) {}
 
-  /** Bytes encoded but not yet handed to the socket. */
-  get pending(): number {
-    return this.end - this.start;
-  }
-
   /** Encodes `packet` into the current batch. Throws MqttProtocolError (nothing written) if invalid. */
   write(packet: Packet): void {
     let written = encodeIntoIfRoom(packet, this.slab, this.end);
