@@ -3,7 +3,7 @@
  * (GlobalSign Root CA R1, Aliyun IoT Root CA, GlobalSign R6, R46 and E46). Node's bundled store
  * no longer holds GlobalSign Root CA R1, so platform connections use this bundle by default.
  */
-import { nodeFs } from '../builtins.js';
+import { nodeFs } from '../shared/builtins.js';
 
 /**
  * `src/aliyun/` and `dist/aliyun/` both sit two levels below the package root, so one relative

@@ -2,13 +2,13 @@
  * From a device's identity to the flat options the client connects with: host, port, TLS
  * settings and signed CONNECT credentials that cannot disagree with each other.
  */
-import { isIP } from '../builtins.js';
-import { ConfigurationError } from '../errors.js';
+import { isIP } from '../shared/builtins.js';
+import { ConfigurationError } from '../shared/errors.js';
 import { signCredentials } from '../sign/credentials.js';
 import { withHiddenSecrets } from '../sign/redact.js';
 import { secureModeFor } from '../sign/types.js';
 import type { SignMethod, Transport } from '../sign/types.js';
-import { describeValue, requireOneOf, requireText } from '../sign/validate.js';
+import { describeValue, requireOneOf, requireText } from '../shared/validate.js';
 import { aliyunRootCa } from './ca.js';
 import {
   checkPort,

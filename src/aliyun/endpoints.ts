@@ -2,8 +2,8 @@
  * Where the platform listens: the IPv6 test host, the per-product host in each region, and the
  * newer per-instance hosts.
  */
-import { ConfigurationError } from '../errors.js';
-import { requireIntegerIn, requireOneOf, requireText } from '../sign/validate.js';
+import { ConfigurationError } from '../shared/errors.js';
+import { requireIntegerIn, requireOneOf, requireText } from '../shared/validate.js';
 
 /** Regions with a public MQTT endpoint, as the platform's page lists them. */
 export const ALIYUN_REGIONS = ['cn-shanghai', 'ap-southeast-1', 'ap-northeast-1', 'us-west-1', 'eu-central-1'] as const;

@@ -1,7 +1,7 @@
 /**
  * The Alibaba Cloud IoT Platform profile: endpoints, root CAs, session limits, CONNACK hints,
- * connection options for a device, and the Alink topics and payloads, all pure functions; and on
- * top of them the device handle (`connectDevice`), the one part that talks to the network.
+ * connection options for a device, and the Alink topics and payloads, all pure functions. It sits
+ * below the MQTT session; the device handle that talks to the network is `src/device`.
  */
 export {
   ALIYUN_REGIONS,
@@ -34,23 +34,3 @@ export {
   type PlatformConnectionOptions,
 } from './connection.js';
 export * from './alink/index.js';
-export {
-  connectDevice,
-  DEFAULT_REPLY_TIMEOUT,
-  type Device,
-  type DeviceEvents,
-  type ConnectDeviceOptions,
-  type DeviceClientOptions,
-  type PostOptions,
-  type EventPostOptions,
-  type DevicePublishOptions,
-  type AlinkRequestHandler,
-  type RrpcHandler,
-} from './device.js';
-export {
-  ALINK_REPLY_CODES,
-  AlinkReplyError,
-  AlinkHandlerError,
-  DeviceError,
-  type DeviceErrorCode,
-} from './device-errors.js';

@@ -3,8 +3,8 @@
  * throws a ConfigurationError whose `field` names the offending option (`keepalive`, `qos`,
  * `retain`, `will`, `payload`, `topic`) and whose message quotes the rule and the fix.
  */
-import { ConfigurationError } from '../errors.js';
-import { requireIntegerIn, utf8Length } from '../sign/validate.js';
+import { ConfigurationError } from '../shared/errors.js';
+import { requireIntegerIn, utf8Length } from '../shared/validate.js';
 
 /** The platform's numeric limits. */
 export const PLATFORM_LIMITS = Object.freeze({

@@ -5,8 +5,8 @@
  * by itself in about a second.
  */
 import { debuglog } from 'node:util';
-import { connectDevice } from '../aliyun/device.js';
-import type { Device } from '../aliyun/device.js';
+import { connectDevice } from '../device/device.js';
+import type { Device } from '../device/device.js';
 import { startEmulator } from '../emulator/emulator.js';
 import type { Emulator, PacketEvent } from '../emulator/types.js';
 import { parseArgs } from './args.js';

@@ -1,7 +1,7 @@
 /** Where errors become messages and exit codes, for every command. */
 import { MqttClientError } from '../client/errors.js';
 import { EmulatorError } from '../emulator/errors.js';
-import { ConfigurationError } from '../errors.js';
+import { ConfigurationError } from '../shared/errors.js';
 import { MqttProtocolError } from '../packet/errors.js';
 import { TransportError } from '../transport/errors.js';
 import { EXIT, UsageError } from './io.js';

@@ -14,8 +14,8 @@
  */
 import { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
-import { debug } from '../builtins.js';
-import { ConfigurationError } from '../errors.js';
+import { debug } from '../shared/builtins.js';
+import { ConfigurationError } from '../shared/errors.js';
 import { DISCONNECT_FRAME, PINGREQ_FRAME, encodedLength } from '../packet/codec.js';
 import { PacketDecoder } from '../packet/decoder.js';
 import { MqttProtocolError } from '../packet/errors.js';

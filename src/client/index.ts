@@ -19,6 +19,5 @@ export {
   type ConnackHint,
   type SubscriptionGrant,
 } from './errors.js';
-export type { Clock } from './clock.js';
 export { MessageStream } from './messages.js';
 export { describePacket } from './trace.js';

@@ -12,7 +12,7 @@
  * Sending or receiving a packet only records a timestamp: no timer is touched on the hot path.
  * The one timer wakes at the earliest deadline, finds what is due, and re-arms.
  */
-import type { Clock } from './clock.js';
+import type { Clock } from '../shared/clock.js';
 
 export interface KeepaliveHooks {
   /** Send a PINGREQ now (the session then reports it through `packetSent`). */

@@ -4,11 +4,11 @@
 import type { LookupFunction } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { TransportOptions } from '../transport/options.js';
-import { ConfigurationError } from '../errors.js';
+import { ConfigurationError } from '../shared/errors.js';
 import type { Will } from '../packet/types.js';
 import type { BackoffPolicy } from './backoff.js';
-import type { Clock } from './clock.js';
-import { systemClock } from './clock.js';
+import type { Clock } from '../shared/clock.js';
+import { systemClock } from '../shared/clock.js';
 import { openTransport } from '../transport/open.js';
 import type { ConnackHint } from './errors.js';
 

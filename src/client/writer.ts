@@ -13,7 +13,7 @@
  */
 import type { Duplex } from 'node:stream';
 import { encodeIntoIfRoom } from '../packet/codec.js';
-import type { Clock } from './clock.js';
+import type { Clock } from '../shared/clock.js';
 import type { KeepaliveScheduler } from './keepalive.js';
 import type { Packet } from '../packet/types.js';
 

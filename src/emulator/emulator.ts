@@ -4,7 +4,7 @@
  * calls, RRPC).
  */
 import { EventEmitter, once } from 'node:events';
-import { isIP, nodeNet, nodeTls } from '../builtins.js';
+import { isIP, nodeNet, nodeTls } from '../shared/builtins.js';
 import type { AddressInfo, Server, Socket } from 'node:net';
 import { AlinkPayloadError } from '../aliyun/alink/errors.js';
 import { AlinkIdGenerator } from '../aliyun/alink/id.js';
@@ -14,7 +14,7 @@ import { AlinkTopics } from '../aliyun/alink/topics.js';
 import type { RefusedReturnCode } from '../aliyun/connack.js';
 import type { AlinkRequestTopic } from '../aliyun/alink/topics.js';
 import { PLATFORM_LIMITS } from '../aliyun/limits.js';
-import { ConfigurationError } from '../errors.js';
+import { ConfigurationError } from '../shared/errors.js';
 import { encodedLength } from '../packet/codec.js';
 import type { ConnectPacket } from '../packet/types.js';
 import { connackCodeForVerifyFailure, verifyCredentials } from '../sign/verify.js';

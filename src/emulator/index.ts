@@ -11,7 +11,6 @@ export type {
   Emulator,
   EmulatorOptions,
   EmulatorDevice,
-  EmulatorClock,
   EmulatorConnection,
   EmulatorEvents,
   TracedConnection,

@@ -2,12 +2,14 @@
  * Checks the emulator's options and fills in defaults, so that a mistake surfaces as a
  * ConfigurationError naming the option before anything listens.
  */
+import type { Clock } from '../shared/clock.js';
+import { systemClock } from '../shared/clock.js';
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
-import { ConfigurationError } from '../errors.js';
-import { forbidCharacters, requireIntegerIn, requireText } from '../sign/validate.js';
-import type { EmulatorClock, EmulatorDevice, EmulatorOptions } from './types.js';
+import { ConfigurationError } from '../shared/errors.js';
+import { forbidCharacters, requireIntegerIn, requireText } from '../shared/validate.js';
+import type { EmulatorDevice, EmulatorOptions } from './types.js';
 
 /** The options after validation and defaults: what the emulator actually uses. */
 export interface ResolvedEmulatorOptions {
@@ -18,20 +20,10 @@ export interface ResolvedEmulatorOptions {
   readonly port: number;
   /** `undefined` for plain TCP. */
   readonly tls: { readonly cert: string | Buffer; readonly key: string | Buffer; readonly ca: string } | undefined;
-  readonly clock: EmulatorClock;
+  readonly clock: Clock;
   readonly autoReplyPropertyPost: boolean;
   readonly autoReplyEventPost: boolean;
 }
-
-/**
- * The process's monotonic clock and timers. Monotonic, so that a wall-clock jump cannot fire or
- * postpone a keepalive deadline.
- */
-export const SYSTEM_CLOCK: EmulatorClock = Object.freeze({
-  now: () => performance.now(),
-  setTimeout: (fn: () => void, ms: number): unknown => setTimeout(fn, ms),
-  clearTimeout: (handle: unknown): void => clearTimeout(handle as ReturnType<typeof setTimeout>),
-});
 
 /** `src/emulator/` and `dist/emulator/` both sit two levels below the package root. */
 const LOOPBACK_CERTS = new URL('../../certs/loopback/', import.meta.url);
@@ -48,7 +40,7 @@ export async function resolveEmulatorOptions(options: EmulatorOptions): Promise<
   if (typeof options !== 'object' || options === null) {
     throw new ConfigurationError('options', 'expected an object with at least devices');
   }
-  const clock = options.clock ?? SYSTEM_CLOCK;
+  const clock = options.clock ?? systemClock;
   if (
     typeof clock !== 'object' ||
     clock === null ||

@@ -4,8 +4,8 @@
  * injected clock, and the connection it went out on, so that a lost connection fails it at once
  * instead of at its deadline.
  */
+import type { Clock } from '../shared/clock.js';
 import { EmulatorError } from './errors.js';
-import type { EmulatorClock } from './types.js';
 
 interface Waiter<T> {
   readonly connection: object;
@@ -15,10 +15,10 @@ interface Waiter<T> {
 }
 
 export class PendingReplies<T> {
-  readonly #clock: EmulatorClock;
+  readonly #clock: Clock;
   readonly #waiting = new Map<string, Waiter<T>>();
 
-  constructor(clock: EmulatorClock) {
+  constructor(clock: Clock) {
     this.#clock = clock;
   }
 

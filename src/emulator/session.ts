@@ -3,6 +3,7 @@
  * QoS 1 in both directions, keepalive, and closing on any violation. What the platform decides
  * (who may connect, where a PUBLISH goes, what Alink answers) is asked of the {@link SessionHost}.
  */
+import type { Clock } from '../shared/clock.js';
 import type { Socket } from 'node:net';
 import type { RefusedReturnCode } from '../aliyun/connack.js';
 import { PLATFORM_LIMITS } from '../aliyun/limits.js';
@@ -21,7 +22,6 @@ import { EmulatorError } from './errors.js';
 import { topicMatches } from './topic-filter.js';
 import type {
   DisconnectReason,
-  EmulatorClock,
   EmulatorConnection,
   PacketEvent,
   RefuseReason,
@@ -57,7 +57,7 @@ export type SessionOutcome =
 
 /** What a session asks of the platform it belongs to. */
 export interface SessionHost {
-  readonly clock: EmulatorClock;
+  readonly clock: Clock;
   /** Whether anyone listens to packet traces; frames are only cut out of the stream then. */
   tracing(): boolean;
   /**

@@ -2,6 +2,7 @@
  * The public shape of the local platform stand-in: its options, the emulator handle, and the
  * events it emits.
  */
+import type { Clock } from '../shared/clock.js';
 import type { EventEmitter } from 'node:events';
 import type { AlinkReply } from '../aliyun/alink/payload.js';
 import type { Packet } from '../packet/types.js';
@@ -15,16 +16,6 @@ export interface EmulatorDevice {
   deviceSecret: string;
 }
 
-/**
- * Time as the emulator sees it. Keepalive and CONNECT deadlines and reply timeouts all run on
- * it, so tests can drive them in virtual time with a fake clock instead of sleeping.
- */
-export interface EmulatorClock {
-  /** Milliseconds on a clock that never goes backwards. */
-  now(): number;
-  setTimeout(fn: () => void, ms: number): unknown;
-  clearTimeout(handle: unknown): void;
-}
 
 /** Options for {@link startEmulator}. */
 export interface EmulatorOptions {
@@ -42,7 +33,7 @@ export interface EmulatorOptions {
    */
   tls?: boolean | { cert: string | Buffer; key: string | Buffer; ca?: string | Buffer };
   /** Injectable time for tests; default the process's monotonic clock and timers. */
-  clock?: EmulatorClock;
+  clock?: Clock;
   /** Answer every property post with a `post_reply` (default `true`). */
   autoReplyPropertyPost?: boolean;
   /** Answer every event post (`thing/event/{identifier}/post`) with its `post_reply` (default `true`). */

@@ -2,7 +2,7 @@
  * The signature itself: the sorted parameter content and its HMAC, as the platform's page defines
  * them. Shared by the client side (signing) and the server side (verifying).
  */
-import { nodeCrypto } from '../builtins.js';
+import { nodeCrypto } from '../shared/builtins.js';
 import type { SignMethod } from './types.js';
 
 const HASH_OF: Readonly<Record<SignMethod, string>> = {

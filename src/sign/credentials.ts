@@ -2,13 +2,13 @@
  * The device side: turn a device's triple (productKey, deviceName, deviceSecret) into the clientId,
  * user name and password of CONNECT.
  */
-import { ConfigurationError } from '../errors.js';
+import { ConfigurationError } from '../shared/errors.js';
 import { signContent, signature } from './content.js';
 import { clientIdProblem, formatClientId } from './extension.js';
 import { withHiddenSecrets } from './redact.js';
 import { SECURE_MODES, SIGN_METHODS } from './types.js';
 import type { MqttCredentials, SecureMode, SignMethod } from './types.js';
-import { describeValue, forbidCharacters, requireOneOf, requireText } from './validate.js';
+import { describeValue, forbidCharacters, requireOneOf, requireText } from '../shared/validate.js';
 
 /** What {@link signCredentials} needs. */
 export interface SignInput {

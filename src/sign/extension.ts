@@ -4,7 +4,7 @@
  */
 import { SIGN_METHODS } from './types.js';
 import type { SecureMode, SignMethod } from './types.js';
-import { utf8Length } from './validate.js';
+import { utf8Length } from '../shared/validate.js';
 
 /** The platform's limit on the bare clientId, in characters (counted as UTF-8 bytes here). */
 export const MAX_CLIENT_ID_LENGTH = 64;

@@ -1,4 +1,4 @@
-import { nodeUtil } from '../builtins.js';
+import { nodeUtil } from '../shared/builtins.js';
 
 /** `util.inspect.custom`, a registered symbol, so `node:util` need not load to name it. */
 const INSPECT = Symbol.for('nodejs.util.inspect.custom');

@@ -2,7 +2,7 @@
  * The server side: check a CONNECT's clientId, user name and password as the platform would. The
  * local stand-in for the platform uses this; a device never needs it.
  */
-import { nodeCrypto } from '../builtins.js';
+import { nodeCrypto } from '../shared/builtins.js';
 import type { ConnectReturnCode } from '../packet/types.js';
 import { hmacDigest, signContent, SIGNATURE_HEX_LENGTH } from './content.js';
 import { parseClientId } from './extension.js';

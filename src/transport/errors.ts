@@ -1,4 +1,4 @@
-import { isIP } from '../builtins.js';
+import { isIP } from '../shared/builtins.js';
 
 /** What went wrong while opening a connection; tests and callers branch on this, not on messages. */
 export type TransportErrorCode =

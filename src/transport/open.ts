@@ -1,4 +1,4 @@
-import { isIP, nodeDns, nodeNet, nodeTls } from '../builtins.js';
+import { isIP, nodeDns, nodeNet, nodeTls } from '../shared/builtins.js';
 import type { LookupFunction, Socket, TcpSocketConnectOpts } from 'node:net';
 import type { ConnectionOptions, TLSSocket } from 'node:tls';
 import {

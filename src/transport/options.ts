@@ -1,6 +1,6 @@
-import { isIP } from '../builtins.js';
+import { isIP } from '../shared/builtins.js';
 import type { LookupFunction } from 'node:net';
-import { ConfigurationError } from '../errors.js';
+import { ConfigurationError } from '../shared/errors.js';
 
 /** Options for {@link openTransport}. */
 export interface TransportOptions {

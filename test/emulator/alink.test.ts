@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { AlinkTopics, parseAlinkRequest } from '../../src/aliyun/index.js';
 import type { PublishPacket } from '../../src/packet/index.js';
-import { FakeClock } from './fake-clock.js';
+import { VirtualClock } from '../support/virtual-clock.js';
 import { connected, subscribe, sync } from './raw-client.js';
 import { emulatorPerTest, LAMP, SENSOR } from './fixtures.js';
 import type { RawClient } from './raw-client.js';
@@ -172,7 +172,7 @@ describe('requests from the cloud', () => {
   });
 
   it('rejects with reply-timeout when the device stays silent, in virtual time', async () => {
-    const clock = new FakeClock();
+    const clock = new VirtualClock();
     const server = await start({ clock });
     const lamp = await connected(server, LAMP);
     await subscribe(lamp, 1, [topics.serviceFilter(), 0], [topics.rrpcRequestFilter(), 0]);

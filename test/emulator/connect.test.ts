@@ -7,7 +7,7 @@ import type { Emulator, EmulatorConnection, RefuseEvent } from '../../src/emulat
 import { encode } from '../../src/packet/index.js';
 import { connectDevice, connectPacket, connected, RawClient } from './raw-client.js';
 import { emulatorPerTest, LAMP, SENSOR } from './fixtures.js';
-import { FakeClock } from './fake-clock.js';
+import { VirtualClock } from '../support/virtual-clock.js';
 
 const start = emulatorPerTest();
 
@@ -192,7 +192,7 @@ describe('CONNECT', () => {
   });
 
   it('closes a connection that sends no CONNECT within 10 s, in virtual time', async () => {
-    const clock = new FakeClock();
+    const clock = new VirtualClock();
     const server = await start({ clock });
     const deadlineSet = clock.nextSchedule();
     const client = await RawClient.open(server);
@@ -206,7 +206,7 @@ describe('CONNECT', () => {
   });
 
   it('clears the CONNECT deadline once CONNECT arrives', async () => {
-    const clock = new FakeClock();
+    const clock = new VirtualClock();
     const server = await start({ clock });
     const client = await connected(server, LAMP, { keepalive: 1200 });
     clock.advance(60_000);

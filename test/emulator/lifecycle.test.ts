@@ -2,12 +2,12 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { once } from 'node:events';
 import { connect as netConnect } from 'node:net';
-import { ConfigurationError } from '../../src/errors.js';
+import { ConfigurationError } from '../../src/shared/errors.js';
 import { MAX_INBOUND_PACKET, startEmulator } from '../../src/emulator/index.js';
 import type { DisconnectEvent, EmulatorOptions, PacketEvent, RefuseEvent } from '../../src/emulator/index.js';
 import { AlinkTopics, PLATFORM_LIMITS } from '../../src/aliyun/index.js';
 import { encode } from '../../src/packet/index.js';
-import { FakeClock } from './fake-clock.js';
+import { VirtualClock } from '../support/virtual-clock.js';
 import { connectPacket, connected, RawClient, subscribe, sync } from './raw-client.js';
 import { emulatorPerTest, LAMP, SENSOR } from './fixtures.js';
 
@@ -35,7 +35,7 @@ describe('one connection per device', () => {
 
 describe('keepalive', () => {
   it('disconnects a device silent for 1.5 times its keepalive, in virtual time', async () => {
-    const clock = new FakeClock();
+    const clock = new VirtualClock();
     const server = await start({ clock });
     const lamp = await connected(server, LAMP, { keepalive: 30 });
     const timedOut = once(server, 'disconnect') as Promise<[DisconnectEvent]>;
@@ -48,7 +48,7 @@ describe('keepalive', () => {
   });
 
   it('counts from the last packet received', async () => {
-    const clock = new FakeClock();
+    const clock = new VirtualClock();
     const server = await start({ clock });
     const lamp = await connected(server, LAMP, { keepalive: 30 });
     clock.advance(40_000);

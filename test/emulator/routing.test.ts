@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { once } from 'node:events';
-import { ConfigurationError } from '../../src/errors.js';
+import { ConfigurationError } from '../../src/shared/errors.js';
 import { EmulatorError, startEmulator } from '../../src/emulator/index.js';
 import type { DisconnectEvent, Emulator } from '../../src/emulator/index.js';
 import { MqttProtocolError } from '../../src/packet/index.js';

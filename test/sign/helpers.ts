@@ -1,6 +1,6 @@
 /** Small helpers shared by the credentials and platform tests. */
 import { expect } from 'vitest';
-import { ConfigurationError } from '../../src/errors.js';
+import { ConfigurationError } from '../../src/shared/errors.js';
 
 /** The error `action` throws; fails the test when it throws none. */
 export function captureError(action: () => unknown): unknown {

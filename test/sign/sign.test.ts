@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { inspect, format } from 'node:util';
-import { ConfigurationError } from '../../src/errors.js';
+import { ConfigurationError } from '../../src/shared/errors.js';
 import { signCredentials, signContent, signature } from '../../src/sign/index.js';
 import type { SignInput } from '../../src/sign/index.js';
 import { signInputArb } from './arbitraries.js';

@@ -13,7 +13,7 @@
  * hung test into a clear failure).
  */
 import { Duplex } from 'node:stream';
-import type { Clock } from '../../src/client/clock.js';
+import type { Clock } from '../../src/shared/clock.js';
 import { encode } from '../../src/packet/codec.js';
 import { PacketDecoder } from '../../src/packet/decoder.js';
 import type { Packet, PacketOf, PacketType } from '../../src/packet/types.js';

@@ -1,8 +1,9 @@
 /**
- * Virtual time for anything that takes a `Clock` (the MQTT session, its keepalive and backoff):
- * time stands still until a test moves it, and timers fire only then, each at its own due time.
+ * Virtual time for anything that takes a `Clock` (the MQTT session, its keepalive and backoff,
+ * the transport's connect timeout, the stand-in's deadlines): time stands still until a test
+ * moves it, and timers fire only then, each at its own due time. The project's one test clock.
  */
-import type { Clock } from '../../src/client/clock.js';
+import type { Clock } from '../../src/shared/clock.js';
 
 interface Timer {
   readonly at: number;
@@ -15,6 +16,7 @@ export class VirtualClock implements Clock {
   #now: number;
   #seq = 0;
   readonly #timers = new Map<number, Timer>();
+  #onSchedule: Array<() => void> = [];
 
   constructor(start = 0) {
     this.#now = start;
@@ -28,11 +30,19 @@ export class VirtualClock implements Clock {
     if (!Number.isFinite(ms)) throw new RangeError(`setTimeout needs a finite delay, got ${ms}`);
     const handle = ++this.#seq;
     this.#timers.set(handle, { at: this.#now + Math.max(0, ms), seq: handle, callback });
+    const waiting = this.#onSchedule;
+    this.#onSchedule = [];
+    for (const resolve of waiting) resolve();
     return handle;
   }
 
   clearTimeout(handle: unknown): void {
     if (typeof handle === 'number') this.#timers.delete(handle);
+  }
+
+  /** Resolves at the next `setTimeout` call: how a test knows that a deadline has been armed. */
+  nextSchedule(): Promise<void> {
+    return new Promise((resolve) => this.#onSchedule.push(resolve));
   }
 
   /** Timers set and neither fired nor cleared. */

@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
-import { ConfigurationError } from '../../src/errors.js';
+import { ConfigurationError } from '../../src/shared/errors.js';
 import { openTransport } from '../../src/transport/index.js';
 import type { TransportOptions } from '../../src/transport/index.js';
 import { DEFAULT_CONNECT_TIMEOUT, resolveTransportOptions } from '../../src/transport/options.js';

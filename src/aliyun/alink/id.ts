@@ -1,4 +1,4 @@
-import { requireIntegerIn } from '../../sign/validate.js';
+import { requireIntegerIn } from '../../shared/validate.js';
 
 /** The largest Alink message id: ids are decimal strings in the unsigned 32-bit range. */
 export const MAX_ALINK_ID = 4_294_967_295;

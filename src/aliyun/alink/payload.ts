@@ -3,8 +3,8 @@
  * replies `{"id":"123","code":200,"data":{}}`. The `id` is a string that pairs a reply with its
  * request.
  */
-import { ConfigurationError } from '../../errors.js';
-import { requireText } from '../../sign/validate.js';
+import { ConfigurationError } from '../../shared/errors.js';
+import { requireText } from '../../shared/validate.js';
 import { AlinkPayloadError } from './errors.js';
 import type { AlinkPayloadErrorCode } from './errors.js';
 

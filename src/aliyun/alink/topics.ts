@@ -2,8 +2,8 @@
  * Alink topics of one device: builders for every topic on the platform's page, subscription
  * filters, and a parser that tells what an incoming topic is.
  */
-import { ConfigurationError } from '../../errors.js';
-import { forbidCharacters, requireText } from '../../sign/validate.js';
+import { ConfigurationError } from '../../shared/errors.js';
+import { forbidCharacters, requireText } from '../../shared/validate.js';
 
 /** A topic that carries a request (and so has a `_reply` topic). */
 export type AlinkRequestTopic =

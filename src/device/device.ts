@@ -6,23 +6,23 @@
  * network, through an {@link MqttClient}.
  */
 import { EventEmitter } from 'node:events';
-import { debug } from '../builtins.js';
+import { debug } from '../shared/builtins.js';
 import { MqttClient } from '../client/client.js';
 import type { EndOptions, EndReport } from '../client/client.js';
 import { MqttClientError } from '../client/errors.js';
 import type { MqttClientOptions } from '../client/options.js';
-import { ConfigurationError } from '../errors.js';
-import { describeValue, requireIntegerIn } from '../sign/validate.js';
-import { AlinkPayloadError } from './alink/errors.js';
-import { AlinkIdGenerator } from './alink/id.js';
-import { ALINK_METHODS, buildAlinkReply, buildAlinkRequest, parseAlinkReply, parseAlinkRequest } from './alink/payload.js';
-import type { AlinkReply, AlinkReplyInput, AlinkRequest } from './alink/payload.js';
-import { AlinkTopics } from './alink/topics.js';
-import { platformConnackHint } from './connack.js';
-import { deviceConnectionOptions } from './connection.js';
-import type { DeviceOptions } from './connection.js';
-import { ALINK_REPLY_CODES, AlinkHandlerError, AlinkReplyError, DeviceError } from './device-errors.js';
-import { checkPlatformPublish, checkPlatformSubscribe } from './limits.js';
+import { ConfigurationError } from '../shared/errors.js';
+import { describeValue, requireIntegerIn } from '../shared/validate.js';
+import { AlinkPayloadError } from '../aliyun/alink/errors.js';
+import { AlinkIdGenerator } from '../aliyun/alink/id.js';
+import { ALINK_METHODS, buildAlinkReply, buildAlinkRequest, parseAlinkReply, parseAlinkRequest } from '../aliyun/alink/payload.js';
+import type { AlinkReply, AlinkReplyInput, AlinkRequest } from '../aliyun/alink/payload.js';
+import { AlinkTopics } from '../aliyun/alink/topics.js';
+import { platformConnackHint } from '../aliyun/connack.js';
+import { deviceConnectionOptions } from '../aliyun/connection.js';
+import type { DeviceOptions } from '../aliyun/connection.js';
+import { ALINK_REPLY_CODES, AlinkHandlerError, AlinkReplyError, DeviceError } from './errors.js';
+import { checkPlatformPublish, checkPlatformSubscribe } from '../aliyun/limits.js';
 
 
 /** How long a post waits for its `_reply` when neither the device nor the call says: 10 s. */

@@ -3,8 +3,8 @@
  * post the platform answered with an error (`AlinkReplyError`), the error a handler throws to
  * answer with a code of its choosing (`AlinkHandlerError`), and the reply codes the handle sends.
  */
-import { ConfigurationError } from '../errors.js';
-import type { AlinkReply } from './alink/payload.js';
+import { ConfigurationError } from '../shared/errors.js';
+import type { AlinkReply } from '../aliyun/alink/payload.js';
 
 /**
  * The Alink reply codes a device answers the cloud with. 200, 400, 429 and 460 are the platform's

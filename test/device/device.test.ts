@@ -5,27 +5,23 @@
 import { Duplex } from 'node:stream';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
-  ALINK_REPLY_CODES,
-  AlinkHandlerError,
   AlinkPayloadError,
-  AlinkReplyError,
   AlinkTopics,
   buildAlinkReply,
   buildAlinkRequest,
-  connectDevice,
-  DeviceError,
   parseAlinkReply,
   platformConnackHint,
 } from '../../src/aliyun/index.js';
-import type { ConnectDeviceOptions, Device } from '../../src/aliyun/index.js';
+import { ALINK_REPLY_CODES, AlinkHandlerError, AlinkReplyError, connectDevice, DeviceError } from '../../src/device/index.js';
+import type { ConnectDeviceOptions, Device } from '../../src/device/index.js';
 import { ConnectionRefusedError } from '../../src/client/index.js';
-import { ConfigurationError } from '../../src/errors.js';
+import { ConfigurationError } from '../../src/shared/errors.js';
 import type { Emulator, EmulatorDevice, PacketEvent } from '../../src/emulator/index.js';
 import { PacketDecoder } from '../../src/packet/index.js';
 import type { Packet, PublishPacket } from '../../src/packet/index.js';
 import { openTransport } from '../../src/transport/index.js';
 import type { TransportOptions } from '../../src/transport/index.js';
-import { FakeClock } from '../emulator/fake-clock.js';
+import { VirtualClock } from '../support/virtual-clock.js';
 import { emulatorPerTest, LAMP, SENSOR } from '../emulator/fixtures.js';
 
 const start = emulatorPerTest();
@@ -226,7 +222,7 @@ describe('connectDevice', () => {
 
   it('rejects a wrong deviceSecret with CONNACK 4 and the platform hint, and stops there', async () => {
     const emulator = await start();
-    const clock = new FakeClock();
+    const clock = new VirtualClock();
     const { calls, openSocket } = recordingOpenSocket();
     const attempt = connect(emulator, { deviceSecret: 'not-the-secret', openSocket, clock });
     await expect(attempt).rejects.toBeInstanceOf(ConnectionRefusedError);
@@ -238,7 +234,7 @@ describe('connectDevice', () => {
     expect(error.message).toContain(hint.cause);
     clock.advance(600_000);
     expect(calls).toHaveLength(1);
-    expect(clock.pending).toBe(0);
+    expect(clock.pending()).toBe(0);
   });
 
   it('rejects an unknown device with CONNACK 5 and the platform hint', async () => {
@@ -249,14 +245,14 @@ describe('connectDevice', () => {
   });
 
   it('ends the client when the first attempt fails, so nothing retries in the background', async () => {
-    const clock = new FakeClock();
+    const clock = new VirtualClock();
     const openSocket = vi.fn((_: TransportOptions): Promise<Duplex> => Promise.reject(new Error('connect ECONNREFUSED ::1:1883')));
     const attempt = connectDevice({ ...LAMP, endpoint: { host: '::1', port: 1883 }, openSocket, clock, reconnect: { initialDelay: 10 } });
     await expect(attempt).rejects.toThrow('ECONNREFUSED');
     clock.advance(600_000);
     await tick();
     expect(openSocket).toHaveBeenCalledTimes(1);
-    expect(clock.pending).toBe(0);
+    expect(clock.pending()).toBe(0);
   });
 });
 
@@ -307,7 +303,7 @@ describe('postProperties', () => {
 
   it('rejects with DeviceError reply-timeout when no reply comes in time (virtual time), and ignores a late reply', async () => {
     const emulator = await start({ autoReplyPropertyPost: false });
-    const clock = new FakeClock();
+    const clock = new VirtualClock();
     const device = await connect(emulator, { clock, replyTimeout: 3000 });
     const errors = recordErrors(device);
     const sent = nextPublish(emulator, lampTopics.propertyPost());

@@ -2,7 +2,7 @@
  * Checks shared by the credentials and the platform profile. Each throws a ConfigurationError
  * that names the field and says how to fix it, and never echoes a value the caller marked secret.
  */
-import { ConfigurationError } from '../errors.js';
+import { ConfigurationError } from './errors.js';
 
 /** Length of a string in UTF-8 bytes. */
 export function utf8Length(text: string): number {

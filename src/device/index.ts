@@ -1,0 +1,21 @@
+/** A device on the platform over an MQTT session: `connectDevice` and its Alink request/reply handle. */
+export {
+  connectDevice,
+  DEFAULT_REPLY_TIMEOUT,
+  type Device,
+  type DeviceEvents,
+  type ConnectDeviceOptions,
+  type DeviceClientOptions,
+  type PostOptions,
+  type EventPostOptions,
+  type DevicePublishOptions,
+  type AlinkRequestHandler,
+  type RrpcHandler,
+} from './device.js';
+export {
+  ALINK_REPLY_CODES,
+  AlinkReplyError,
+  AlinkHandlerError,
+  DeviceError,
+  type DeviceErrorCode,
+} from './errors.js';
