@@ -7,6 +7,10 @@
 //   npm run bench:compare           also measures mqtt-packet (the codec under MQTT.js) on the
 //                                   same packets in the same run; it is installed into .bench/
 //                                   for the comparison only, never a dependency of this package
+//   node bench/codec.mjs --vs DIR   before/after: every figure of this checkout and of another
+//                                   built checkout in DIR (say a git worktree of main), measured
+//                                   pair by pair (A B, B A, ...) so that the machine's drift
+//                                   falls on both alike; prints both medians and their ratio
 //
 // Method: every measurement runs in a fresh Node.js process, so one case's JIT feedback cannot
 // slow down or speed up another's. In that process: a calibration that sizes a round to about
@@ -14,6 +18,7 @@
 // ns/op and the spread (fastest..slowest round).
 import { execFileSync } from 'node:child_process';
 import { cpus } from 'node:os';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const quick = process.argv.includes('--quick');
@@ -231,14 +236,50 @@ function runStream({ encode, PacketDecoder }, op) {
 // Parent mode: run every measurement in its own process and print the table.
 
 const self = fileURLToPath(import.meta.url);
-const run = (name, op) =>
-  JSON.parse(execFileSync(process.execPath, [self, '--run', name, op, ...(quick ? ['--quick'] : [])], { encoding: 'utf8' }));
+const runScript = (script, name, op) =>
+  JSON.parse(execFileSync(process.execPath, [script, '--run', name, op, ...(quick ? ['--quick'] : [])], { encoding: 'utf8' }));
+const run = (name, op) => runScript(self, name, op);
 
 const fmt = (x) => (x >= 100 ? x.toFixed(0) : x.toFixed(1));
 const rate = (perSecond) =>
   perSecond >= 1e6 ? `${(perSecond / 1e6).toFixed(2)} M` : `${(perSecond / 1e3).toFixed(1)} k`;
 const line = (cells, widths) =>
   cells.map((c, i) => (i === 0 ? String(c).padEnd(widths[i]) : String(c).padStart(widths[i]))).join('  ');
+const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
+
+const vsAt = process.argv.indexOf('--vs');
+if (vsAt >= 0) {
+  const dir = process.argv[vsAt + 1];
+  if (dir === undefined) {
+    console.error('--vs needs the directory of another built checkout');
+    process.exit(2);
+  }
+  const other = join(resolve(dir), 'bench', 'codec.mjs');
+  const pairs = quick ? 1 : 3;
+  console.log(`aliot-mqtt codec, this checkout (A) against ${resolve(dir)} (B): Node.js ${process.version}, ${cpus()[0]?.model ?? 'unknown CPU'}`);
+  console.log(`${pairs} pair(s) per figure, each figure from its own process, A and B alternating; ns/op medians, A/B = median of the pairs' ratios\n`);
+  const widths = [30, 12, 10, 10, 7];
+  console.log(line(['packet', 'operation', 'A ns/op', 'B ns/op', 'A/B'], widths));
+  const compare = (name, op, label) => {
+    const a = [];
+    const b = [];
+    for (let i = 0; i < pairs; i++) {
+      // Alternate which goes first, so that neither always runs on a machine the other warmed.
+      if (i % 2 === 0) {
+        a.push(runScript(self, name, op).median);
+        b.push(runScript(other, name, op).median);
+      } else {
+        b.push(runScript(other, name, op).median);
+        a.push(runScript(self, name, op).median);
+      }
+    }
+    const ratio = median(a.map((x, i) => x / b[i]));
+    console.log(line([label, op, fmt(median(a)), fmt(median(b)), ratio.toFixed(2)], widths));
+  };
+  for (const name of Object.keys(CASES)) for (const op of ['encode', 'encodeInto', 'decode']) compare(name, op, name);
+  compare('stream', 'decode', 'PacketDecoder, 16 KiB chunks');
+  process.exit(0);
+}
 
 console.log(`aliot-mqtt codec benchmark: Node.js ${process.version}, ${cpus()[0]?.model ?? 'unknown CPU'}`);
 console.log(

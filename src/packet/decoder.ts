@@ -7,8 +7,8 @@
  * oversize frame is refused before any of its body is kept.
  */
 import { MqttProtocolError } from './errors.js';
-import { decodeBody, parseFixedHeader } from './codec.js';
-import { MAX_REMAINING_LENGTH } from './primitives.js';
+import { decodeBody } from './codec.js';
+import { FixedHeader, MAX_HEADER_LENGTH, MAX_REMAINING_LENGTH, readFixedHeader } from './fixed-header.js';
 import type { Packet } from './types.js';
 
 /** The largest frame MQTT 3.1.1 allows: 1 type byte, 4 length bytes, 268,435,455 body bytes. */
@@ -35,6 +35,8 @@ export class PacketDecoder {
   private frameSize = -1;
   /** Stream offset of the next chunk's first byte. */
   private streamOffset = 0;
+  /** The fixed header being read: one per decoder, filled afresh for every frame. */
+  private readonly header = new FixedHeader();
 
   constructor(options: PacketDecoderOptions = {}) {
     const max = options.maxPacketSize ?? MAX_PACKET_SIZE;
@@ -76,20 +78,19 @@ export class PacketDecoder {
       base = this.streamOffset;
       const memory = buf.buffer;
       const memoryBase = buf.byteOffset;
+      const header = this.header;
       while (pos < end) {
-        const header = parseFixedHeader(buf, pos, end);
-        if (header < 0) {
+        if (!readFixedHeader(buf, pos, end, header)) {
           this.keep(buf.subarray(pos), -1);
           break;
         }
-        const headerLength = header & 7;
-        const size = (header - headerLength) / 8 + headerLength;
+        const size = header.frameLength;
         this.checkSize(size, pos);
         if (pos + size > end) {
           this.keep(buf.subarray(pos), size);
           break;
         }
-        out.push(decodeBody(buf, pos, pos + headerLength, pos + size, memory, memoryBase));
+        out.push(decodeBody(buf, pos, header, memory, memoryBase));
         pos += size;
       }
       this.streamOffset += end;
@@ -134,14 +135,12 @@ export class PacketDecoder {
   private completeFrame(buf: Uint8Array, out: Packet[]): number {
     if (this.frameSize < 0) {
       // At most 4 header bytes are held; 5 more settle the Remaining Length one way or the other.
-      const head = Buffer.concat([...this.parts, buf.subarray(0, 5)]);
-      const header = parseFixedHeader(head, 0, head.length);
-      if (header < 0) {
+      const head = Buffer.concat([...this.parts, buf.subarray(0, MAX_HEADER_LENGTH)]);
+      if (!readFixedHeader(head, 0, head.length, this.header)) {
         this.keep(buf, -1);
         return -1;
       }
-      const headerLength = header & 7;
-      this.frameSize = (header - headerLength) / 8 + headerLength;
+      this.frameSize = this.header.frameLength;
       this.checkSize(this.frameSize, 0);
     }
     const need = this.frameSize - this.partBytes;
@@ -153,8 +152,8 @@ export class PacketDecoder {
     this.parts = NO_PARTS;
     this.partBytes = 0;
     this.frameSize = -1;
-    const headerLength = parseFixedHeader(frame, 0, frame.length) & 7;
-    out.push(decodeBody(frame, 0, headerLength, frame.length, frame.buffer, frame.byteOffset));
+    readFixedHeader(frame, 0, frame.length, this.header);
+    out.push(decodeBody(frame, 0, this.header, frame.buffer, frame.byteOffset));
     return need;
   }
 }

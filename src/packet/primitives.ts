@@ -1,7 +1,7 @@
 /**
- * The building blocks every packet shares: the fixed header with its Remaining Length
- * (section 2.2), two-byte integers, length-prefixed UTF-8 strings and binary fields (section 1.5),
- * and the topic name/filter rules (section 4.7).
+ * The building blocks every packet body shares: two-byte integers, length-prefixed UTF-8 strings
+ * and binary fields (section 1.5), and the topic name/filter rules (section 4.7). The fixed header
+ * has its own module, fixed-header.ts.
  *
  * Encoding follows one rule throughout: validate and size first (the `*Length` functions throw),
  * then write in one forward pass (the `write*` functions never throw and never patch earlier
@@ -10,48 +10,8 @@
 import { MqttProtocolError } from './errors.js';
 import type { PacketType } from './types.js';
 
-/** Largest Remaining Length a 4-byte varint can carry (section 2.2.3). */
-export const MAX_REMAINING_LENGTH = 268_435_455;
 /** Largest string or binary field: a two-byte length prefix (section 1.5.3). */
 export const MAX_FIELD_LENGTH = 65_535;
-
-// ---------------------------------------------------------------------------------------------
-// Fixed header
-
-/** Bytes taken by the Remaining Length field for a body of `length` bytes. */
-export function remainingLengthSize(length: number): number {
-  return length < 128 ? 1 : length < 16_384 ? 2 : length < 2_097_152 ? 3 : 4;
-}
-
-/** Whole frame size for a body of `length` bytes, refusing what a 4-byte varint cannot carry. */
-export function frameLength(type: PacketType, bodyLength: number): number {
-  if (bodyLength > MAX_REMAINING_LENGTH) {
-    throw new MqttProtocolError(
-      'value-out-of-range',
-      `packet body of ${bodyLength} bytes exceeds the 268,435,455 a Remaining Length can carry`,
-      type,
-    );
-  }
-  return 1 + remainingLengthSize(bodyLength) + bodyLength;
-}
-
-/** Writes the first byte and the Remaining Length; returns the position of the body. */
-export function writeFixedHeader(
-  target: Uint8Array,
-  pos: number,
-  firstByte: number,
-  bodyLength: number,
-): number {
-  target[pos++] = firstByte;
-  // Section 2.2.3: seven bits a byte, least significant group first, high bit = "more follows".
-  let x = bodyLength;
-  while (x >= 128) {
-    target[pos++] = (x & 0x7f) | 0x80;
-    x >>>= 7;
-  }
-  target[pos++] = x;
-  return pos;
-}
 
 // ---------------------------------------------------------------------------------------------
 // Two-byte integers and packet identifiers

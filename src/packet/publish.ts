@@ -12,8 +12,8 @@ import type { PublishPacket, QoS } from './types.js';
 
 /**
  * Checks every field of a PUBLISH and returns its topic's wire form (length prefix and UTF-8),
- * which `writePublish` copies as is. The body length is
- * `wire.length + (qos > 0 ? 2 : 0) + payload.length`.
+ * which `publishLength` measures and `writePublish` copies as is. Kept apart from the length
+ * because the wire form comes from a cache: the encoder looks it up once per packet.
  */
 export function publishTopic(p: PublishPacket): Uint8Array {
   const qos = p.qos;
@@ -30,6 +30,11 @@ export function publishTopic(p: PublishPacket): Uint8Array {
     throw new MqttProtocolError('value-out-of-range', 'payload must be a Uint8Array', 'publish');
   }
   return topicWireForm(p.topic);
+}
+
+/** Body length (Remaining Length) of a PUBLISH checked by `publishTopic`, whose topic is `topic`. */
+export function publishLength(p: PublishPacket, topic: Uint8Array): number {
+  return topic.length + (p.qos === 0 ? 0 : 2) + p.payload.length;
 }
 
 /** First byte of a PUBLISH: type 3 and the DUP/QoS/RETAIN flags. */
