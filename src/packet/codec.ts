@@ -9,7 +9,7 @@
 import { ackLength, readAck, writeAck } from './ack.js';
 import { connackLength, readConnack, writeConnack } from './connack.js';
 import { connectLength, readConnect, writeConnect } from './connect.js';
-import { MqttProtocolError } from './errors.js';
+import { BufferTooSmallError, MqttProtocolError } from './errors.js';
 import { FIRST_BYTE, FixedHeader, frameLength, readFixedHeader, writeFixedHeader } from './fixed-header.js';
 import { publishFirstByte, publishLength, publishTopic, readPublish, writePublish } from './publish.js';
 import { readSuback, subackLength, writeSuback } from './suback.js';
@@ -106,8 +106,8 @@ export function encodedLength(packet: Packet): number {
  * Encodes `packet` into `target` at `offset` and returns the number of bytes written.
  *
  * Every field is checked and the whole size computed before the first byte is written: an
- * invalid packet or a target without room throws `MqttProtocolError` (code `buffer-too-small` for
- * the latter) and leaves `target` untouched.
+ * invalid packet throws `MqttProtocolError`, a target without room at `offset` throws
+ * `BufferTooSmallError`, and either leaves `target` untouched.
  */
 export function encodeInto(packet: Packet, target: Uint8Array, offset: number): number {
   if (packet.type === 'publish') {
@@ -149,12 +149,7 @@ export function encodeIntoIfRoom(packet: Packet, target: Uint8Array, offset: num
 
 function checkRoom(packet: Packet, total: number, target: Uint8Array, offset: number): void {
   if (!Number.isInteger(offset) || offset < 0 || offset + total > target.length) {
-    throw new MqttProtocolError(
-      'buffer-too-small',
-      `${packet.type.toUpperCase()} needs ${total} bytes at offset ${offset}; the target holds ${target.length}`,
-      packet.type,
-      offset,
-    );
+    throw new BufferTooSmallError(packet.type, total, offset, target.length);
   }
 }
 
@@ -232,15 +227,15 @@ export function decodeBody(
     case 'pubrel':
     case 'pubcomp':
     case 'unsuback':
-      return readAck(header.type, buf, start, end);
+      return readAck(header.type, buf, start, end, at + 1);
     case 'connect':
       return readConnect(buf, start, end);
     case 'connack':
-      return readConnack(buf, start, end);
+      return readConnack(buf, start, end, at + 1);
     case 'subscribe':
       return readSubscribe(buf, start, end);
     case 'suback':
-      return readSuback(buf, start, end);
+      return readSuback(buf, start, end, at + 1);
     case 'unsubscribe':
       return readUnsubscribe(buf, start, end);
   }

@@ -6,6 +6,7 @@
  * buffer; its size is checked against `maxPacketSize` as soon as its fixed header is known, so an
  * oversize frame is refused before any of its body is kept.
  */
+import { ConfigurationError } from '../shared/errors.js';
 import { MqttProtocolError } from './errors.js';
 import { decodeBody } from './codec.js';
 import { FixedHeader, MAX_HEADER_LENGTH, MAX_REMAINING_LENGTH, readFixedHeader } from './fixed-header.js';
@@ -17,7 +18,8 @@ export const MAX_PACKET_SIZE = 1 + 4 + MAX_REMAINING_LENGTH;
 export interface PacketDecoderOptions {
   /**
    * Largest whole frame (fixed header included) accepted, in bytes. Default: the protocol's
-   * maximum, 268,435,460. A larger frame throws `packet-too-large` from its header.
+   * maximum, 268,435,460. A larger frame throws `packet-too-large` from its header. Anything but
+   * a whole number from 2 to 268,435,460 throws `ConfigurationError` from the constructor.
    */
   readonly maxPacketSize?: number | undefined;
 }
@@ -41,7 +43,7 @@ export class PacketDecoder {
   constructor(options: PacketDecoderOptions = {}) {
     const max = options.maxPacketSize ?? MAX_PACKET_SIZE;
     if (!Number.isInteger(max) || max < 2 || max > MAX_PACKET_SIZE) {
-      throw new RangeError(`maxPacketSize must be an integer 2..${MAX_PACKET_SIZE}, got ${String(max)}`);
+      throw new ConfigurationError('maxPacketSize', `must be a whole number of bytes from 2 to ${MAX_PACKET_SIZE}, got ${String(max)}`);
     }
     this.maxPacketSize = max;
   }

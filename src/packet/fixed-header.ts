@@ -133,9 +133,16 @@ export function readFixedHeader(buf: Uint8Array, pos: number, end: number, heade
     'remaining-length-overflow',
     'Remaining Length continues past 4 bytes (section 2.2.3)',
     PACKET_TYPE_NAMES[firstByte >> 4],
-    pos + 4,
+    pos + 1,
   );
 }
+
+/** The statements that fix a packet type's flags where one more specific than [MQTT-2.2.2-1] exists. */
+const FLAGS_STATEMENT: Partial<Record<PacketType, string>> = {
+  pubrel: 'MQTT-3.6.1-1',
+  subscribe: 'MQTT-3.8.1-1',
+  unsubscribe: 'MQTT-3.10.1-1',
+};
 
 /**
  * Checks the first byte of a fixed header: a defined packet type, and reserved flags as Table 2.2
@@ -152,8 +159,9 @@ function checkFirstByte(firstByte: number, offset: number): void {
   const bits = (b: number): string => (b & 0x0f).toString(2).padStart(4, '0');
   throw new MqttProtocolError(
     'invalid-flags',
-    `${type.toUpperCase()} flags must be ${bits(valid)}, got ${bits(firstByte)} [MQTT-2.2.2-1]`,
+    `${type.toUpperCase()} flags must be ${bits(valid)}, got ${bits(firstByte)}`,
     type,
     offset,
+    FLAGS_STATEMENT[type] ?? 'MQTT-2.2.2-1',
   );
 }

@@ -3,7 +3,7 @@
  * streaming decoder. No I/O, no timers.
  */
 export type * from './types.js';
-export { MqttProtocolError, type MqttProtocolErrorCode } from './errors.js';
+export { MqttProtocolError, BufferTooSmallError, type MqttProtocolErrorCode } from './errors.js';
 export {
   encode,
   encodeInto,
