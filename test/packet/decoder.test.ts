@@ -1,4 +1,6 @@
 /** PacketDecoder: partial frames, the size limit from the header, stream offsets, recovery, views. */
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import { MAX_PACKET_SIZE, PacketDecoder } from '../../src/packet/index.js';
 import type { Packet } from '../../src/packet/index.js';
@@ -165,5 +167,68 @@ describe('PacketDecoder: payloads are views, not copies', () => {
     first.fill(0);
     second.fill(0);
     expect(Array.from(p.payload)).toEqual([0x68, 0x69]);
+  });
+});
+
+describe('PacketDecoder: a frame that trickles in costs about its size, not a list of chunks', () => {
+  /** A full garbage collection, from inside a test run without --expose-gc. */
+  const gc = (): void => {
+    setFlagsFromString('--expose-gc');
+    (runInNewContext('gc') as () => void)();
+  };
+  /** Heap and ArrayBuffer memory held by the process, after a full collection. */
+  const held = (): number => {
+    gc();
+    gc();
+    const m = process.memoryUsage();
+    return m.heapUsed + m.arrayBuffers;
+  };
+  /** A QoS 0 PUBLISH to "t" of exactly `size` bytes (for sizes with a 3-byte Remaining Length). */
+  const publishOf = (size: number): Uint8Array => {
+    const head = bytes(0x30, remainingLength(size - 4), field('t'));
+    const whole = new Uint8Array(size).fill(0x61);
+    whole.set(head);
+    return whole;
+  };
+
+  it('copies the bytes of an incomplete frame: the caller may reuse a chunk once push returns', () => {
+    const bytesOf = hex`32 09 00 03 61 2f 62 00 0a 68 69`;
+    // Split inside the fixed header, inside the body, and at every point in between.
+    for (let cut = 1; cut < bytesOf.length; cut++) {
+      const decoder = new PacketDecoder();
+      const chunk = bytesOf.slice(0, cut);
+      expect(decoder.push(chunk)).toEqual([]);
+      chunk.fill(0xee); // the caller's read buffer, reused
+      expectSamePackets(decoder.push(bytesOf.slice(cut)), [VECTORS.find((v) => v.name === 'PUBLISH: QoS 1')!.packet]);
+    }
+  });
+
+  it('a 512 KiB frame pushed one fresh byte at a time holds under twice its size while incomplete', () => {
+    const size = 512 * 1024;
+    const whole = publishOf(size);
+    expect(whole.length).toBe(size);
+    const decoder = new PacketDecoder({ maxPacketSize: size });
+    const before = held();
+    // A new one-byte Uint8Array each time, as a socket hands over a new Buffer per read.
+    let early = 0;
+    for (let i = 0; i < size - 1; i++) early += decoder.push(whole.slice(i, i + 1)).length;
+    expect(early).toBe(0);
+    const kept = held() - before;
+    expect(decoder.bufferedBytes).toBe(size - 1);
+    // Kept as views of the chunks, this was over 100 times the frame's size.
+    expect(kept).toBeLessThan(2 * size);
+    const [packet] = decoder.push(whole.slice(size - 1));
+    expect(packet?.type === 'publish' && packet.payload.length).toBe(size - 7);
+  });
+
+  it('a header announcing a huge frame holds memory for what arrived, not for what it announces', () => {
+    const decoder = new PacketDecoder();
+    const before = held();
+    const headers = Array.from({ length: 64 }, () => new PacketDecoder());
+    for (const d of [decoder, ...headers]) expect(d.push(hex`30 ff ff ff 7f 00`)).toEqual([]); // 268,435,460 bytes announced
+    const kept = held() - before;
+    expect(decoder.bufferedBytes).toBe(6);
+    // 65 decoders, each holding a small buffer: well under one megabyte in all.
+    expect(kept).toBeLessThan(1 << 20);
   });
 });
