@@ -37,7 +37,7 @@ import { MessageStream } from './messages.js';
 import type { MessageStreamHost } from './messages.js';
 import { resolveClientOptions } from './options.js';
 import type { MqttClientOptions, ResolvedClientOptions } from './options.js';
-import { describePacket } from './trace.js';
+import { describePacket } from '../packet/describe.js';
 import { FrameWriter } from './writer.js';
 
 

@@ -16,3 +16,4 @@ export {
   DISCONNECT_FRAME,
 } from './codec.js';
 export { PacketDecoder, MAX_PACKET_SIZE, type PacketDecoderOptions } from './decoder.js';
+export { describePacket } from './describe.js';
