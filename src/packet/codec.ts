@@ -219,27 +219,33 @@ export function decodeBody(
 ): Packet {
   const start = at + header.headerLength;
   const end = start + header.bodyLength;
-  switch (header.type) {
-    case 'publish':
+  // By type number (Table 2.1) rather than by name: a switch over small integers is one jump,
+  // one over strings a comparison per case, which a PINGREQ would pay eleven times.
+  switch (header.firstByte >> 4) {
+    case 3:
       return readPublish(buf, header.flags, start, end, at, memory, base);
-    case 'puback':
-    case 'pubrec':
-    case 'pubrel':
-    case 'pubcomp':
-    case 'unsuback':
-      return readAck(header.type, buf, start, end, at + 1);
-    case 'connect':
+    case 4:
+      return readAck('puback', buf, start, end, at + 1);
+    case 1:
       return readConnect(buf, start, end);
-    case 'connack':
+    case 2:
       return readConnack(buf, start, end, at + 1);
-    case 'subscribe':
+    case 5:
+      return readAck('pubrec', buf, start, end, at + 1);
+    case 6:
+      return readAck('pubrel', buf, start, end, at + 1);
+    case 7:
+      return readAck('pubcomp', buf, start, end, at + 1);
+    case 8:
       return readSubscribe(buf, start, end);
-    case 'suback':
+    case 9:
       return readSuback(buf, start, end, at + 1);
-    case 'unsubscribe':
+    case 10:
       return readUnsubscribe(buf, start, end);
+    case 11:
+      return readAck('unsuback', buf, start, end, at + 1);
   }
-  // PINGREQ, PINGRESP, DISCONNECT have no body.
+  // 12..14: PINGREQ, PINGRESP, DISCONNECT have no body.
   if (end !== start) {
     throw new MqttProtocolError(
       'invalid-remaining-length',
@@ -248,7 +254,8 @@ export function decodeBody(
       at + 1,
     );
   }
-  return header.type === 'pingreq' ? PINGREQ : header.type === 'pingresp' ? PINGRESP : DISCONNECT;
+  const type = header.firstByte >> 4;
+  return type === 12 ? PINGREQ : type === 13 ? PINGRESP : DISCONNECT;
 }
 
 /** One decoded frame and the number of bytes it took. */

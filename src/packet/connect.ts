@@ -100,17 +100,25 @@ export function writeConnect(p: ConnectPacket, target: Uint8Array, pos: number):
   return pos;
 }
 
-/** Refuses a fixed-size field of `size` bytes at `pos` that the frame's `end` cuts off. */
-function need(pos: number, size: number, end: number, field: string): void {
-  if (pos + size > end) {
-    throw new MqttProtocolError('truncated', `CONNECT ends before its ${field} does`, 'connect', pos);
-  }
+/** The fixed-size fields of the variable header (section 3.1.2), with their offsets in it. */
+const VARIABLE_HEADER = [
+  ['protocol name', 0],
+  ['protocol level', 6],
+  ['connect flags', 7],
+  ['keep alive', 8],
+] as const;
+const VARIABLE_HEADER_LENGTH = 10;
+
+/** The error for a body of `length` bytes that ends inside the variable header: placed at the field cut off. */
+function cutShort(start: number, length: number): MqttProtocolError {
+  const [field, at] = [...VARIABLE_HEADER].reverse().find(([, offset]) => offset <= length)!;
+  return new MqttProtocolError('truncated', `CONNECT ends inside its ${field}`, 'connect', start + at);
 }
 
 /** Decodes a CONNECT body occupying `start..end` of `buf`. */
 export function readConnect(buf: Uint8Array, start: number, end: number): ConnectPacket {
   let pos = start;
-  need(pos, 6, end, 'protocol name');
+  if (end - start < VARIABLE_HEADER_LENGTH) throw cutShort(start, end - start);
   for (let i = 0; i < 6; i++) {
     if (buf[pos + i] !== PROTOCOL[i]) {
       throw new MqttProtocolError(
@@ -123,7 +131,6 @@ export function readConnect(buf: Uint8Array, start: number, end: number): Connec
     }
   }
   pos += 6;
-  need(pos, 1, end, 'protocol level');
   if (buf[pos] !== 4) {
     throw new MqttProtocolError(
       'unsupported-protocol-level',
@@ -134,7 +141,6 @@ export function readConnect(buf: Uint8Array, start: number, end: number): Connec
     );
   }
   pos++;
-  need(pos, 1, end, 'connect flags');
   const flagsAt = pos;
   const flags = buf[pos++]!;
   if (flags & RESERVED) {
@@ -159,7 +165,6 @@ export function readConnect(buf: Uint8Array, start: number, end: number): Connec
       'MQTT-3.1.2-22',
     );
   }
-  need(pos, 2, end, 'keep alive');
   const keepalive = (buf[pos]! << 8) | buf[pos + 1]!;
   pos += 2;
 

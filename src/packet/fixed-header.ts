@@ -17,13 +17,22 @@ export const MAX_HEADER_LENGTH = 5;
  * than get a new one per frame: the stream decoder reads one per packet on its hot path.
  */
 export class FixedHeader {
-  type: PacketType = 'pingreq';
-  /** The low four bits of the first byte (for PUBLISH: DUP, QoS, RETAIN). */
-  flags = 0;
+  /** The first byte: packet type in the high four bits, flags in the low four. */
+  firstByte = 0;
   /** Bytes of the fixed header itself: 2..5. */
   headerLength = 0;
   /** The Remaining Length: bytes of variable header and payload after the fixed header. */
   bodyLength = 0;
+
+  /** The packet type (Table 2.1); a header that was read has a defined one. */
+  get type(): PacketType {
+    return PACKET_TYPE_NAMES[this.firstByte >> 4]!;
+  }
+
+  /** The low four bits of the first byte (for PUBLISH: DUP, QoS, RETAIN). */
+  get flags(): number {
+    return this.firstByte & 0x0f;
+  }
 
   /** The whole frame: fixed header and body. */
   get frameLength(): number {
@@ -121,8 +130,7 @@ export function readFixedHeader(buf: Uint8Array, pos: number, end: number, heade
           pos + 1,
         );
       }
-      header.type = PACKET_TYPE_NAMES[firstByte >> 4]!;
-      header.flags = firstByte & 0x0f;
+      header.firstByte = firstByte;
       header.headerLength = i + 1;
       header.bodyLength = value;
       return true;

@@ -6,7 +6,7 @@
  * f = DUP(3) QoS(2-1) RETAIN(0) in the first byte.
  */
 import { MqttProtocolError } from './errors.js';
-import { checkPacketId, checkQos, fieldLength, readPacketId, writeUint16 } from './primitives.js';
+import { checkPacketId, checkQos, fieldLength, writeUint16 } from './primitives.js';
 import { readTopic, topicWireForm } from './topics.js';
 import type { PublishPacket, QoS } from './types.js';
 
@@ -81,7 +81,11 @@ export function readPublish(
   if (pos + 2 > end) {
     throw new MqttProtocolError('truncated', 'PUBLISH ends before its packet identifier', 'publish', pos);
   }
-  const packetId = readPacketId(buf, pos, 'publish');
+  // Read here rather than through readPacketId: QoS 1 decoding measured a few per cent slower so.
+  const packetId = (buf[pos]! << 8) | buf[pos + 1]!;
+  if (packetId === 0) {
+    throw new MqttProtocolError('invalid-packet-id', 'packet identifier 0 is not allowed', 'publish', pos, 'MQTT-2.3.1-1');
+  }
   pos += 2;
   return {
     type: 'publish',
