@@ -184,12 +184,16 @@ export function encode(packet: Packet): Uint8Array {
 }
 
 /** Frames up to this size are carved from a shared slab; larger ones get memory of their own. */
-const POOLED_MAX = 2048;
+export const POOLED_MAX = 2048;
 const SLAB_SIZE = 16 * 1024;
 let slab = new ArrayBuffer(SLAB_SIZE);
 let slabUsed = 0;
 
-function allocate(size: number): Uint8Array {
+/**
+ * Memory for one frame of `size` bytes (the encoder's output, the decoder's gathered frames).
+ * @internal
+ */
+export function allocate(size: number): Uint8Array {
   if (size > POOLED_MAX) return Buffer.allocUnsafe(size);
   // A caller may transfer a frame's memory (to a worker, say), which detaches the whole slab:
   // start a new one rather than fail every later encode.

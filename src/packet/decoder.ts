@@ -10,7 +10,7 @@
  */
 import { ConfigurationError } from '../shared/errors.js';
 import { MqttProtocolError } from './errors.js';
-import { decodeBody } from './codec.js';
+import { POOLED_MAX, allocate, decodeBody } from './codec.js';
 import { FixedHeader, MAX_HEADER_LENGTH, MAX_REMAINING_LENGTH, readFixedHeader } from './fixed-header.js';
 import type { Packet } from './types.js';
 
@@ -147,7 +147,9 @@ export class PacketDecoder {
   /** Starts gathering a frame of `size` bytes, `inHand` of which are about to be appended. */
   private startFrame(size: number, inHand: number): void {
     this.frameSize = size;
-    this.frame = new Uint8Array(Math.min(size, Math.max(MIN_CAPACITY, 2 * inHand)));
+    // A small frame (one is split at nearly every chunk boundary) is carved from the encoder's
+    // slab, as Node carves small Buffers from a pool: a memory of its own costs more than the copy.
+    this.frame = size <= POOLED_MAX ? allocate(size) : new Uint8Array(Math.min(size, Math.max(MIN_CAPACITY, 2 * inHand)));
     this.filled = 0;
   }
 
