@@ -7,21 +7,18 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
-import { debuglog } from 'node:util';
 import { platformConnackHint } from '../aliyun/connack.js';
 import { deviceConnectionOptions } from '../aliyun/connection.js';
 import type { EndpointChoice } from '../aliyun/connection.js';
 import { ALIYUN_REGIONS } from '../aliyun/endpoints.js';
+import { PLATFORM_LIMITS } from '../aliyun/limits.js';
 import type { MqttClientOptions } from '../client/options.js';
 import { parseClientId } from '../sign/extension.js';
-import { openTransport } from '../transport/open.js';
 import { choiceOption, integerOption } from './args.js';
 import type { OptionSpec, ParsedArgs } from './args.js';
 import { UsageError } from './io.js';
 import type { Io } from './io.js';
 import { DEVICE_OPTIONS, deviceSecret } from './sign.js';
-import { PLAIN } from './style.js';
-import { tappedOpenSocket, traceLine } from './trace.js';
 
 /** Where the broker password may come from instead of the command line. */
 export const PASSWORD_ENV = 'ALIOT_PASSWORD';
@@ -55,6 +52,8 @@ export interface Connection {
   readonly platform: boolean;
   /** `[::1]:8883 over TLS`, for messages. */
   readonly where: string;
+  /** `--debug`: trace every packet on stderr (see `traceClient`). */
+  readonly trace: boolean;
 }
 
 const PLAIN_ONLY = ['username', 'password'] as const;
@@ -72,8 +71,8 @@ export function resolveConnection(args: ParsedArgs, io: Io, command: string): Co
   const base = {
     reconnect: false,
     ...(family === undefined ? {} : { family: Number(family) as 0 | 4 | 6 }),
-    ...(args.flag('debug') ? debugTap(io) : {}),
   };
+  const trace = args.flag('debug');
   if (platform) {
     for (const name of PLAIN_ONLY) {
       if (args.string(name) !== undefined) {
@@ -102,19 +101,12 @@ export function resolveConnection(args: ParsedArgs, io: Io, command: string): Co
     return {
       platform: true,
       where: `${formatHost(c.host)}:${c.port} over ${c.transport.toUpperCase()}`,
+      trace,
       options: {
+        ...c,
         ...base,
-        host: c.host,
-        port: c.port,
-        transport: c.transport,
         family: base.family ?? c.family,
-        ...(c.ca === undefined ? {} : { ca: c.ca }),
-        ...(c.servername === undefined ? {} : { servername: c.servername }),
-        clientId: c.clientId,
-        username: c.username,
-        password: c.password,
-        keepalive: c.keepalive,
-        clean: c.clean,
+        maxOutgoingPacketSize: PLATFORM_LIMITS.maxPacketBytes,
         connackHint: (code) => platformConnackHint(code),
       },
     };
@@ -135,6 +127,7 @@ export function resolveConnection(args: ParsedArgs, io: Io, command: string): Co
   const parsed = parseClientId(clientId);
   return {
     platform: false,
+    trace,
     where: `${formatHost(host)}:${port ?? (transport === 'tls' ? 8883 : 1883)} over ${transport.toUpperCase()}`,
     options: {
       ...base,
@@ -193,15 +186,3 @@ function endpointOption(args: ParsedArgs, port: number | undefined, help: string
   return { host: h, port: endpointPort };
 }
 
-/**
- * `--debug`: trace every packet on stderr, through a tap on the socket. When NODE_DEBUG=aliot
- * is set the library traces them already, so the tap stays off rather than print each twice.
- */
-function debugTap(io: Io): Pick<MqttClientOptions, 'openSocket'> {
-  if (debuglog('aliot').enabled) return {};
-  return {
-    openSocket: tappedOpenSocket(openTransport, (up, packet, frame) => {
-      io.stderr.write(traceLine(up ? 'client -> broker' : 'broker -> client', up, packet, frame, PLAIN));
-    }),
-  };
-}

@@ -8,6 +8,7 @@ import type { Packet } from '../packet/types.js';
 import { choiceOption, parseArgs } from './args.js';
 import type { CommandSpec } from './args.js';
 import { CONNECTION_OPTIONS, PASSWORD_ENV, resolveConnection } from './connection.js';
+import { traceClient } from './trace.js';
 import { EXIT, UsageError } from './io.js';
 import type { Io } from './io.js';
 import { SECRET_ENV } from './sign.js';
@@ -78,6 +79,7 @@ export async function runPub(argv: readonly string[], io: Io): Promise<number> {
   const connection = resolveConnection(args, io, 'pub');
   if (connection.platform) checkPlatformPublish(topic, payload, { qos, retain });
   const client = new MqttClient(connection.options);
+  if (connection.trace) traceClient(client, io);
   try {
     await client.connect();
     await client.publish(topic, payload, { qos, retain });

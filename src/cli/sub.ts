@@ -4,6 +4,7 @@ import { MqttClient } from '../client/client.js';
 import { integerOption, parseArgs } from './args.js';
 import type { CommandSpec } from './args.js';
 import { CONNECTION_OPTIONS, PASSWORD_ENV, resolveConnection } from './connection.js';
+import { traceClient } from './trace.js';
 import { report } from './report.js';
 import { EXIT, UsageError } from './io.js';
 import type { Io } from './io.js';
@@ -51,6 +52,7 @@ export async function runSub(argv: readonly string[], io: Io): Promise<number> {
   if (connection.platform) for (const filter of filters) checkPlatformSubscribe(filter, qos);
 
   const client = new MqttClient(connection.options);
+  if (connection.trace) traceClient(client, io);
   let received = 0;
   let done: (code: number) => void = () => undefined;
   const finished = new Promise<number>((resolve) => (done = resolve));

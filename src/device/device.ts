@@ -22,7 +22,7 @@ import { platformConnackHint } from '../aliyun/connack.js';
 import { deviceConnectionOptions } from '../aliyun/connection.js';
 import type { DeviceOptions } from '../aliyun/connection.js';
 import { ALINK_REPLY_CODES, AlinkHandlerError, AlinkReplyError, DeviceError } from './errors.js';
-import { checkPlatformPublish, checkPlatformSubscribe } from '../aliyun/limits.js';
+import { checkPlatformPublish, checkPlatformSubscribe, PLATFORM_LIMITS } from '../aliyun/limits.js';
 
 
 /** How long a post waits for its `_reply` when neither the device nor the call says: 10 s. */
@@ -32,22 +32,25 @@ export const DEFAULT_REPLY_TIMEOUT = 10_000;
 const MAX_TIMEOUT = 2_147_483_647;
 
 
-/** The client options {@link connectDevice} hands to {@link MqttClient} unchanged. */
-export type DeviceClientOptions = Pick<
-  MqttClientOptions,
-  | 'connectTimeout'
-  | 'pingTimeout'
-  | 'reconnect'
-  | 'offlineQueueSize'
-  | 'offlineQoS0'
-  | 'maxInflight'
-  | 'signal'
-  | 'clock'
-  | 'lookup'
-  | 'openSocket'
-  | 'family'
-  | 'random'
->;
+/**
+ * The options the device decides from its identity and endpoint (see {@link DeviceOptions}), or
+ * that the platform does not have (`will`): not client options of `connectDevice`.
+ */
+const DEVICE_DECIDES = ['host', 'servername', 'rejectUnauthorized', 'username', 'password', 'will', 'connackHint'] as const;
+
+/** The options of {@link connectDevice} that are the device's own, not the client's. */
+const DEVICE_KEYS: ReadonlySet<string> = new Set([
+  'productKey', 'deviceName', 'deviceSecret', 'endpoint', 'region', 'port', 'transport', 'keepalive',
+  'signMethod', 'clientId', 'timestamp', 'ca', 'clean', 'replyTimeout', 'subscribe',
+] satisfies Array<keyof ConnectDeviceOptions>);
+
+/**
+ * The client options {@link connectDevice} hands to {@link MqttClient} as they are (reconnect,
+ * queues, timeouts, store, clock...). `family` overrides the one the endpoint implies;
+ * `maxOutgoingPacketSize` defaults to the platform's limit.
+ */
+export type DeviceClientOptions = Omit<MqttClientOptions, keyof DeviceOptions | (typeof DEVICE_DECIDES)[number]> &
+  Pick<MqttClientOptions, 'family'>;
 
 /**
  * What {@link connectDevice} needs: the device's identity and endpoint ({@link DeviceOptions}),
@@ -254,31 +257,19 @@ class PlatformDevice extends EventEmitter<DeviceEvents> implements Device {
       ? [this.topics.postReplyFilter(), this.topics.serviceFilter(), this.topics.rrpcRequestFilter()]
       : [];
     for (const filter of this.#filters) checkPlatformSubscribe(filter, 1);
+    const clientOptions = Object.fromEntries(Object.entries(options).filter(([name]) => !DEVICE_KEYS.has(name))) as DeviceClientOptions;
+    for (const name of DEVICE_DECIDES) {
+      if (Object.hasOwn(clientOptions, name)) {
+        throw new ConfigurationError(name, 'connectDevice sets this itself from the device\'s identity and endpoint (the platform has no will); leave it out');
+      }
+    }
+    // Everything else goes to the client as it is; the client refuses names it does not know.
     this.client = new MqttClient({
-      host: connection.host,
-      port: connection.port,
-      transport: connection.transport,
-      family: options.family ?? connection.family,
-      ca: connection.ca,
-      servername: connection.servername,
-      rejectUnauthorized: connection.rejectUnauthorized,
-      clientId: connection.clientId,
-      username: connection.username,
-      password: connection.password,
-      keepalive: connection.keepalive,
-      clean: connection.clean,
+      maxOutgoingPacketSize: PLATFORM_LIMITS.maxPacketBytes,
+      ...clientOptions,
+      ...connection,
+      family: clientOptions.family ?? connection.family,
       connackHint: (returnCode) => platformConnackHint(returnCode),
-      connectTimeout: options.connectTimeout,
-      pingTimeout: options.pingTimeout,
-      reconnect: options.reconnect,
-      offlineQueueSize: options.offlineQueueSize,
-      offlineQoS0: options.offlineQoS0,
-      maxInflight: options.maxInflight,
-      signal: options.signal,
-      clock: options.clock,
-      lookup: options.lookup,
-      openSocket: options.openSocket,
-      random: options.random,
     });
     this.client.on('message', (topic, payload) => this.#received(topic, payload));
     this.client.on('end', () => this.#stop('the client ended (end(), its signal, or a refusal that cannot succeed on retry)'));

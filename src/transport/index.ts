@@ -3,6 +3,6 @@
  * errors that say what to do.
  */
 export { openTransport } from './open.js';
-export type { TransportOptions } from './options.js';
+export type { TransportOptions, ResolvedTransportOptions } from './options.js';
 export { TransportError } from './errors.js';
 export type { TransportErrorCode, TransportPhase } from './errors.js';

@@ -25,10 +25,14 @@ import type { ResolvedTransportOptions, TransportOptions } from './options.js';
  * tick as the `await` returns).
  */
 export async function openTransport(options: TransportOptions): Promise<Socket> {
-  return connect(resolveTransportOptions(options));
+  return openResolvedTransport(resolveTransportOptions(options));
 }
 
-function connect(options: ResolvedTransportOptions): Promise<Socket> {
+/**
+ * {@link openTransport} for options already checked by `resolveTransportOptions`: what the MQTT
+ * session uses for every attempt, so that its options are validated once, at construction.
+ */
+export function openResolvedTransport(options: ResolvedTransportOptions): Promise<Socket> {
   return new Promise<Socket>((resolve, reject) => {
     // The phase lives in a small object of its own: the lookup wrapper below needs it, and Node
     // keeps that wrapper (with the connect options) for the socket's whole life, so the wrapper
@@ -79,12 +83,13 @@ function connect(options: ResolvedTransportOptions): Promise<Socket> {
     const onAbort = (): void => {
       fail(abortedError(context(), signal?.reason, true));
     };
-    const timer = setTimeout(() => {
+    const { clock } = options;
+    const timer = clock.setTimeout(() => {
       fail(connectTimeoutError(context(), options.connectTimeout));
     }, options.connectTimeout);
 
     function cleanup(): void {
-      clearTimeout(timer);
+      clock.clearTimeout(timer);
       signal?.removeEventListener('abort', onAbort);
       if (readyEvent !== 'connect') {
         socket.off('connect', onConnect);

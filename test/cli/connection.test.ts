@@ -74,8 +74,9 @@ describe('pub/sub connection options', () => {
     expect(options.connackHint?.(5)?.cause).toContain('productKey/deviceName/deviceSecret');
   });
 
-  it('-d taps the socket for a trace (NODE_DEBUG=aliot is off in this process)', () => {
-    expect(resolve(['-h', '::1']).options.openSocket).toBeUndefined();
-    expect(typeof resolve(['-h', '::1', '-d']).options.openSocket).toBe('function');
+  it('-d asks for a trace from the client\'s packet events; the socket is left alone', () => {
+    expect(resolve(['-h', '::1']).trace).toBe(false);
+    expect(resolve(['-h', '::1', '-d']).trace).toBe(true);
+    expect(resolve(['-h', '::1', '-d']).options.openSocket).toBeUndefined();
   });
 });

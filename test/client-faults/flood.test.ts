@@ -13,6 +13,7 @@ import { brokerOptions, uniqueId, useBroker } from '../client-broker/support.js'
 
 const MESSAGES = 1_000_000;
 const QUEUE = 100;
+const TOPIC = 'flood/t';
 const payload = Buffer.alloc(64, 0x61);
 
 /** Resolves once `count()` has not changed for `quietMs` (checked every 50 ms). */
@@ -43,7 +44,8 @@ describeWithBroker('a publish loop against a stalled TLS connection', () => {
         port: tls.proxy.port,
         clientId: uniqueId('flood'),
         keepalive: 600, // the stall must not be noticed during the test
-        offlineQueueSize: QUEUE,
+        // Room for QUEUE messages of topic and payload while connected.
+        maxQueuedBytes: QUEUE * (TOPIC.length + payload.length),
       }),
     );
     await client.connect();
@@ -54,7 +56,7 @@ describeWithBroker('a publish loop against a stalled TLS connection', () => {
     let loopError: unknown;
     const loop = (async () => {
       for (let i = 0; i < MESSAGES; i++) {
-        await client.publish('flood/t', payload);
+        await client.publish(TOPIC, payload);
         resolved++;
       }
     })().catch((error: unknown) => {
@@ -76,7 +78,7 @@ describeWithBroker('a publish loop against a stalled TLS connection', () => {
     // Publishes fired without waiting fill the bounded queue (the loop's own publish holds one
     // place), then are refused at once, typed.
     const room = QUEUE - client.queuedCount;
-    const fired = Array.from({ length: QUEUE + 50 }, () => client.publish('flood/t', payload).then(() => 'sent', (e: unknown) => e));
+    const fired = Array.from({ length: QUEUE + 50 }, () => client.publish(TOPIC, payload).then(() => 'sent', (e: unknown) => e));
     const refusals = (await Promise.race([
       Promise.all(fired.slice(room)),
       new Promise((resolve) => setTimeout(() => resolve('pending'), 2_000)),
