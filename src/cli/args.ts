@@ -177,7 +177,7 @@ export function integerOption(args: ParsedArgs, name: string, min: number, max: 
   if (text === undefined) return undefined;
   const value = /^\d+$/.test(text) ? Number(text) : NaN;
   if (!Number.isSafeInteger(value) || value < min || value > max) {
-    throw new UsageError(`--${name} must be a whole number ${min}..${max}, got ${JSON.stringify(text)}`, `run 'aliot ${command} --help'`);
+    throw new UsageError(`--${name} must be a whole number ${min}..${max}, got ${shownValue(text)}`, `run 'aliot ${command} --help'`);
   }
   return value;
 }
@@ -188,9 +188,18 @@ export function choiceOption<T extends string>(args: ParsedArgs, name: string, a
   if (text === undefined) return undefined;
   const match = allowed.find((a) => a === text);
   if (match === undefined) {
-    throw new UsageError(`--${name} must be one of ${allowed.join(', ')}, got ${JSON.stringify(text)}`, `run 'aliot ${command} --help'`);
+    // The value is not echoed: a secret pasted into the wrong flag must not be printed back.
+    throw new UsageError(`--${name} must be one of ${allowed.join(', ')}; got another value (${text.length} characters)`, `run 'aliot ${command} --help'`);
   }
   return match;
+}
+
+/**
+ * A flag's value for an error message: shown when it looks like a number, described otherwise,
+ * so that a secret pasted into the wrong flag is never printed back.
+ */
+export function shownValue(text: string): string {
+  return /^[-+0-9.eE]{1,24}$/.test(text) ? JSON.stringify(text) : `a value of ${text.length} characters`;
 }
 
 /** The help text of a command: synopsis, description, options, examples. */

@@ -60,6 +60,8 @@ const MOVES: Readonly<Record<ClientState, Readonly<Partial<Record<LifecycleEvent
 
 export class Lifecycle {
   #state: ClientState = 'new';
+  /** Publishes, subscribes and pings are refused (ending, ended, disconnected): kept with the state, read on every publish. */
+  #refusing = false;
 
   get state(): ClientState {
     return this.#state;
@@ -75,13 +77,13 @@ export class Lifecycle {
     const next = MOVES[this.#state][event];
     if (next === undefined) throw new Error(`aliot-mqtt internal error: '${event}' is not allowed in state '${this.#state}'`);
     this.#state = next;
+    this.#refusing = next === 'ending' || next === 'ended' || next === 'disconnected';
     return next;
   }
 
   /** Publishes, subscribes and pings are refused (ending, ended, disconnected). */
   get refusing(): boolean {
-    const s = this.#state;
-    return s === 'ending' || s === 'ended' || s === 'disconnected';
+    return this.#refusing;
   }
 
   /** Ending or ended: the session is over. */

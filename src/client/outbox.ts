@@ -58,15 +58,21 @@ interface PendingRequest {
 }
 
 const RESOLVED: Promise<void> = Promise.resolve();
+/** Never modified: they stand in for an empty map or queue (see `#inflight`). */
+const NO_OUTGOING: Map<number, Outgoing> = new Map();
+const NO_REQUESTS: Map<number, PendingRequest> = new Map();
+const NO_QUEUE: Outgoing[] = [];
 const ignore = (): void => {};
 
 export class Outbox {
   /** The connection publishes go out on: set from CONNACK until the connection is lost. */
   #link: Connection | undefined;
   #lastPacketId = 0;
-  #inflight = new Map<number, Outgoing>();
-  #requests = new Map<number, PendingRequest>();
-  #queue: Outgoing[] = [];
+  // The maps and the queue are shared empty ones until first used, and again once emptied: a
+  // gateway holds thousands of idle clients, which then keep no hash table for them.
+  #inflight: Map<number, Outgoing> = NO_OUTGOING;
+  #requests: Map<number, PendingRequest> = NO_REQUESTS;
+  #queue: Outgoing[] = NO_QUEUE;
   #queueHead = 0;
   #queuedBytes = 0;
   /** The oldest unacknowledged message when the last connection was lost by the server. */
@@ -160,6 +166,7 @@ export class Outbox {
         reject(error);
         return;
       }
+      if (this.#queue === NO_QUEUE) this.#queue = [];
       this.#queue.push(outgoing);
       this.#queuedBytes += outgoing.size;
     });
@@ -209,6 +216,11 @@ export class Outbox {
     return qos === 0 || (this.#inflight.size < this.options.maxInflight && this.#inflight.size + this.#requests.size < 65_535);
   }
 
+  #removeInflight(packetId: number): void {
+    if (this.#inflight.size === 1) this.#inflight = NO_OUTGOING;
+    else this.#inflight.delete(packetId);
+  }
+
   /** Puts a publish on the wire; the caller checked `#canSend`. */
   #send(link: Connection, outgoing: Outgoing): void {
     const packet = outgoing.packet;
@@ -220,6 +232,7 @@ export class Outbox {
     const packetId = this.#allocatePacketId()!;
     // Written first: if encoding refuses the message, no id is held for it.
     link.send({ ...packet, packetId });
+    if (this.#inflight === NO_OUTGOING) this.#inflight = new Map();
     this.#inflight.set(packetId, outgoing);
     outgoing.sentOn = link;
     if (outgoing.key !== undefined) this.#store!.sent(outgoing.key, packetId);
@@ -249,7 +262,7 @@ export class Outbox {
   #compactQueue(): void {
     if (this.#queueHead === this.#queue.length) {
       if (this.#queueHead > 0) {
-        this.#queue = [];
+        this.#queue = NO_QUEUE;
         this.#queueHead = 0;
       }
     } else if (this.#queueHead > 1024 && this.#queueHead * 2 > this.#queue.length) {
@@ -263,7 +276,7 @@ export class Outbox {
     const outgoing = this.#inflight.get(packetId);
     if (outgoing === undefined) return false;
     // The id is free again now that its ack is in [MQTT-2.3.1-3].
-    this.#inflight.delete(packetId);
+    this.#removeInflight(packetId);
     this.#forget(outgoing);
     if (this.#suspect === outgoing) this.#suspect = undefined;
     outgoing.resolve();
@@ -292,6 +305,7 @@ export class Outbox {
       return Promise.reject(error);
     }
     return new Promise<Packet>((resolve, reject) => {
+      if (this.#requests === NO_REQUESTS) this.#requests = new Map();
       this.#requests.set(packetId, { packet: withId, resolve, reject });
       // During a probe it waits, and goes out with the other requests after the probe's PUBACK.
       if (this.#link !== undefined && this.#probe === undefined) this.#link.send(withId);
@@ -302,7 +316,8 @@ export class Outbox {
   takeRequest(packetId: number, type: RequestPacket['type']): PendingRequest | undefined {
     const request = this.#requests.get(packetId);
     if (request === undefined || request.packet.type !== type) return undefined;
-    this.#requests.delete(packetId);
+    if (this.#requests.size === 1) this.#requests = NO_REQUESTS;
+    else this.#requests.delete(packetId);
     this.pump();
     return request;
   }
@@ -369,7 +384,7 @@ export class Outbox {
       return undefined;
     }
     this.#suspect = undefined;
-    this.#inflight.delete(packetId);
+    this.#removeInflight(packetId);
     this.#forget(o);
     const error = new MqttClientError(
       'message-refused',
@@ -414,7 +429,7 @@ export class Outbox {
   /** Rejects the pending requests (they cannot complete on a connection that will not come). */
   rejectRequests(error: Error): void {
     const requests = this.#requests;
-    this.#requests = new Map();
+    this.#requests = NO_REQUESTS;
     for (const request of requests.values()) request.reject(error);
   }
 
@@ -426,7 +441,7 @@ export class Outbox {
     this.rejectRequests(error);
     const unacknowledged: UnacknowledgedMessage[] = [];
     const inflight = this.#inflight;
-    this.#inflight = new Map();
+    this.#inflight = NO_OUTGOING;
     for (const [packetId, o] of inflight) {
       unacknowledged.push(describe(o.packet, packetId));
       o.reject(error);
@@ -436,7 +451,7 @@ export class Outbox {
       unacknowledged.push(describe(o.packet, undefined));
       o.reject(error);
     }
-    this.#queue = [];
+    this.#queue = NO_QUEUE;
     this.#queueHead = 0;
     this.#queuedBytes = 0;
     this.#suspect = undefined;
@@ -486,6 +501,9 @@ export class Outbox {
 
   /** What a previous process left in the store: sent ones in flight, the others first in the queue. */
   #restore(entries: readonly StoredEntry[]): void {
+    if (entries.length === 0) return;
+    this.#inflight = new Map();
+    this.#queue = [];
     for (const entry of entries) {
       const packet: PublishPacket = { type: 'publish', topic: entry.topic, payload: entry.payload, qos: 1, retain: entry.retain, dup: false, packetId: undefined };
       const outgoing: Outgoing = { packet, size: 0, resolve: ignore, reject: ignore, key: entry.key, sentOn: undefined };
@@ -497,6 +515,7 @@ export class Outbox {
         this.#queue.push(outgoing);
       }
     }
+    if (this.#inflight.size === 0) this.#inflight = NO_OUTGOING;
   }
 
   /** The store could not write these messages: they are not durable, so their publishes fail. */

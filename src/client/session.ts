@@ -25,6 +25,7 @@ import type { ConnectionOwner, PacketTap } from './connection.js';
 import { ConnectionRefusedError, MqttClientError, SubscribeError, UnexpectedPacketError } from './errors.js';
 import type { ConnackHint, SubscriptionGrant } from './errors.js';
 import { Inbox } from './inbox.js';
+import type { InboxHooks } from './inbox.js';
 import type { MqttMessage } from './messages.js';
 import { Lifecycle } from './lifecycle.js';
 import { Outbox } from './outbox.js';
@@ -71,11 +72,31 @@ const NO_SESSION: ConnectionInfo = Object.freeze({ sessionPresent: false });
 /** A connection dropped sooner than this after CONNACK counts as a quick drop. */
 const QUICK_DROP_MS = 5000;
 
-export class Session implements ConnectionOwner {
+/**
+ * The session's clock: the caller's, with timers that follow `unref()` (a client that was told not
+ * to hold the process arms no timer that does).
+ */
+class RefClock implements Clock {
+  refd = true;
+  constructor(private readonly base: Clock) {}
+  now(): number {
+    return this.base.now();
+  }
+  setTimeout(callback: () => void, ms: number): unknown {
+    const handle = this.base.setTimeout(callback, ms);
+    if (!this.refd) refTimer(handle, false);
+    return handle;
+  }
+  clearTimeout(handle: unknown): void {
+    this.base.clearTimeout(handle);
+  }
+}
+
+export class Session implements ConnectionOwner, InboxHooks {
   readonly lifecycle = new Lifecycle();
   readonly outbox: Outbox;
   readonly inbox: Inbox;
-  readonly clock: Clock;
+  readonly clock: RefClock;
   tap: PacketTap | undefined;
   #conn: Connection | undefined;
   #attempt: AbortController | undefined;
@@ -85,11 +106,10 @@ export class Session implements ConnectionOwner {
   #quickDrops = 0;
   /** Filters and QoS the server should hold for us, to restore into a session that was lost. */
   readonly #subscriptions = new Map<string, QoS>();
-  #connectWaiters: Array<Waiter<ConnectionInfo>> = [];
+  #connectWaiters: Array<Waiter<ConnectionInfo>> | undefined;
   #lastConnection: ConnectionInfo = NO_SESSION;
   #ending: Promise<EndReport> | undefined;
   #fatal: Error | undefined;
-  #refd = true;
 
   /** The CONNECT of every attempt, password included: kept where no inspection reaches. */
   readonly #connect: ConnectPacket;
@@ -100,23 +120,10 @@ export class Session implements ConnectionOwner {
     private readonly events: SessionEmitter,
   ) {
     this.#connect = connect;
-    const base = options.clock;
-    // Timers follow unref(): a client that was told not to hold the process arms no timer that does.
-    this.clock = {
-      now: () => base.now(),
-      setTimeout: (callback, ms) => {
-        const handle = base.setTimeout(callback, ms);
-        if (!this.#refd) refTimer(handle, false);
-        return handle;
-      },
-      clearTimeout: (handle) => base.clearTimeout(handle),
-    };
+    this.clock = new RefClock(options.clock);
     if (options.reconnect !== false) this.#backoff = new Backoff(options.reconnect, options.random);
     this.outbox = new Outbox(options, this.lifecycle);
-    this.inbox = new Inbox(options.messageBuffer, {
-      message: (topic, payload, message) => this.events.emit('message', topic, payload, message),
-      behind: (behind) => this.#conn?.consumerBehind(behind),
-    });
+    this.inbox = new Inbox(options.messageBuffer, this);
   }
 
   get lastConnection(): ConnectionInfo {
@@ -134,7 +141,7 @@ export class Session implements ConnectionOwner {
       case 'ended':
         return Promise.reject(this.#fatal ?? endedError());
     }
-    const promise = new Promise<ConnectionInfo>((resolve, reject) => this.#connectWaiters.push({ resolve, reject }));
+    const promise = new Promise<ConnectionInfo>((resolve, reject) => (this.#connectWaiters ??= []).push({ resolve, reject }));
     if (this.lifecycle.allows('connect')) {
       this.#clearRetryTimer();
       this.#startAttempt(0);
@@ -182,7 +189,7 @@ export class Session implements ConnectionOwner {
 
   /** Holds the process (true, the default) or not, as `socket.ref()`/`unref()` do. */
   ref(ref: boolean): void {
-    this.#refd = ref;
+    this.clock.refd = ref;
     const socket = this.#conn?.socket as (Duplex & { ref?: () => void; unref?: () => void }) | undefined;
     if (ref) socket?.ref?.();
     else socket?.unref?.();
@@ -233,7 +240,7 @@ export class Session implements ConnectionOwner {
   #opened(socket: Duplex, deadline: number): void {
     const conn = new Connection(this, socket, this.options, this.clock);
     this.#conn = conn;
-    if (!this.#refd) (socket as Duplex & { unref?: () => void }).unref?.();
+    if (!this.clock.refd) (socket as Duplex & { unref?: () => void }).unref?.();
     try {
       conn.open(this.#connect, deadline);
     } catch (error) {
@@ -312,8 +319,8 @@ export class Session implements ConnectionOwner {
     }
     this.outbox.pump();
     const waiters = this.#connectWaiters;
-    this.#connectWaiters = [];
-    for (const w of waiters) w.resolve(this.#lastConnection);
+    this.#connectWaiters = undefined;
+    if (waiters !== undefined) for (const w of waiters) w.resolve(this.#lastConnection);
     try {
       this.events.emit('connect', this.#lastConnection);
     } catch (error) {
@@ -336,6 +343,16 @@ export class Session implements ConnectionOwner {
         if (!(error instanceof MqttClientError && error.code === 'client-ended')) this.#report(error);
       },
     );
+  }
+
+  /** @internal The inbox's hook: a message for the `message` event. */
+  message(topic: string, payload: Buffer, message: MqttMessage): void {
+    this.events.emit('message', topic, payload, message);
+  }
+
+  /** @internal The inbox's hook: an iterator fell behind, or none is behind any more. */
+  behind(behind: boolean): void {
+    this.#conn?.consumerBehind(behind);
   }
 
   /** @internal */
@@ -474,8 +491,8 @@ export class Session implements ConnectionOwner {
 
   #rejectConnectWaiters(error: Error): void {
     const waiters = this.#connectWaiters;
-    this.#connectWaiters = [];
-    for (const w of waiters) w.reject(error);
+    this.#connectWaiters = undefined;
+    if (waiters !== undefined) for (const w of waiters) w.reject(error);
   }
 
   /** Emits `error` when someone listens; the same error also settles the promises concerned. */

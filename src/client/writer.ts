@@ -129,6 +129,10 @@ export class FrameWriter {
   tickEnded(): void {
     this.flushScheduled = false;
     this.flush();
+    // A socket that hands the bytes on synchronously (an in-memory pipe) can bring the answer back
+    // inside that write, and the answer can make more packets: they are in the slab, after the
+    // batch, with their own flush scheduled. Letting go of the slab now would lose them.
+    if (this.end !== this.start) return;
     this.lastTick = this.thisTick;
     this.thisTick = 0;
     this.slab = NO_SLAB;
