@@ -5,4 +5,5 @@
 export { openTransport } from './open.js';
 export type { TransportOptions } from './options.js';
 export { TransportError } from './errors.js';
-export type { TransportErrorCode, TransportPhase } from './errors.js';
+export type { TransportAdvice, TransportAdviceCode, TransportErrorCode, TransportPhase } from './errors.js';
+export type { Advice, AdviceOption, Hint } from '../shared/advice.js';

@@ -1,13 +1,8 @@
 import { isIP, nodeDns, nodeNet, nodeTls } from '../shared/builtins.js';
 import type { LookupFunction, Socket, TcpSocketConnectOpts } from 'node:net';
 import type { ConnectionOptions, TLSSocket } from 'node:tls';
-import {
-  abortedError,
-  closedEarlyError,
-  connectTimeoutError,
-  toTransportError,
-} from './errors.js';
-import type { FailureContext, TransportError, TransportPhase } from './errors.js';
+import type { FailureContext, OtherFamilyLookup, TransportError, TransportPhase } from './errors.js';
+import { abortedError, closedEarlyError, connectTimeoutError, errorCode, LOOKUP_NOT_FOUND, toTransportError } from './failures.js';
 import { resolveTransportOptions } from './options.js';
 import type { ResolvedTransportOptions, TransportOptions } from './options.js';
 
@@ -39,6 +34,7 @@ function connect(options: ResolvedTransportOptions): Promise<Socket> {
       port: options.port,
       family: options.family,
       phase: progress.phase,
+      otherFamily: progress.otherFamily,
       ...extra,
     });
 
@@ -48,7 +44,7 @@ function connect(options: ResolvedTransportOptions): Promise<Socket> {
       return;
     }
 
-    const lookup = deferredLookup(options.lookup ?? (nodeDns().lookup as LookupFunction), progress);
+    const lookup = deferredLookup(options.lookup ?? (nodeDns().lookup as LookupFunction), options.family, progress);
     const tcpOptions: TcpSocketConnectOpts = {
       host: options.host,
       port: options.port,
@@ -112,6 +108,7 @@ function connect(options: ResolvedTransportOptions): Promise<Socket> {
 
 interface Progress {
   phase: TransportPhase;
+  otherFamily?: OtherFamilyLookup;
 }
 
 /**
@@ -119,18 +116,37 @@ interface Progress {
  * a resolver that calls back synchronously would make Node connect, fail and even throw
  * (setting SNI on the destroyed socket) inside tls.connect(), before any listener of ours
  * exists.
+ *
+ * When a lookup in one family finds nothing, a second one in the other family tells a name that
+ * has only addresses of that family (an AAAA record missing: the usual first failure over IPv6)
+ * from a name that does not resolve at all, whose error must not advise the other family.
  */
-function deferredLookup(resolver: LookupFunction, progress: Progress): LookupFunction {
+function deferredLookup(resolver: LookupFunction, wanted: 0 | 4 | 6, progress: Progress): LookupFunction {
   return (hostname, lookupOptions, callback) => {
     resolver(hostname, lookupOptions, (error, address, family) => {
-      process.nextTick(() => {
-        if (!error && progress.phase === 'lookup') {
-          progress.phase = 'tcp';
-        }
-        callback(error, address, family);
+      const code = error ? errorCode(error) : undefined;
+      if (wanted === 0 || code === undefined || !LOOKUP_NOT_FOUND.has(code)) {
+        process.nextTick(() => {
+          if (!error && progress.phase === 'lookup') {
+            progress.phase = 'tcp';
+          }
+          callback(error, address, family);
+        });
+        return;
+      }
+      const other = wanted === 6 ? 4 : 6;
+      resolver(hostname, { family: other }, (otherError) => {
+        progress.otherFamily = { family: other, outcome: lookupOutcome(otherError), code: otherError ? errorCode(otherError) : undefined };
+        process.nextTick(() => callback(error, address, family));
       });
     });
   };
+}
+
+function lookupOutcome(error: unknown): OtherFamilyLookup['outcome'] {
+  if (!error) return 'found';
+  const code = errorCode(error);
+  return code !== undefined && LOOKUP_NOT_FOUND.has(code) ? 'not-found' : 'failed';
 }
 
 function tlsOptions(options: ResolvedTransportOptions, tcpOptions: TcpSocketConnectOpts): ConnectionOptions {
