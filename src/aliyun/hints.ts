@@ -89,8 +89,8 @@ export function platformClosedHint(): Hint<PlatformHintCode> {
   return {
     code: 'signed-in-elsewhere',
     text:
-      'the platform closes a device\'s connection when the same device signs in again elsewhere: the newer connection stays, ' +
-      'and two clients with one device\'s credentials keep kicking each other off',
+      "the platform closes a device's connection when the same device signs in again elsewhere (the newer connection stays; " +
+      "two clients with one device's credentials keep kicking each other off)",
     advice: [{ code: 'one-client-per-device', text: 'make sure no other program or machine is signed in as this device' }],
   };
 }

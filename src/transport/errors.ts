@@ -160,7 +160,7 @@ export const ADVICE = {
   allowIpv4: { code: 'allow-other-family', text: 'connect with {option} to allow IPv4', option: { name: 'family', value: 0 } },
   useIpv6: { code: 'allow-other-family', text: 'connect with {option} to use IPv6', option: { name: 'family', value: 6 } },
   addAaaa: { code: 'add-aaaa-record', text: 'or give the name an AAAA record' },
-  ipv6Loopback: { code: 'use-ipv6-loopback', text: 'connect to {option}, the IPv6 loopback', option: { name: 'host', value: '::1' } },
+  ipv6Loopback: { code: 'use-ipv6-loopback', text: 'use {option} for the IPv6 loopback', option: { name: 'host', value: '::1' } },
   hostName: { code: 'check-host-name', text: 'check the spelling of the host name' },
   dns: { code: 'check-dns', text: "check this machine's network and DNS configuration" },
   retry: { code: 'retry-later', text: 'then retry' },

@@ -90,7 +90,7 @@ export function connectTimeoutError(context: FailureContext, timeout: number): T
     tcp: [`TCP connection to ${endpoint} was not established ${within}: the host does not answer`, [ADVICE.silentHost, ADVICE.moreTime]],
     tls: [
       `TLS handshake with ${endpoint} did not complete ${within}: the server accepted TCP but did not answer the handshake`,
-      [ADVICE.tlsPort, ADVICE.moreTime],
+      [ADVICE.tlsPort, ADVICE.plainTcp, ADVICE.moreTime],
     ],
   }[context.phase] as [string, TransportAdvice[]];
   return maker(context, undefined)('connect-timeout', summary, advice);
@@ -175,7 +175,7 @@ function unreachableError(code: string, error: unknown, context: FailureContext,
   const ipv6 = address !== undefined ? isIP(address) === 6 : isIP(context.host) === 6 || context.family === 6;
   const target = address !== undefined && address !== context.host ? `${endpoint} (${address})` : endpoint;
   if (literal) {
-    return make(ipv6 ? 'no-ipv6-route' : 'network-unreachable', `no route to ${target} (${code}): this machine has no route to that address`, [
+    return make(ipv6 ? 'no-ipv6-route' : 'network-unreachable', `no route to ${target} (${code}): that address cannot be reached from this machine`, [
       ADVICE.address,
     ]);
   }
