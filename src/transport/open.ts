@@ -135,10 +135,18 @@ function deferredLookup(resolver: LookupFunction, wanted: 0 | 4 | 6, progress: P
         return;
       }
       const other = wanted === 6 ? 4 : 6;
-      resolver(hostname, { family: other }, (otherError) => {
+      let answered = false;
+      const answer = (otherError: unknown): void => {
+        if (answered) return; // a resolver that calls back twice does not get to answer twice
+        answered = true;
         progress.otherFamily = { family: other, outcome: lookupOutcome(otherError), code: otherError ? errorCode(otherError) : undefined };
         process.nextTick(() => callback(error, address, family));
-      });
+      };
+      try {
+        resolver(hostname, { family: other }, answer);
+      } catch (thrown) {
+        answer(thrown ?? new Error('the resolver threw'));
+      }
     });
   };
 }

@@ -110,3 +110,31 @@ describe('connection failures', () => {
     expect(error.message).not.toMatch(/family|connectivity/);
   });
 });
+
+describe('the second lookup, with a resolver that misbehaves', () => {
+  const notFound = (hostname: string): Error => Object.assign(new Error(`getaddrinfo ENOTFOUND ${hostname}`), { code: 'ENOTFOUND' });
+
+  it('one that throws on the second question: the first answer stands, as a DNS failure', async () => {
+    let calls = 0;
+    const lookup: Parameters<typeof openTransport>[0]['lookup'] = (hostname, _options, callback) => {
+      if (calls++ > 0) throw new Error('no family 4 here');
+      setImmediate(() => callback(notFound(hostname), '', 0));
+    };
+    const error = await failureOf(openTransport({ host: 'odd.example', port: 1883, lookup }));
+    expect(error).toMatchObject({ code: 'dns-failed', phase: 'lookup' });
+    expect((error.cause as { code?: string }).code).toBe('ENOTFOUND');
+  });
+
+  it('one that calls back twice: answered once', async () => {
+    const lookup: Parameters<typeof openTransport>[0]['lookup'] = (hostname, options, callback) => {
+      if (options.family === 4) {
+        callback(null, '127.0.0.1', 4);
+        callback(notFound(hostname), '', 0);
+        return;
+      }
+      setImmediate(() => callback(notFound(hostname), '', 0));
+    };
+    const error = await failureOf(openTransport({ host: 'twice.example', port: 1883, lookup }));
+    expect(error.code).toBe('no-aaaa-record');
+  });
+});
