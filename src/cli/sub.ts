@@ -20,9 +20,10 @@ export const SUB: CommandSpec = {
   description: `Connects, subscribes to every -t filter and prints each message's payload on its own line (with
 -v, the topic first). It stops after -C messages, after -W seconds counted from the start,
 connecting included (exit code 3), on Ctrl-C or SIGTERM (exit code 0), or when the connection
-fails or is lost (exit code 2; 3 when connecting takes longer than --connect-timeout). With --product-key and
---device-name it signs in as that device (secret from --device-secret or ${SECRET_ENV}); with -h
-it talks to any MQTT 3.1.1 broker (password from -P or ${PASSWORD_ENV}). It never reconnects.`,
+fails or is lost (exit code 2; 3 when connecting takes longer than --connect-timeout). With
+--product-key and --device-name it signs in as that device (secret from --device-secret or
+${SECRET_ENV}); with -h it talks to any MQTT 3.1.1 broker (password from -P or ${PASSWORD_ENV}).
+It never reconnects.`,
   options: [
     ...CONNECTION_OPTIONS,
     { name: 'topic', short: 't', type: 'string', multiple: true, placeholder: 'FILTER', help: 'a topic filter to subscribe to' },
