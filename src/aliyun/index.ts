@@ -26,6 +26,7 @@ export {
   type PlatformPublishSettings,
 } from './limits.js';
 export { platformConnackHint, type PlatformConnackHint, type RefusedReturnCode } from './connack.js';
+export { platformTransportHint, platformClosedHint, type PlatformHintCode, type ConnectionFailureFacts } from './hints.js';
 export {
   deviceConnectionOptions,
   type DeviceOptions,

@@ -182,6 +182,23 @@ export function integerOption(args: ParsedArgs, name: string, min: number, max: 
   return value;
 }
 
+/** The longest wait a timer can hold, in seconds (setTimeout takes at most 2^31 - 1 ms). */
+const MAX_SECONDS = 2_147_483;
+
+/**
+ * A wait given in seconds, whole or decimal (`2`, `0.5`), as milliseconds; undefined when absent.
+ * Seconds because people type them; the library takes milliseconds.
+ */
+export function secondsOption(args: ParsedArgs, name: string, command: string): number | undefined {
+  const text = args.string(name);
+  if (text === undefined) return undefined;
+  const value = /^\d+(\.\d+)?$/.test(text) ? Number(text) : NaN;
+  if (!(value >= 0.001 && value <= MAX_SECONDS)) {
+    throw new UsageError(`--${name} must be seconds from 0.001 to ${MAX_SECONDS} (e.g. 5 or 0.5), got ${JSON.stringify(text)}`, `run 'aliot ${command} --help'`);
+  }
+  return Math.round(value * 1000);
+}
+
 /** One of `allowed`, or undefined when absent. */
 export function choiceOption<T extends string>(args: ParsedArgs, name: string, allowed: readonly T[], command: string): T | undefined {
   const text = args.string(name);

@@ -29,6 +29,7 @@ import type { ConnectionInfo, EndReport, SessionEvents } from './session.js';
 export type { ClientState } from './lifecycle.js';
 export type { ConnectionInfo, EndReport } from './session.js';
 export type { UnacknowledgedMessage } from './outbox.js';
+export type { CloseDetails } from './connection.js';
 
 export interface PublishOptions {
   /** 0 (default) or 1. The platform has no QoS 2, and this client sends none. */
@@ -53,7 +54,8 @@ export interface EndOptions {
  *
  * - `connect`: a connection was accepted.
  * - `message`: a PUBLISH arrived; `payload` is a Buffer viewing the received bytes.
- * - `close`: a connection closed (there may be more: see `reconnect`); `error` says why it failed.
+ * - `close`: a connection closed (there may be more: see `reconnect`); `error` says why it failed,
+ *   `details` whether CONNACK had accepted it and, if not, the first bytes the server sent.
  * - `offline`: a connection that was up went down; publishes now queue.
  * - `reconnect`: a new attempt starts, after `delay` ms of backoff.
  * - `error`: something went wrong; the same error also settles the promises concerned.

@@ -41,6 +41,21 @@ export interface ConnectionOwner {
   readonly tap: PacketTap | undefined;
 }
 
+/** What a closed connection came to, for the `close` event. */
+export interface CloseDetails {
+  /** CONNACK accepted the session on it. */
+  readonly accepted: boolean;
+  /**
+   * The first bytes the server sent on a connection that was never accepted (at most 64): what a
+   * server that does not speak MQTT said instead, such as a TLS record on a plain TCP connection.
+   * Empty for an accepted connection.
+   */
+  readonly received: Uint8Array;
+}
+
+const HEAD_KEPT = 64;
+const EMPTY = new Uint8Array(0);
+
 /** Settings a connection takes from the resolved client options. */
 export interface ConnectionSettings {
   readonly keepalive: number;
@@ -77,6 +92,8 @@ export class Connection implements KeepaliveHooks, WriterHooks {
   #consumerBehind = false;
   #readingPaused = false;
   #pings: PingWaiter[] | undefined;
+  /** The first bytes the server sent, kept until CONNACK accepts (see `CloseDetails`). */
+  #head: Uint8Array | undefined;
 
   constructor(
     private readonly owner: ConnectionOwner,
@@ -99,6 +116,11 @@ export class Connection implements KeepaliveHooks, WriterHooks {
     return this.#closed;
   }
 
+  /** What the session tells the `close` event about this connection. */
+  details(): CloseDetails {
+    return { accepted: this.accepted, received: this.#head ?? EMPTY };
+  }
+
   /**
    * Writes CONNECT, the first packet on the connection [MQTT-3.1.0-1], and arms the CONNACK
    * deadline. Throws (nothing written) when the codec refuses the packet.
@@ -116,6 +138,7 @@ export class Connection implements KeepaliveHooks, WriterHooks {
   accept(now: number): void {
     this.#clearConnackTimer();
     this.accepted = true;
+    this.#head = undefined;
     this.acceptedAt = now;
     this.keepalive.start();
     this.#updateReading();
@@ -202,6 +225,10 @@ export class Connection implements KeepaliveHooks, WriterHooks {
   /** @internal A chunk arrived. */
   receive(chunk: Buffer): void {
     if (this.#closed) return;
+    if (!this.accepted && (this.#head === undefined || this.#head.length < HEAD_KEPT)) {
+      const head = this.#head ?? EMPTY;
+      this.#head = Buffer.concat([head, chunk.subarray(0, HEAD_KEPT - head.length)]);
+    }
     let packets: Packet[];
     try {
       packets = this.#decoder.push(chunk);

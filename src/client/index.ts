@@ -10,6 +10,7 @@ export {
   type UnacknowledgedMessage,
   type MqttClientEvents,
   type MqttMessage,
+  type CloseDetails,
 } from './client.js';
 export type { MqttClientOptions, ReconnectOptions, WillOptions, OpenSocket } from './options.js';
 export {

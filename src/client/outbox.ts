@@ -15,9 +15,9 @@
  * - A message the server keeps refusing: when the server (or the network) closes a connection
  *   while a message is the oldest unacknowledged one, the next connection sends that message
  *   alone first and waits for its PUBACK before anything else (a probe). When the server closes
- *   that connection too, with the probe unanswered, the message is rejected with
- *   `message-refused` and the rest go on. A network cut during the probe's one round trip would
- *   be needed to blame a message wrongly.
+ *   the connection right after the probe twice in a row, the message is rejected with
+ *   `message-refused` and the rest go on. Blaming a message wrongly would take two network cuts
+ *   in a row, each inside the probe's one round trip.
  * - With a durable store, every accepted QoS 1 message is recorded before `publish` returns and
  *   leaves the store only with its PUBACK.
  */
@@ -58,6 +58,8 @@ interface PendingRequest {
 }
 
 const RESOLVED: Promise<void> = Promise.resolve();
+/** Probes in a row the server must close the connection after before a message is refused. */
+const PROBES = 2;
 /** Never modified: they stand in for an empty map or queue (see `#inflight`). */
 const NO_OUTGOING: Map<number, Outgoing> = new Map();
 const NO_REQUESTS: Map<number, PendingRequest> = new Map();
@@ -79,6 +81,8 @@ export class Outbox {
   #suspect: Outgoing | undefined;
   /** The suspect, sent alone on this connection; nothing else goes out until its PUBACK. */
   #probe: Outgoing | undefined;
+  /** Connections in a row the server closed right after the probe. */
+  #probesFailed = 0;
   /** DUP for re-sends on this connection: the server kept the session. */
   #resendDup = false;
   #idleWaiters: Array<() => void> | undefined;
@@ -376,20 +380,24 @@ export class Outbox {
     const oldest = this.#inflight.entries().next().value;
     if (!byPeer || oldest === undefined || oldest[1].sentOn !== link) {
       this.#suspect = undefined;
+      this.#probesFailed = 0;
       return undefined;
     }
     const [packetId, o] = oldest;
     if (probe !== o) {
       this.#suspect = o;
+      this.#probesFailed = 0;
       return undefined;
     }
+    if (++this.#probesFailed < PROBES) return undefined; // still the suspect: probe it again
     this.#suspect = undefined;
+    this.#probesFailed = 0;
     this.#removeInflight(packetId);
     this.#forget(o);
     const error = new MqttClientError(
       'message-refused',
       `the server closed the connection right after this message (PUBLISH to ${JSON.stringify(o.packet.topic)}, ` +
-        `${o.packet.payload.length} bytes, packet id ${packetId}), then again when it was sent alone: it refuses it, ` +
+        `${o.packet.payload.length} bytes, packet id ${packetId}), and again each time it was sent alone: it refuses it, ` +
         'often for its size (a server-side maximum packet size; see maxOutgoingPacketSize) or its topic. It was dropped; the others go on',
     );
     o.reject(error);

@@ -21,7 +21,7 @@ import type { ConnectPacket, Packet, PublishPacket, QoS, SubackPacket, Subscript
 import { TransportError } from '../transport/errors.js';
 import { Backoff } from './backoff.js';
 import { Connection, ListenerFailure, SocketFailure } from './connection.js';
-import type { ConnectionOwner, PacketTap } from './connection.js';
+import type { CloseDetails, ConnectionOwner, PacketTap } from './connection.js';
 import { ConnectionRefusedError, MqttClientError, SubscribeError, UnexpectedPacketError } from './errors.js';
 import type { ConnackHint, SubscriptionGrant } from './errors.js';
 import { Inbox } from './inbox.js';
@@ -47,7 +47,7 @@ export interface EndReport {
 export interface SessionEvents {
   connect: [info: ConnectionInfo];
   message: [topic: string, payload: Buffer, message: MqttMessage];
-  close: [error: Error | undefined];
+  close: [error: Error | undefined, details: CloseDetails];
   offline: [];
   reconnect: [attempt: number, delay: number];
   error: [error: Error];
@@ -384,7 +384,7 @@ export class Session implements ConnectionOwner, InboxHooks {
     const refused = conn.accepted && !over ? this.outbox.detach(conn, byPeer) : undefined;
     if (failure !== undefined) this.#report(error!);
     if (refused !== undefined) this.#report(refused);
-    this.events.emit('close', error);
+    this.events.emit('close', error, conn.details());
     if (over) {
       // end() may be waiting for acks that can no longer come on this connection.
       this.outbox.releaseIdleWaiters();

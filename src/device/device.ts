@@ -19,6 +19,8 @@ import { ALINK_METHODS, buildAlinkReply, buildAlinkRequest, parseAlinkReply, par
 import type { AlinkReply, AlinkReplyInput, AlinkRequest } from '../aliyun/alink/payload.js';
 import { AlinkTopics } from '../aliyun/alink/topics.js';
 import { platformConnackHint } from '../aliyun/connack.js';
+import { platformTransportHint } from '../aliyun/hints.js';
+import { TransportError } from '../transport/errors.js';
 import { deviceConnectionOptions } from '../aliyun/connection.js';
 import type { DeviceOptions } from '../aliyun/connection.js';
 import { ALINK_REPLY_CODES, AlinkHandlerError, AlinkReplyError, DeviceError } from './errors.js';
@@ -284,7 +286,8 @@ class PlatformDevice extends EventEmitter<DeviceEvents> implements Device {
       this.#stop('connecting failed');
       const state = this.client.state;
       if (state !== 'ending' && state !== 'ended') await this.client.end({ force: true });
-      throw error;
+      // The transport does not know the platform's hosts; the profile says what they need.
+      throw error instanceof TransportError ? error.withHint(platformTransportHint(error)) : error;
     }
     setImmediate(() => this.#release());
   }

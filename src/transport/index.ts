@@ -5,4 +5,7 @@
 export { openTransport } from './open.js';
 export type { TransportOptions, ResolvedTransportOptions } from './options.js';
 export { TransportError } from './errors.js';
-export type { TransportErrorCode, TransportPhase } from './errors.js';
+export { earlyCloseHint } from './closed.js';
+export type { EarlyCloseFacts, EarlyCloseHintCode } from './closed.js';
+export type { TransportAdvice, TransportAdviceCode, TransportErrorCode, TransportPhase } from './errors.js';
+export type { Advice, AdviceOption, Hint } from '../shared/advice.js';

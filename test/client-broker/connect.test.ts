@@ -117,7 +117,7 @@ describeWithBroker('MqttClient against mosquitto: connecting', () => {
 
     await expect(published).resolves.toBeUndefined();
     expect(report.unacknowledged).toEqual([]);
-    expect(await closed).toEqual([undefined]);
+    expect(await closed).toEqual([undefined, { accepted: true, received: new Uint8Array(0) }]);
     const sent = spy.connections[0]!.sent;
     expect(sent.at(-1)!.bytes).toEqual(DISCONNECT);
     expect(sent.filter((f) => f.bytes.equals(DISCONNECT))).toHaveLength(1);
