@@ -36,6 +36,13 @@ export interface OutboxStoreHooks {
    * durable. The client rejects their publishes with `error` unless they were acknowledged.
    */
   writeFailed(keys: readonly number[], error: Error): void;
+  /**
+   * Opening found damage in the stored data and skipped it (a StoreError, code `store-corrupt`):
+   * the entries `open` returns are the intact ones, but a message in the skipped bytes is lost.
+   * The client reports it (it is not a reason to stop). Optional, so that a store that cannot be
+   * damaged need not call it; a store given no such hook reports through `process.emitWarning`.
+   */
+  damaged?(error: Error): void;
 }
 
 export interface OutboxStore {
