@@ -104,8 +104,8 @@ export class RecordWriter {
   }
 
   header(nextKey: number): void {
-    const b = this.bytes;
     const at = this.reserve(HEADER_SIZE);
+    const b = this.bytes;
     b.write(MAGIC, at, 'latin1');
     putU16(b, at + 8, VERSION);
     putU16(b, at + 10, HEADER_SIZE);
@@ -174,24 +174,28 @@ export class RecordWriter {
   }
 }
 
-export type Header = { readonly version: number; readonly nextKey: number } | 'not-a-store' | 'short';
+export type Header = { readonly version: number; readonly nextKey: number } | 'short' | 'damaged' | 'not-a-store';
 
 /**
- * The header at the start of `bytes`: 'short' when there are fewer bytes than a header and they
- * agree with one as far as they go (a file whose creation was cut short), 'not-a-store' otherwise.
+ * The header at the start of `bytes`:
+ * - 'short': fewer bytes than a header, agreeing with one as far as they go (a file whose
+ *   creation was cut short);
+ * - 'damaged': the magic is there but the rest does not check, or the magic is damaged but a
+ *   valid record follows where the first one goes; either way the records can still be read;
+ * - 'not-a-store': anything else.
  * A header of a later version is returned as read, for the caller to refuse.
  */
-export function readHeader(bytes: Uint8Array, length: number): Header {
+export function readHeader(bytes: Buffer, length: number): Header {
   const magic = Buffer.from(MAGIC, 'latin1');
-  const compared = Math.min(length, magic.length);
-  for (let i = 0; i < compared; i++) if (bytes[i] !== magic[i]) return 'not-a-store';
-  if (length < HEADER_SIZE) return 'short';
-  if (getU32(bytes, 20) !== crc32(bytes, 0, 20)) return 'not-a-store';
+  const magicOk = bytes.subarray(0, Math.min(length, magic.length)).equals(magic.subarray(0, Math.min(length, magic.length)));
+  if (length < HEADER_SIZE) return magicOk ? 'short' : 'not-a-store';
   const version = getU16(bytes, 8);
-  if (version !== VERSION) return { version, nextKey: 0 };
   const nextKey = getKey(bytes, 12);
-  if (getU16(bytes, 10) !== HEADER_SIZE || nextKey < 0) return 'not-a-store';
-  return { version, nextKey };
+  if (magicOk && getU32(bytes, 20) === crc32(bytes, 0, 20)) {
+    if (version !== VERSION) return { version, nextKey: 0 };
+    if (getU16(bytes, 10) === HEADER_SIZE && nextKey > 0) return { version, nextKey };
+  }
+  return magicOk || readRecord(bytes, HEADER_SIZE, length) !== undefined ? 'damaged' : 'not-a-store';
 }
 
 /** The valid record that starts at `at` in `bytes[..end)`, or undefined when there is none. */
