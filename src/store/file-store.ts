@@ -3,8 +3,8 @@
  * what a client accepted survives the process being killed.
  *
  * Every `add`, `sent` and `acknowledged` is encoded into one buffer at once and the buffer is
- * written (one write syscall) from a `process.nextTick` callback: before the current macrotask
- * ends, and once for everything the tick did. A message whose `add` returned is therefore in the
+ * written (one write syscall) from a `process.nextTick` callback queued from a promise job: before
+ * the current macrotask ends, and once for everything the tick did. A message whose `add` returned is therefore in the
  * kernel's hands by the end of the tick, which is what surviving SIGKILL takes; surviving a power
  * cut takes an fsync as well, which is the `fsync` option.
  *
@@ -131,6 +131,7 @@ class FileOutboxStore implements FileStore {
   private tornBytes = 0;
   private damage: StoreDamage | undefined;
   private readonly flushBound = (): void => this.flush();
+  private readonly scheduleFlush = (): void => void process.nextTick(this.flushBound);
 
   constructor(directory: string, fsync: FsyncMode, maxBytes: number | undefined) {
     this.directory = directory;
@@ -269,10 +270,16 @@ class FileOutboxStore implements FileStore {
     if (lost.length > 0) this.hooks?.writeFailed(lost, error);
   }
 
+  /**
+   * Node runs the nextTick queue before the promise jobs of a tick, and both until neither has
+   * work left before it returns to the event loop. A nextTick queued from a promise job therefore
+   * runs once the promise jobs queued so far have run: adds made in `await` continuations of the
+   * same macrotask go into the same write, and the write still comes before the macrotask ends.
+   */
   private schedule(): void {
     if (this.flushScheduled) return;
     this.flushScheduled = true;
-    process.nextTick(this.flushBound);
+    queueMicrotask(this.scheduleFlush);
   }
 
   /** Removes a message from memory; false when there was none with `key`. */
@@ -323,10 +330,10 @@ class FileOutboxStore implements FileStore {
     if (header === 'not-a-store') {
       throw new StoreError('store-corrupt', `${file} is not an aliot-mqtt store (its header does not check); move it away and the store starts empty, or point the store at another directory`, { path: file });
     }
-    if (header.version !== VERSION) {
+    if (header !== 'damaged' && header.version !== VERSION) {
       throw new StoreError('store-version', `${file} is in store format ${header.version}, written by another version of aliot-mqtt; this one reads format ${VERSION}. Use that version, or move the file away (its messages are then not sent)`, { path: file });
     }
-    const found = replay(bytes, length, header.nextKey);
+    const found = replay(bytes, length, header === 'damaged' ? 1 : header.nextKey);
     this.entries = found.entries;
     this.nextKey = found.nextKey;
     this.addBytes = found.addBytes;
@@ -338,12 +345,13 @@ class FileOutboxStore implements FileStore {
       if (this.fsync !== 'never') fs.fdatasyncSync(this.fd);
       debug('store: cut a torn record of %d bytes from the end of %s', this.tornBytes, file);
     }
-    const { regions, strayRecords } = found.damage;
-    if (regions === 0 && strayRecords === 0) {
+    const { regions, bytes: skipped, strayRecords } = found.damage;
+    if (header !== 'damaged' && regions === 0 && strayRecords === 0) {
       this.maybeCompact();
       return;
     }
-    this.damage = found.damage;
+    // A damaged header counts as one more damaged region (its next key is then taken from the records).
+    this.damage = header === 'damaged' ? { regions: regions + 1, bytes: skipped + HEADER_SIZE, strayRecords } : found.damage;
     // Rewritten clean, so that the damage is reported once, not at every start.
     try {
       this.compactNow();
