@@ -127,6 +127,8 @@ class FileOutboxStore implements FileStore {
   private failure: StoreError | undefined;
   /** After a failed compaction, the file size to reach before trying again. */
   private compactRetryAt = 0;
+  /** After a failed write, the compacted size a compaction failed to write (see recoverByCompaction). */
+  private recoveryFailedAt = Infinity;
   private compactions = 0;
   private tornBytes = 0;
   private damage: StoreDamage | undefined;
@@ -187,15 +189,16 @@ class FileOutboxStore implements FileStore {
     // After a failure every add is a probe: written now, so the caller learns at once whether
     // there is room again. With fsync 'message' every add is written and synced before returning.
     const error = this.writeBatch();
-    if (error !== undefined) {
-      this.batch.truncate(mark);
-      this.forget(key);
-      this.failure = error;
-      throw error;
+    if (error === undefined) {
+      this.failure = undefined;
+      this.maybeCompact();
+      return key;
     }
-    this.failure = undefined;
-    this.maybeCompact();
-    return key;
+    if (this.recoverByCompaction()) return key;
+    this.batch.truncate(mark);
+    this.forget(key);
+    this.failure = error;
+    throw error;
   }
 
   sent(key: number, packetId: number): void {
@@ -264,6 +267,7 @@ class FileOutboxStore implements FileStore {
       this.maybeCompact();
       return;
     }
+    if (this.recoverByCompaction()) return;
     this.failure = error;
     const lost = this.dropUnwrittenAdds();
     debug('store: a write failed (%s); %d messages not stored', error.code, lost.length);
@@ -315,6 +319,8 @@ class FileOutboxStore implements FileStore {
     this.tornBytes = 0;
     this.damage = undefined;
     this.failure = undefined;
+    this.compactRetryAt = 0;
+    this.recoveryFailedAt = Infinity;
     this.batch.clear();
     if (header === 'short') {
       // A new file, or one whose creation was cut short: it holds nothing yet.
@@ -406,6 +412,7 @@ class FileOutboxStore implements FileStore {
     }
     this.fileBytes += length;
     this.batch.clear();
+    this.recoveryFailedAt = Infinity;
     return undefined;
   }
 
@@ -437,6 +444,26 @@ class FileOutboxStore implements FileStore {
     }
     this.batch.truncate(kept);
     return lost;
+  }
+
+  /**
+   * After a failed write: when the acknowledged messages' records take room that a compacted file
+   * would not, writing one may succeed where appending failed (a per-file size limit, or a disk
+   * with room for a smaller file). Everything in memory, the failed batch included, is then in the
+   * new file and nothing is lost. Tried again only once more has been acknowledged, so that a
+   * publisher retrying on a full disk does not rewrite the file at every attempt.
+   */
+  private recoverByCompaction(): boolean {
+    const compacted = HEADER_SIZE + this.addBytes;
+    if (compacted >= this.fileBytes + this.batch.length || compacted >= this.recoveryFailedAt) return false;
+    try {
+      this.compactNow();
+      return true;
+    } catch (error) {
+      this.recoveryFailedAt = compacted;
+      debug('store: compaction after a failed write failed too: %s', (error as Error).message);
+      return false;
+    }
   }
 
   private maybeCompact(): void {
@@ -500,6 +527,7 @@ class FileOutboxStore implements FileStore {
     this.batch.clear();
     this.failure = undefined;
     this.compactRetryAt = 0;
+    this.recoveryFailedAt = Infinity;
     this.compactions += 1;
   }
 }
