@@ -3,6 +3,7 @@
  * a ConfigurationError before the client does any I/O; and the file names inside it, one set per
  * client id.
  */
+import { createRequire } from 'node:module';
 import { nodeCrypto, nodeFs } from '../shared/builtins.js';
 import { ConfigurationError } from '../shared/errors.js';
 
@@ -28,7 +29,7 @@ export function checkDirectory(directory: unknown): string {
     throw new ConfigurationError('directory', 'must not contain a NUL character; pass the path of a directory');
   }
   const fs = nodeFs();
-  const absolute = isAbsolute(directory) ? directory : `${process.cwd()}/${directory}`;
+  const absolute = nodePath().resolve(directory);
   try {
     fs.mkdirSync(absolute, { recursive: true });
   } catch (error) {
@@ -41,7 +42,7 @@ export function checkDirectory(directory: unknown): string {
   if (!fs.statSync(absolute).isDirectory()) {
     throw new ConfigurationError('directory', `${directory} is not a directory; pass the path of a directory (it is created if missing)`);
   }
-  const probe = join(absolute, `.aliot-probe-${process.pid}-${Math.random().toString(36).slice(2)}`);
+  const probe = nodePath().join(absolute, `.aliot-probe-${process.pid}-${Math.random().toString(36).slice(2)}`);
   try {
     fs.closeSync(fs.openSync(probe, 'wx'));
     fs.unlinkSync(probe);
@@ -61,14 +62,11 @@ export function checkDirectory(directory: unknown): string {
 export function storePaths(directory: string, clientId: string): StorePaths {
   const prefix = clientId.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 40);
   const hash = nodeCrypto().createHash('sha256').update(clientId, 'utf8').digest('hex').slice(0, 16);
-  const base = join(directory, `${prefix === '' ? 'outbox' : prefix}-${hash}`);
+  const base = nodePath().join(directory, `${prefix === '' ? 'outbox' : prefix}-${hash}`);
   return { file: `${base}.outbox`, temporary: `${base}.outbox.tmp`, lock: `${base}.lock` };
 }
 
-function isAbsolute(path: string): boolean {
-  return path.startsWith('/') || (process.platform === 'win32' && /^([A-Za-z]:)?[\\/]/.test(path));
-}
-
-function join(directory: string, name: string): string {
-  return /[\\/]$/.test(directory) ? `${directory}${name}` : `${directory}/${name}`;
-}
+// Loaded on first use like the modules of src/shared/builtins.ts.
+type Path = typeof import('node:path');
+let path: Path | undefined;
+const nodePath = (): Path => (path ??= createRequire(import.meta.url)('node:path') as Path);
