@@ -8,14 +8,20 @@
 //   node child.mjs publish <dir> <clientId> <seed> <fsync> <first>
 //       what a publishing client does to its store: each tick adds 1..20 messages with ids from
 //       <first> on (payloads derived from the id), marks older ones sent and acknowledges some;
-//       once the tick has ended (in setImmediate) prints "added <id>" and "acked <id>" lines.
+//       prints "acking <id>" before it acknowledges, and once the tick has ended (in
+//       setImmediate) "added <id>" and "acked <id>" lines.
 //       Runs until killed.
 //   node child.mjs exit-now <dir> <clientId>
 //       adds two messages and calls process.exit(0) in the same tick.
+//   node child.mjs fill <dir> <clientId>
+//       (run under `ulimit -f`) adds 1 KiB messages, 8 a tick, until a write fails; then adds
+//       one a tick until one is refused, acknowledges the older half, and adds again. After each tick it
+//       prints "added <id>" for what was stored, "lost <id>" for what writeFailed reported,
+//       "refused <id> <code>" for an add that threw, "acked <id>"; then closes and exits.
 //   node child.mjs compact <dir> <clientId>
 //       opens a store that already holds messages, prints "open <n>", then compacts it over and
 //       over until killed.
-import { existsSync } from 'node:fs';
+import { existsSync, writeSync } from 'node:fs';
 
 const build = new URL('../../dist/store/index.js', import.meta.url);
 if (!existsSync(build)) {
@@ -25,11 +31,14 @@ if (!existsSync(build)) {
 const { fileStore, StoreError } = await import(build.href);
 
 const [mode, dir, clientId, ...rest] = process.argv.slice(2);
+// A write syscall to the pipe, never process.stdout: a pipe's stream buffers in the process when
+// the reader is slower, and a killed process takes those lines with it. (Not touching
+// process.stdout also leaves the descriptor blocking, so a full pipe just waits.)
+const say = (line) => writeSync(1, `${line}\n`);
 const hooks = {
-  writeFailed: (keys, error) => process.stdout.write(`failed ${keys.join(',')} ${error.code}\n`),
-  damaged: (error) => process.stdout.write(`damaged ${error.code}\n`),
+  writeFailed: (keys, error) => say(`failed ${keys.join(',')} ${error.code}`),
+  damaged: (error) => say(`damaged ${error.code}`),
 };
-const say = (line) => process.stdout.write(`${line}\n`);
 
 /** The payload of message `id`: its id, then a length and bytes that both follow from the id. */
 export function payloadOf(id) {
@@ -75,9 +84,66 @@ if (mode === 'exit-now') {
     await store.close();
     process.exit(0);
   });
+} else if (mode === 'fill') {
+  const failedKeys = new Set();
+  hooks.writeFailed = (keys) => keys.forEach((key) => failedKeys.add(key));
+  const stored = [];
+  let nextId = 1;
+  let phase = 'fill';
+  const addOne = (lines, batch) => {
+    const id = nextId++;
+    try {
+      batch.push([store.add({ topic: `fill/${id}`, payload: Buffer.alloc(1024, id), retain: false, packetId: undefined }), id]);
+    } catch (error) {
+      lines.push(`refused ${id} ${error.code}`);
+      return false;
+    }
+    return true;
+  };
+  const settle = (lines, batch) => {
+    for (const [key, id] of batch) {
+      if (failedKeys.has(key)) lines.push(`lost ${id}`);
+      else {
+        stored.push([key, id]);
+        lines.push(`added ${id}`);
+      }
+    }
+  };
+  const step = async () => {
+    const lines = [];
+    const batch = [];
+    if (phase === 'fill') {
+      for (let i = 0; i < 8; i++) addOne(lines, batch);
+    } else if (phase === 'refuse') {
+      // One a tick: after a failed write the store writes an add at once, so one that does not
+      // fit is refused; one that fits clears the failure, and the next tick's batch may fail again.
+      if (!addOne(lines, batch)) phase = 'refused';
+    } else if (phase === 'ack') {
+      for (const [key, id] of stored.splice(0, stored.length >> 1)) {
+        store.acknowledged(key);
+        lines.push(`acked ${id}`);
+      }
+    } else {
+      for (let i = 0; i < 4; i++) addOne(lines, batch);
+    }
+    await new Promise((resolve) => setImmediate(resolve));
+    settle(lines, batch);
+    say(lines.join('\n'));
+    if (phase === 'fill' && failedKeys.size > 0) phase = 'refuse';
+    else if (phase === 'refuse' && nextId > 200) say('never refused');
+    else if (phase === 'refused') phase = 'ack';
+    else if (phase === 'ack') phase = 'again';
+    else if (phase === 'again') {
+      await store.close();
+      say('closed');
+      process.exit(0);
+    }
+    step();
+  };
+  step();
 } else if (mode === 'compact') {
   const spin = () => {
-    for (let i = 0; i < 5; i++) store.compact();
+    store.compact();
     setImmediate(spin);
   };
   spin();
@@ -104,11 +170,17 @@ if (mode === 'exit-now') {
       packetId = (packetId % 65535) + 1;
       sentUpTo++;
     }
+    const acking = [];
     while (sentUpTo > 0 && live.length > 50 && random() < 0.95) {
       const [key, id] = live.shift();
+      acking.push([key, id]);
+      sentUpTo--;
+    }
+    // Said before the store hears of it: a kill from here on may or may not keep these.
+    if (acking.length > 0) say(acking.map(([, id]) => `acking ${id}`).join('\n'));
+    for (const [key, id] of acking) {
       store.acknowledged(key);
       acked.push(id);
-      sentUpTo--;
     }
     setImmediate(() => {
       // The tick that stored these has ended: from here on they must survive a kill.

@@ -10,7 +10,13 @@ import type { StoredEntry } from '../../src/store/types.js';
 
 const made: string[] = [];
 afterEach(() => {
-  for (const dir of made.splice(0)) rmSync(dir, { recursive: true, force: true });
+  for (const dir of made.splice(0)) {
+    try {
+      rmSync(dir, { recursive: true, force: true });
+    } catch (error) {
+      console.warn(`could not remove ${dir}: ${(error as Error).message}`);
+    }
+  }
 });
 
 /** A fresh directory, removed after the test. */
@@ -79,7 +85,7 @@ export interface Child {
   readonly lines: string[];
   /** Resolves with the first line that satisfies `test`. */
   waitFor(test: (line: string) => boolean): Promise<string>;
-  /** Resolves when the process has exited. */
+  /** Resolves when the process has exited and everything it printed has been read. */
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
@@ -107,8 +113,9 @@ export function spawnChild(args: readonly string[], shellPrefix?: string): Child
       }
     }
   });
+  // 'close', not 'exit': a killed child's last lines may still be in the pipe when it exits.
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.on('exit', (code, signal) => {
+    child.on('close', (code, signal) => {
       for (const waiter of waiters.splice(0)) waiter.resolve(`exited ${code ?? signal}: ${stderr.trim()}`);
       resolve({ code, signal });
     }),
