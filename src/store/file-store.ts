@@ -4,9 +4,9 @@
  *
  * Every `add`, `sent` and `acknowledged` is encoded into one buffer at once and the buffer is
  * written (one write syscall) from a `process.nextTick` callback queued from a promise job: before
- * the current macrotask ends, and once for everything the tick did. A message whose `add` returned is therefore in the
- * kernel's hands by the end of the tick, which is what surviving SIGKILL takes; surviving a power
- * cut takes an fsync as well, which is the `fsync` option.
+ * the current macrotask ends, and once for everything the tick did. A message whose `add`
+ * returned is therefore in the kernel's hands by the end of the tick, which is what surviving
+ * SIGKILL takes; surviving a power cut takes an fsync as well, which is the `fsync` option.
  *
  * The file only grows until the dead records (acknowledged messages, and `sent` records folded
  * into their messages) outweigh the live ones; then the live messages are written to a new file
@@ -524,7 +524,7 @@ class FileOutboxStore implements FileStore {
       throw ioError('compacting into', temporary, cause);
     }
     if (this.fsync !== 'never') syncDirectory(this.directory);
-    fs.closeSync(this.fd);
+    const old = this.fd;
     this.fd = fd;
     this.fileBytes = written;
     for (const entry of this.entries.values()) entry.sentBytes = 0;
@@ -534,6 +534,12 @@ class FileOutboxStore implements FileStore {
     this.compactRetryAt = 0;
     this.recoveryFailedAt = Infinity;
     this.compactions += 1;
+    try {
+      fs.closeSync(old);
+    } catch (error) {
+      // The file it named is gone already; the new one is in use.
+      debug('store: closing the replaced file failed: %s', (error as Error).message);
+    }
   }
 }
 

@@ -154,10 +154,13 @@ export class RecordWriter {
     this.seal(at, ACKNOWLEDGED, ACKNOWLEDGED_RECORD_SIZE);
   }
 
-  /** Empties the buffer; one that grew for a large message goes back to its first size. */
+  /**
+   * Empties the buffer. One that grew past 1 MiB (for a large message) goes back to its first
+   * size; below that it is kept, so that busy ticks do not allocate and grow it every time.
+   */
   clear(): void {
     this.length = 0;
-    if (this.bytes.length > 4 * this.initial) this.bytes = Buffer.allocUnsafeSlow(this.initial);
+    if (this.bytes.length > Math.max(4 * this.initial, 1 << 20)) this.bytes = Buffer.allocUnsafeSlow(this.initial);
   }
 
   /** Drops everything from `length` on (an `add` that was refused after encoding). */
