@@ -60,10 +60,11 @@ describe('npm pack', () => {
     expect([...reached].sort()).toEqual(declarations.sort());
   });
 
-  // `npm run size` breaks these figures down; the README quotes them.
-  it('stays small for gateways with little room: under 150 kB packed, 480 kB unpacked', () => {
-    expect(packed.size).toBeLessThan(150_000);
-    expect(packed.unpackedSize).toBeLessThan(480_000);
+  // `npm run size` breaks these figures down; the README quotes them. The budget grows only with
+  // a feature: 150/480 kB before the durable outbox store (about 12 kB packed with its types).
+  it('stays small for gateways with little room: under 165 kB packed, 540 kB unpacked', () => {
+    expect(packed.size).toBeLessThan(165_000);
+    expect(packed.unpackedSize).toBeLessThan(540_000);
   });
 
   it('builds the code it ships in a fresh clone, where there is no dist/ yet (prepack)', () => {

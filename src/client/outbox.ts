@@ -89,14 +89,19 @@ export class Outbox {
   readonly #store: OutboxStore | undefined;
   readonly #byKey: Map<number, Outgoing> | undefined;
 
+  /** `damaged`: the store found damage when opening and skipped it (a message in it is lost). */
   constructor(
     private readonly options: ResolvedClientOptions,
     private readonly lifecycle: Lifecycle,
+    damaged: (error: Error) => void,
   ) {
     this.#store = options.store;
     if (this.#store !== undefined) {
       this.#byKey = new Map();
-      const stored = this.#store.open(options.clientId, { writeFailed: (keys, error) => this.#writeFailed(keys, error) });
+      const stored = this.#store.open(storeId(options.clientId), {
+        writeFailed: (keys, error) => this.#writeFailed(keys, error),
+        damaged: (error) => damaged(error),
+      });
       this.#restore(stored);
     }
   }
@@ -536,6 +541,16 @@ export class Outbox {
       outgoing.reject(error);
     }
   }
+}
+
+/**
+ * The name a client's messages are stored under: its client id without the platform's signing
+ * extension (`id|securemode=2,signmethod=hmacsha256,timestamp=...|`), whose timestamp changes with
+ * every process: the next process must find what this one stored.
+ */
+function storeId(clientId: string): string {
+  const bar = clientId.indexOf('|');
+  return bar > 0 && clientId.endsWith('|') ? clientId.slice(0, bar) : clientId;
 }
 
 function describe(packet: PublishPacket, packetId: number | undefined): UnacknowledgedMessage {

@@ -122,7 +122,8 @@ export class Session implements ConnectionOwner, InboxHooks {
     this.#connect = connect;
     this.clock = new RefClock(options.clock);
     if (options.reconnect !== false) this.#backoff = new Backoff(options.reconnect, options.random);
-    this.outbox = new Outbox(options, this.lifecycle);
+    // Damage found while opening a durable store is reported once the program can listen.
+    this.outbox = new Outbox(options, this.lifecycle, (error) => process.nextTick(() => this.#reportOrWarn(error)));
     this.inbox = new Inbox(options.messageBuffer, this);
   }
 
@@ -493,6 +494,12 @@ export class Session implements ConnectionOwner, InboxHooks {
     const waiters = this.#connectWaiters;
     this.#connectWaiters = undefined;
     if (waiters !== undefined) for (const w of waiters) w.reject(error);
+  }
+
+  /** Emits `error`, or warns when nobody listens: for news no promise carries. */
+  #reportOrWarn(error: Error): void {
+    if (this.events.listenerCount('error') > 0) this.events.emit('error', error);
+    else process.emitWarning(error.message, { code: 'ALIOT_STORE_DAMAGE' });
   }
 
   /** Emits `error` when someone listens; the same error also settles the promises concerned. */
