@@ -24,10 +24,10 @@ import type { MessageStream, MqttMessage } from './messages.js';
 import { resolveClientOptions } from './options.js';
 import type { MqttClientOptions, ResolvedClientOptions } from './options.js';
 import { Session } from './session.js';
-import type { ConnectionInfo, EndReport, SessionEvents } from './session.js';
+import type { ConnectionInfo, EndReport, SessionEvents } from './events.js';
 
 export type { ClientState } from './lifecycle.js';
-export type { ConnectionInfo, EndReport } from './session.js';
+export type { ConnectionInfo, EndReport } from './events.js';
 export type { UnacknowledgedMessage } from './outbox.js';
 export type { CloseDetails } from './connection.js';
 
