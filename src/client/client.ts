@@ -28,8 +28,8 @@ import type { ConnectionInfo, EndReport, SessionEvents } from './events.js';
 
 export type { ClientState } from './lifecycle.js';
 export type { ConnectionInfo, EndReport } from './events.js';
-export type { UnacknowledgedMessage } from './outbox.js';
-export type { CloseDetails } from './connection.js';
+export type { UnacknowledgedMessage } from './events.js';
+export type { CloseDetails } from './events.js';
 
 export interface PublishOptions {
   /** 0 (default) or 1. The platform has no QoS 2, and this client sends none. */

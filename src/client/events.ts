@@ -1,8 +1,6 @@
 /** The session's events and what it reports, as the client shows them. */
 import type { Packet } from '../packet/types.js';
-import type { CloseDetails } from './connection.js';
 import type { MqttMessage } from './messages.js';
-import type { UnacknowledgedMessage } from './outbox.js';
 
 /** What a successful connection reports. */
 export interface ConnectionInfo {
@@ -32,4 +30,24 @@ export interface SessionEvents {
 export interface SessionEmitter {
   emit<K extends keyof SessionEvents>(event: K, ...args: SessionEvents[K]): boolean;
   listenerCount(event: keyof SessionEvents): number;
+}
+
+/** What a closed connection came to, for the `close` event. */
+export interface CloseDetails {
+  /** CONNACK accepted the session on it. */
+  readonly accepted: boolean;
+  /**
+   * The first bytes the server sent on a connection that was never accepted (at most 64): what a
+   * server that does not speak MQTT said instead, such as a TLS record on a plain TCP connection.
+   * Empty for an accepted connection.
+   */
+  readonly received: Uint8Array;
+}
+
+/** A QoS 1 message that was never acknowledged, reported by `end()`. */
+export interface UnacknowledgedMessage {
+  readonly topic: string;
+  readonly payload: Uint8Array;
+  readonly qos: 0 | 1;
+  readonly packetId: number | undefined;
 }

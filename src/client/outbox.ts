@@ -28,14 +28,7 @@ import type { Connection } from './connection.js';
 import { MqttClientError } from './errors.js';
 import type { Lifecycle } from './lifecycle.js';
 import type { ResolvedClientOptions } from './options.js';
-
-/** A QoS 1 message that was never acknowledged, reported by `end()`. */
-export interface UnacknowledgedMessage {
-  readonly topic: string;
-  readonly payload: Uint8Array;
-  readonly qos: 0 | 1;
-  readonly packetId: number | undefined;
-}
+import type { UnacknowledgedMessage } from './events.js';
 
 interface Outgoing {
   readonly packet: PublishPacket;
