@@ -3,7 +3,9 @@
  * IPv6 loopback, with the platform's credential checks, session rules and Alink side. A test and
  * teaching fixture, not a production broker.
  */
-export { startEmulator, DEFAULT_REPLY_TIMEOUT_MS, ALINK_REQUEST_PARAMETER_ERROR } from './emulator.js';
+export { startEmulator, DEFAULT_REPLY_TIMEOUT_MS } from './emulator.js';
+/** The Alink reply codes; the stand-in answers an unreadable post with `requestParameterError` (460). */
+export { ALINK_REPLY_CODES } from '../aliyun/alink/codes.js';
 export { CONNECT_TIMEOUT_MS, MAX_INBOUND_PACKET } from './session.js';
 export { EmulatorError, type EmulatorErrorCode } from './errors.js';
 export { topicMatches } from './topic-filter.js';

@@ -18,6 +18,7 @@ import type {
   SubscribePacket,
   UnsubscribePacket,
 } from '../packet/types.js';
+import type { Admission } from './admission.js';
 import { EmulatorError } from './errors.js';
 import { topicMatches } from './topic-filter.js';
 import type {
@@ -39,11 +40,6 @@ export const CONNECT_TIMEOUT_MS = 10_000;
 export const MAX_INBOUND_PACKET = PLATFORM_LIMITS.maxPayloadBytes + 1024;
 
 const MAX_PACKET_ID = 65_535;
-
-/** The host's verdict on a CONNECT. */
-export type Admission =
-  | { readonly ok: true; readonly productKey: string; readonly deviceName: string; readonly clientId: string }
-  | { readonly ok: false; readonly returnCode: RefusedReturnCode; readonly reason: RefuseReason; readonly message: string };
 
 /** How a session ended. */
 export type SessionOutcome =
