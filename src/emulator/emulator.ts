@@ -27,7 +27,7 @@ import type { OnlineDevice } from './presence.js';
 import { Router } from './router.js';
 import { Session } from './session.js';
 import type { SessionHost, SessionOutcome } from './session.js';
-import type { Emulator, EmulatorConnection, EmulatorEvents, EmulatorOptions } from './types.js';
+import type { Emulator, EmulatorConnection, EmulatorEvents, EmulatorOptions, TracedConnection } from './types.js';
 
 /** How long `sendPropertySet`, `callService` and `rrpc` wait for the device by default. */
 export const DEFAULT_REPLY_TIMEOUT_MS = 10_000;
@@ -70,7 +70,6 @@ class LocalPlatform extends EventEmitter<EmulatorEvents> implements Emulator {
   readonly #services: readonly CloudService[];
   readonly #host: SessionHost;
   #listener: Listener | undefined;
-  #nextConnectionId = 1;
   #closing: Promise<void> | undefined;
 
   constructor(options: ResolvedEmulatorOptions) {
@@ -91,6 +90,7 @@ class LocalPlatform extends EventEmitter<EmulatorEvents> implements Emulator {
     this.#services = [this.#thing, this.#rrpc];
     this.#host = {
       clock: options.clock,
+      connectTimeout: options.connectTimeout,
       tracing: () => this.listenerCount('packet') > 0,
       admit: (session, connect) => this.#admit(session, connect),
       opened: (session) => {
@@ -107,7 +107,10 @@ class LocalPlatform extends EventEmitter<EmulatorEvents> implements Emulator {
   async listen(): Promise<void> {
     this.#listener = await Listener.open(
       this.#options,
-      (socket) => this.#accept(socket),
+      {
+        accept: (socket, connection, deadline) => this.#accept(socket, connection, deadline),
+        lost: (connection, reason, message) => this.emit('refuse', { returnCode: undefined, reason, message, connection }),
+      },
       (error) => this.emit('error', error),
     );
   }
@@ -178,12 +181,8 @@ class LocalPlatform extends EventEmitter<EmulatorEvents> implements Emulator {
     if (this.#closing !== undefined) throw new EmulatorError('closed', 'the emulator is closed');
   }
 
-  #accept(socket: Socket): void {
-    if (this.#closing !== undefined) {
-      socket.destroy();
-      return;
-    }
-    this.#sessions.add(new Session(this.#nextConnectionId++, socket, this.#host));
+  #accept(socket: Socket, connection: TracedConnection, deadline: number): void {
+    this.#sessions.add(new Session(connection, socket, this.#host, deadline));
   }
 
   #admit(session: Session, connect: ConnectPacket): Admission {

@@ -29,9 +29,6 @@ import type {
   TracedConnection,
 } from './types.js';
 
-/** A connection that has not sent CONNECT this long after it opened (TLS: after the handshake) is closed. */
-export const CONNECT_TIMEOUT_MS = 10_000;
-
 /**
  * The largest frame accepted: the platform's 256 KiB payload limit plus 1 KiB of headroom, more
  * than the fixed header (5 bytes), a 128-character topic with its length and a packet id need.
@@ -54,6 +51,8 @@ export type SessionOutcome =
 /** What a session asks of the platform it belongs to. */
 export interface SessionHost {
   readonly clock: Clock;
+  /** The connect timeout the deadline comes from, for the message when it passes. */
+  readonly connectTimeout: number;
   /** Whether anyone listens to packet traces; frames are only cut out of the stream then. */
   tracing(): boolean;
   /**
@@ -91,17 +90,27 @@ export class Session {
   readonly #inFlight = new Map<number, DeliveryCallback>();
   #nextPacketId = 1;
 
-  constructor(id: number, socket: Socket, host: SessionHost) {
+  /**
+   * Serves `socket`, whose CONNECT must arrive by `deadline` on the host's clock (the listener
+   * starts the connect timeout when TCP accepts, so a TLS handshake spends part of it).
+   */
+  constructor(connection: TracedConnection, socket: Socket, host: SessionHost, deadline: number) {
     this.#socket = socket;
     this.#host = host;
-    this.#traced = Object.freeze({ id, remoteAddress: socket.remoteAddress ?? '' });
+    this.#traced = connection;
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.#onData(chunk));
     socket.on('error', (error) => this.#lose('connection-lost', `socket error: ${error.message}`));
     socket.on('close', () => this.#lose('connection-lost', 'the device closed the connection without DISCONNECT'));
     this.#timer = host.clock.setTimeout(
-      () => this.#end({ accepted: false, reason: 'connect-timeout', message: `no CONNECT within ${CONNECT_TIMEOUT_MS} ms`, returnCode: undefined }),
-      CONNECT_TIMEOUT_MS,
+      () =>
+        this.#end({
+          accepted: false,
+          reason: 'connect-timeout',
+          message: `no CONNECT within ${host.connectTimeout} ms of connecting`,
+          returnCode: undefined,
+        }),
+      Math.max(0, deadline - host.clock.now()),
     );
   }
 
