@@ -7,7 +7,7 @@ import type { Clock } from '../shared/clock.js';
 import type { Socket } from 'node:net';
 import type { RefusedReturnCode } from '../aliyun/connack.js';
 import { PLATFORM_LIMITS } from '../aliyun/limits.js';
-import { decodeFrame, encode } from '../packet/codec.js';
+import { encode } from '../packet/codec.js';
 import { PacketDecoder } from '../packet/decoder.js';
 import { MqttProtocolError } from '../packet/errors.js';
 import type {
@@ -20,6 +20,7 @@ import type {
 } from '../packet/types.js';
 import type { Admission } from './admission.js';
 import { EmulatorError } from './errors.js';
+import { FrameTap } from './frames.js';
 import { topicMatches } from './topic-filter.js';
 import type {
   DisconnectReason,
@@ -35,6 +36,13 @@ import type {
  * A larger frame is refused from its fixed header, before its body is buffered.
  */
 export const MAX_INBOUND_PACKET = PLATFORM_LIMITS.maxPayloadBytes + 1024;
+
+/**
+ * The most a connection may send before its CONNECT is accepted, CONNECT included. A CONNECT the
+ * platform accepts is small (a 64-character clientId and its extension, `deviceName&productKey`,
+ * a 64-digit signature: about 300 bytes); 2 KiB leaves room for the extension fields SDKs add.
+ */
+export const MAX_CONNECT_BYTES = 2048;
 
 const MAX_PACKET_ID = 65_535;
 
@@ -79,8 +87,9 @@ export class Session {
   #state: 'awaiting-connect' | 'open' | 'closed' = 'awaiting-connect';
   #traced: TracedConnection;
   #device: EmulatorConnection | undefined;
-  /** Bytes of the frame the decoder holds incomplete, so a traced frame is the bytes that arrived. */
-  #held: Uint8Array[] = [];
+  readonly #tap = new FrameTap();
+  /** Bytes read before the CONNECT was accepted, at most {@link MAX_CONNECT_BYTES}. */
+  #unauthenticatedBytes = 0;
   /** The CONNECT deadline, then the keepalive check. */
   #timer: unknown;
   #lastPacketAt = 0;
@@ -175,6 +184,26 @@ export class Session {
   }
 
   #onData(chunk: Buffer): void {
+    if (this.#state !== 'awaiting-connect') {
+      this.#consume(chunk);
+      return;
+    }
+    // Until its CONNECT is accepted a connection is nobody: read no more of it than a CONNECT can
+    // take, so that what an unauthenticated peer makes the emulator hold stays that small.
+    const room = MAX_CONNECT_BYTES - this.#unauthenticatedBytes;
+    const head = chunk.length > room ? chunk.subarray(0, room) : chunk;
+    this.#unauthenticatedBytes += head.length;
+    this.#consume(head);
+    if (this.#state === 'awaiting-connect' && this.#unauthenticatedBytes >= MAX_CONNECT_BYTES) {
+      const message = `the first packet is larger than ${MAX_CONNECT_BYTES} bytes; a CONNECT is far smaller`;
+      this.#end({ accepted: false, reason: 'connect-too-large', message, returnCode: undefined });
+      return;
+    }
+    // The CONNECT was accepted within the head: what followed it is the device's.
+    if (head !== chunk && this.open) this.#consume(chunk.subarray(head.length));
+  }
+
+  #consume(chunk: Uint8Array): void {
     if (this.#state === 'closed') return;
     let packets: Packet[];
     try {
@@ -183,7 +212,7 @@ export class Session {
       this.#onDecodeError(error);
       return;
     }
-    const frames = this.#frames(chunk, packets);
+    const frames = this.#tap.frames(chunk, packets, this.#decoder.bufferedBytes, this.#host.tracing());
     if (packets.length > 0) this.#lastPacketAt = this.#host.clock.now();
     // Handling a packet can end the session; what followed it in the chunk is then dropped.
     for (let i = 0; i < packets.length && !this.#closed; i++) {
@@ -191,33 +220,6 @@ export class Session {
       if (frames !== undefined) this.#host.trace({ direction: 'in', packet, bytes: frames[i]!, connection: this.#traced });
       this.#handle(packet);
     }
-  }
-
-  /**
-   * The bytes of each packet `chunk` completed, when tracing; and keeps `#held` in step with the
-   * decoder either way, since tracing may start in the middle of a frame.
-   */
-  #frames(chunk: Buffer, packets: Packet[]): Uint8Array[] | undefined {
-    if (packets.length === 0) {
-      this.#held.push(chunk);
-      return undefined;
-    }
-    let frames: Uint8Array[] | undefined;
-    if (this.#host.tracing()) {
-      const stream = this.#held.length === 0 ? chunk : Buffer.concat([...this.#held, chunk]);
-      frames = [];
-      let pos = 0;
-      for (let i = 0; i < packets.length; i++) {
-        // The decoder accepted these bytes already, so each frame decodes again.
-        const length = decodeFrame(stream, pos)?.length ?? stream.length - pos;
-        frames.push(stream.subarray(pos, pos + length));
-        pos += length;
-      }
-    }
-    // Frames were completed in this chunk, so what the decoder still holds is this chunk's tail.
-    const held = this.#decoder.bufferedBytes;
-    this.#held = held === 0 ? [] : [chunk.subarray(chunk.length - held)];
-    return frames;
   }
 
   get #closed(): boolean {
@@ -396,7 +398,7 @@ export class Session {
     } else {
       this.#socket.destroy();
     }
-    this.#held = [];
+    this.#tap.clear();
     const waiting = [...this.#inFlight.values()];
     this.#inFlight.clear();
     this.#host.ended(this, outcome);

@@ -83,6 +83,8 @@ export type RefuseReason =
   | 'connect-timeout'
   /** The TLS handshake failed: not TLS at all (plain MQTT or HTTP on the TLS port), or no common version or cipher. */
   | 'tls-handshake-failed'
+  /** The first packet was larger than `MAX_CONNECT_BYTES` (closed without CONNACK, before it was read whole). */
+  | 'connect-too-large'
   /** The first packet was not CONNECT [MQTT-3.1.0-1] (closed without CONNACK). */
   | 'first-packet-not-connect'
   /** The bytes were not MQTT (closed without CONNACK) [MQTT-4.8.0-1]. */

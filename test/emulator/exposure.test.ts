@@ -7,12 +7,13 @@ import { once } from 'node:events';
 import { connect as netConnect } from 'node:net';
 import type { Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
-import { CONNECT_TIMEOUT_MS } from '../../src/emulator/index.js';
+import { CONNECT_TIMEOUT_MS, MAX_CONNECT_BYTES } from '../../src/emulator/index.js';
 import type { Emulator, RefuseEvent } from '../../src/emulator/index.js';
-import { encode } from '../../src/packet/index.js';
+import { encode, encodedLength } from '../../src/packet/index.js';
+import type { ConnectPacket } from '../../src/packet/index.js';
 import { VirtualClock } from '../support/virtual-clock.js';
-import { connectPacket, connected } from './raw-client.js';
-import { emulatorPerTest, LAMP } from './fixtures.js';
+import { connectPacket, connected, RawClient, subscribe } from './raw-client.js';
+import { emulatorPerTest, LAMP, SENSOR } from './fixtures.js';
 
 const start = emulatorPerTest();
 
@@ -149,5 +150,58 @@ describe('the TLS handshake', () => {
     socket.end();
     expect((await refused)[0]).toMatchObject({ reason: 'connection-lost', returnCode: undefined });
     expect(clock.pending()).toBe(0); // its deadline went with it
+  });
+});
+
+/** LAMP's valid CONNECT, padded with an unknown extension field (which the platform ignores) to `size` bytes on the wire. */
+function connectOfSize(size: number, secureMode: 2 | 3 = 2): ConnectPacket {
+  const base = connectPacket(LAMP, { sign: { secureMode } });
+  const padded = (n: number): ConnectPacket => ({ ...base, clientId: base.clientId.replace(/\|$/, `,_pad=${'x'.repeat(n)}|`) });
+  // Grows by one byte per padding character, except where the Remaining Length gains a byte.
+  let n = size - encodedLength(padded(0));
+  while (encodedLength(padded(n)) > size) n--;
+  const packet = padded(n);
+  expect(encodedLength(packet)).toBe(size);
+  return packet;
+}
+
+describe('what a connection may send before its CONNECT is accepted', () => {
+  it('closes a connection once its first packet passes MAX_CONNECT_BYTES, without waiting for the rest', async () => {
+    const server = await start({ tls: false });
+    const refused = once(server, 'refuse') as Promise<[RefuseEvent]>;
+    const socket = await rawTcp(server);
+    // A PUBLISH announcing 200 KiB as the first packet: only MAX_CONNECT_BYTES of it are ever read.
+    const length = 200 * 1024;
+    const header = Uint8Array.of(0x30, (length & 0x7f) | 0x80, ((length >> 7) & 0x7f) | 0x80, length >> 14);
+    socket.write(header);
+    socket.write(new Uint8Array(MAX_CONNECT_BYTES - header.length).fill(0x61));
+    expect((await refused)[0]).toMatchObject({ reason: 'connect-too-large', returnCode: undefined });
+    await closed(socket);
+  });
+
+  it('accepts a CONNECT of exactly MAX_CONNECT_BYTES, and closes one a byte larger', async () => {
+    const server = await start();
+    const client = await RawClient.open(server);
+    client.send(connectOfSize(MAX_CONNECT_BYTES));
+    expect((await client.next('connack')).returnCode).toBe(0);
+    client.destroy();
+    const refused = once(server, 'refuse') as Promise<[RefuseEvent]>;
+    const larger = await RawClient.open(server);
+    larger.send(connectOfSize(MAX_CONNECT_BYTES + 1));
+    await larger.expectClosed();
+    expect(larger.unread).toEqual([]);
+    expect((await refused)[0]).toMatchObject({ reason: 'connect-too-large', returnCode: undefined });
+  });
+
+  it('reads a large PUBLISH sent right behind the CONNECT, in the same write [MQTT-3.1.4-5]', async () => {
+    const server = await start();
+    const sensor = await connected(server, SENSOR);
+    await subscribe(sensor, 1, ['/a1TestProduct/lamp/user/big', 0]);
+    const client = await RawClient.open(server);
+    const payload = new Uint8Array(10 * MAX_CONNECT_BYTES).fill(0x62);
+    const publish = encode({ type: 'publish', topic: '/a1TestProduct/lamp/user/big', payload, qos: 0, retain: false, dup: false });
+    client.sendBytes(Buffer.concat([encode(connectPacket(LAMP)), publish]));
+    expect((await client.next('connack')).returnCode).toBe(0);
+    expect((await sensor.next('publish')).payload).toEqual(payload);
   });
 });
