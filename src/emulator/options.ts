@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import { ConfigurationError } from '../shared/errors.js';
 import { forbidCharacters, requireIntegerIn, requireText } from '../shared/validate.js';
+import { CONNECT_TIMEOUT_MS } from './limits.js';
 import type { EmulatorDevice, EmulatorOptions } from './types.js';
 
 /** The options after validation and defaults: what the emulator actually uses. */
@@ -28,13 +29,6 @@ export interface ResolvedEmulatorOptions {
   readonly autoReplyPropertyPost: boolean;
   readonly autoReplyEventPost: boolean;
 }
-
-/**
- * How long a connection may take, from the moment TCP accepts it, to complete the TLS handshake
- * and send its CONNECT: 10 s, the platform's own patience is not documented; MQTT leaves it to
- * the server ("a reasonable amount of time", section 3.1.4).
- */
-export const CONNECT_TIMEOUT_MS = 10_000;
 
 /** The longest delay timers take; anything larger would fire at once. */
 const MAX_TIMEOUT = 2_147_483_647;

@@ -6,7 +6,6 @@
 import type { Clock } from '../shared/clock.js';
 import type { Socket } from 'node:net';
 import type { RefusedReturnCode } from '../aliyun/connack.js';
-import { PLATFORM_LIMITS } from '../aliyun/limits.js';
 import { encode } from '../packet/codec.js';
 import { PacketDecoder } from '../packet/decoder.js';
 import { MqttProtocolError } from '../packet/errors.js';
@@ -21,6 +20,9 @@ import type {
 import type { Admission } from './admission.js';
 import { EmulatorError } from './errors.js';
 import { FrameTap } from './frames.js';
+import { InFlight } from './in-flight.js';
+import { CLOSE_GRACE_MS, MAX_CONNECT_BYTES, MAX_INBOUND_PACKET } from './limits.js';
+import type { DeliveryCallback } from './in-flight.js';
 import { topicMatches } from './topic-filter.js';
 import type {
   DisconnectReason,
@@ -29,22 +31,6 @@ import type {
   RefuseReason,
   TracedConnection,
 } from './types.js';
-
-/**
- * The largest frame accepted: the platform's 256 KiB payload limit plus 1 KiB of headroom, more
- * than the fixed header (5 bytes), a 128-character topic with its length and a packet id need.
- * A larger frame is refused from its fixed header, before its body is buffered.
- */
-export const MAX_INBOUND_PACKET = PLATFORM_LIMITS.maxPayloadBytes + 1024;
-
-/**
- * The most a connection may send before its CONNECT is accepted, CONNECT included. A CONNECT the
- * platform accepts is small (a 64-character clientId and its extension, `deviceName&productKey`,
- * a 64-digit signature: about 300 bytes); 2 KiB leaves room for the extension fields SDKs add.
- */
-export const MAX_CONNECT_BYTES = 2048;
-
-const MAX_PACKET_ID = 65_535;
 
 /** How a session ended. */
 export type SessionOutcome =
@@ -77,9 +63,6 @@ export interface SessionHost {
   trace(event: PacketEvent): void;
 }
 
-/** Called once a delivery is settled: without an error on PUBACK (or at once for QoS 0). */
-export type DeliveryCallback = (error?: EmulatorError) => void;
-
 export class Session {
   readonly #socket: Socket;
   readonly #host: SessionHost;
@@ -95,9 +78,7 @@ export class Session {
   #lastPacketAt = 0;
   /** Topic filter to granted QoS; a new SUBSCRIBE to the same filter replaces it [MQTT-3.8.4-3]. */
   readonly #subscriptions = new Map<string, 0 | 1>();
-  /** Outgoing QoS 1 PUBLISHes waiting for PUBACK, by packet id. */
-  readonly #inFlight = new Map<number, DeliveryCallback>();
-  #nextPacketId = 1;
+  readonly #inFlight = new InFlight();
 
   /**
    * Serves `socket`, whose CONNECT must arrive by `deadline` on the host's clock (the listener
@@ -162,12 +143,13 @@ export class Session {
       done?.();
       return;
     }
-    const packetId = this.#freePacketId();
-    if (packetId === undefined) {
-      done?.(new EmulatorError('no-free-packet-id', `all ${MAX_PACKET_ID} packet ids of the connection wait for PUBACK; the device is not acknowledging`));
+    let packetId: number;
+    try {
+      packetId = this.#inFlight.add(done ?? (() => {}));
+    } catch (error) {
+      done?.(error as EmulatorError);
       return;
     }
-    this.#inFlight.set(packetId, done ?? (() => {}));
     this.#send({ type: 'publish', topic, payload, qos: 1, retain: false, dup: false, packetId });
   }
 
@@ -255,13 +237,9 @@ export class Session {
       case 'publish':
         this.#onPublish(packet);
         return;
-      case 'puback': {
-        // A PUBACK for an id not in flight (a duplicate, say) changes nothing.
-        const done = this.#inFlight.get(packet.packetId);
-        this.#inFlight.delete(packet.packetId);
-        done?.();
+      case 'puback':
+        this.#inFlight.acknowledge(packet.packetId);
         return;
-      }
       case 'subscribe':
         this.#onSubscribe(packet);
         return;
@@ -358,14 +336,6 @@ export class Session {
     }, delay);
   }
 
-  #freePacketId(): number | undefined {
-    if (this.#inFlight.size >= MAX_PACKET_ID) return undefined;
-    let id = this.#nextPacketId;
-    while (this.#inFlight.has(id)) id = id === MAX_PACKET_ID ? 1 : id + 1;
-    this.#nextPacketId = id === MAX_PACKET_ID ? 1 : id + 1;
-    return id;
-  }
-
   #send(packet: Packet): void {
     if (this.#state === 'closed') return;
     const bytes = encode(packet);
@@ -376,7 +346,7 @@ export class Session {
   /** CONNACK with a refusal, then close [MQTT-3.2.2-5]; anything the device sent after CONNECT is ignored [MQTT-3.1.4-5]. */
   #refuse(returnCode: RefusedReturnCode, reason: RefuseReason, message: string): void {
     this.#send({ type: 'connack', sessionPresent: false, returnCode });
-    this.#end({ accepted: false, reason, message, returnCode }, true);
+    this.#end({ accepted: false, reason, message, returnCode });
   }
 
   #unsupported(message: string): void {
@@ -388,23 +358,33 @@ export class Session {
     this.#end(this.#state === 'open' ? { accepted: true, reason, message } : { accepted: false, reason, message, returnCode: undefined });
   }
 
-  /** `flush`: let what was written (a refusing CONNACK) reach the device before closing. */
-  #end(outcome: SessionOutcome, flush = false): void {
+  /**
+   * Ends the session once. The socket is ended cleanly (see {@link CLOSE_GRACE_MS}) unless it is
+   * gone already or the emulator is closing, which destroys it at once.
+   */
+  #end(outcome: SessionOutcome): void {
     if (this.#state === 'closed') return;
     this.#state = 'closed';
     this.#host.clock.clearTimeout(this.#timer);
-    if (flush) {
-      this.#socket.destroySoon();
-    } else {
+    if (outcome.reason === 'connection-lost' || outcome.reason === 'server-closed') {
       this.#socket.destroy();
+    } else {
+      endGracefully(this.#socket, this.#host.clock, CLOSE_GRACE_MS);
     }
     this.#tap.clear();
-    const waiting = [...this.#inFlight.values()];
-    this.#inFlight.clear();
     this.#host.ended(this, outcome);
-    if (waiting.length === 0) return;
-    // One error for all: building a stack trace for each of thousands of deliveries would take seconds.
-    const error = new EmulatorError('not-acknowledged', `the connection ended (${outcome.reason}) before the device acknowledged a QoS 1 delivery`);
-    for (const done of waiting) done(error);
+    this.#inFlight.failAll(
+      () => new EmulatorError('not-acknowledged', `the connection ended (${outcome.reason}) before the device acknowledged a QoS 1 delivery`),
+    );
   }
+}
+
+/**
+ * Ends `socket` (what was written goes out first, then TLS's close_notify and a FIN) and
+ * destroys it if the peer has not closed its side within `graceMs` on `clock`.
+ */
+function endGracefully(socket: Socket, clock: Clock, graceMs: number): void {
+  socket.end();
+  const timer = clock.setTimeout(() => socket.destroy(), graceMs);
+  socket.once('close', () => clock.clearTimeout(timer));
 }
