@@ -6,6 +6,7 @@ import type { RefusedReturnCode } from '../aliyun/connack.js';
 import { PLATFORM_LIMITS } from '../aliyun/limits.js';
 import type { ConnectPacket } from '../packet/types.js';
 import { connackCodeForVerifyFailure, verifyCredentials } from '../sign/verify.js';
+import { redactSecrets } from './echo.js';
 import { deviceKey } from './options.js';
 import type { ResolvedEmulatorOptions } from './options.js';
 import type { RefuseReason } from './types.js';
@@ -36,8 +37,18 @@ export function admit(connect: ConnectPacket, options: ResolvedEmulatorOptions):
     (productKey, deviceName) => options.devices.get(deviceKey(productKey, deviceName))?.deviceSecret,
     { transport: options.tls ? 'tls' : 'tcp' },
   );
-  if (!verdict.ok) return refuse(connackCodeForVerifyFailure(verdict.reason), verdict.reason, verdict.message);
+  if (!verdict.ok) {
+    // The verdict quotes the CONNECT's fields; a device that put a secret in the wrong one must not see it logged.
+    const message = redactSecrets(verdict.message, knownSecrets(connect, options));
+    return refuse(connackCodeForVerifyFailure(verdict.reason), verdict.reason, message);
+  }
   return { ok: true, productKey: verdict.productKey, deviceName: verdict.deviceName, clientId: verdict.clientId };
+}
+
+/** The CONNECT's password and every registered device's secret. */
+function* knownSecrets(connect: ConnectPacket, options: ResolvedEmulatorOptions): Generator<string | undefined> {
+  if (connect.password !== undefined) yield Buffer.from(connect.password).toString('utf8');
+  for (const device of options.devices.values()) yield device.deviceSecret;
 }
 
 function refuse(returnCode: RefusedReturnCode, reason: RefuseReason, message: string): Admission {

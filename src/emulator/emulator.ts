@@ -18,6 +18,7 @@ import { Rrpc } from './cloud/rrpc.js';
 import { checkTimeout, CLOUD_QOS } from './cloud/service.js';
 import type { CloudContext, CloudService } from './cloud/service.js';
 import { ThingModel } from './cloud/thing.js';
+import { boundMessage } from './echo.js';
 import { EmulatorError } from './errors.js';
 import { Listener } from './listener.js';
 import { resolveEmulatorOptions } from './options.js';
@@ -109,7 +110,7 @@ class LocalPlatform extends EventEmitter<EmulatorEvents> implements Emulator {
       this.#options,
       {
         accept: (socket, connection, deadline) => this.#accept(socket, connection, deadline),
-        lost: (connection, reason, message) => this.emit('refuse', { returnCode: undefined, reason, message, connection }),
+        lost: (connection, reason, message) => this.emit('refuse', { returnCode: undefined, reason, message: boundMessage(message), connection }),
       },
       (error) => this.emit('error', error),
     );
@@ -203,14 +204,15 @@ class LocalPlatform extends EventEmitter<EmulatorEvents> implements Emulator {
     this.#sessions.delete(session);
     this.#router.delete(session);
     const connection = session.traced;
+    const message = boundMessage(outcome.message);
     if (!outcome.accepted) {
-      this.emit('refuse', { returnCode: outcome.returnCode, reason: outcome.reason, message: outcome.message, connection });
+      this.emit('refuse', { returnCode: outcome.returnCode, reason: outcome.reason, message, connection });
       return;
     }
     this.#presence.release(session);
     const { productKey, deviceName, clientId } = session.device!;
     const error = new EmulatorError('disconnected', `device ${deviceName} of product ${productKey} disconnected (${outcome.reason}) before answering`);
     for (const service of this.#services) service.disconnected(session, error);
-    this.emit('disconnect', { productKey, deviceName, clientId, reason: outcome.reason, message: outcome.message, connection });
+    this.emit('disconnect', { productKey, deviceName, clientId, reason: outcome.reason, message, connection });
   }
 }

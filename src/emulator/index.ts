@@ -7,6 +7,7 @@ export { startEmulator, DEFAULT_REPLY_TIMEOUT_MS } from './emulator.js';
 /** The Alink reply codes; the stand-in answers an unreadable post with `requestParameterError` (460). */
 export { ALINK_REPLY_CODES } from '../aliyun/alink/codes.js';
 export { CLOSE_GRACE_MS, CONNECT_TIMEOUT_MS, MAX_CONNECT_BYTES, MAX_INBOUND_PACKET } from './limits.js';
+export { MAX_EVENT_MESSAGE } from './echo.js';
 export { EmulatorError, type EmulatorErrorCode } from './errors.js';
 export { topicMatches } from './topic-filter.js';
 export type {

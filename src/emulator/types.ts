@@ -99,7 +99,7 @@ export interface RefuseEvent {
   /** The CONNACK return code sent; absent when the connection was closed without a CONNACK. */
   readonly returnCode: RefusedReturnCode | undefined;
   readonly reason: RefuseReason;
-  /** For a log; never holds a password or secret. */
+  /** For a log: at most `MAX_EVENT_MESSAGE` characters (a long echoed value is cut), never a password or secret. */
   readonly message: string;
   readonly connection: TracedConnection;
 }
@@ -127,6 +127,7 @@ export interface DisconnectEvent {
   readonly deviceName: string;
   readonly clientId: string;
   readonly reason: DisconnectReason;
+  /** For a log, as {@link RefuseEvent.message}. */
   readonly message: string;
   readonly connection: TracedConnection;
 }
