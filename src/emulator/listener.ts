@@ -126,7 +126,7 @@ export class Listener {
       if (!this.#settle(handshake)) return;
       this.#host.accept(socket, connection, deadline);
     });
-    socket.on('error', (error) => this.#fail(handshake, 'tls-handshake-failed', `the TLS handshake failed: ${error.message}`));
+    socket.on('error', (error) => this.#fail(handshake, 'tls-handshake-failed', `the TLS handshake failed: ${handshakeProblem(error)}`));
     socket.once('close', () => this.#fail(handshake, 'connection-lost', 'the peer closed the connection during the TLS handshake'));
   }
 
@@ -146,5 +146,20 @@ export class Listener {
     if (!this.#settle(handshake)) return;
     handshake.socket.destroy();
     this.#host.lost(handshake.connection, reason, message);
+  }
+}
+
+/**
+ * OpenSSL's reason for a failed handshake, without its source file and line, and what it usually
+ * means when a tool was pointed at the wrong port.
+ */
+function handshakeProblem(error: Error & { code?: unknown; reason?: unknown }): string {
+  switch (error.code) {
+    case 'ERR_SSL_HTTP_REQUEST':
+      return 'the peer spoke HTTP, not TLS';
+    case 'ERR_SSL_WRONG_VERSION_NUMBER':
+      return 'the peer did not start TLS 1.2 or newer (plain MQTT on this TLS port? connect with TLS)';
+    default:
+      return typeof error.reason === 'string' ? error.reason : error.message.trim();
   }
 }
