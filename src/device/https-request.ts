@@ -1,12 +1,11 @@
 /**
  * One HTTPS request over a connection the transport opens: IPv6 first (family 6 unless told
  * otherwise), the platform's root CAs for platform hosts, SNI, a connect timeout and the
- * transport's readable errors. `node:https` then speaks HTTP/1.1 over that socket.
+ * transport's readable errors. The request head is written here and the answer read with the
+ * ResponseReader (http-response.ts): one request per connection, `connection: close`.
  *
  * Shared by dynamic registration and the OTA download.
  */
-import { request as httpsRequest } from 'node:https';
-import type { IncomingMessage, OutgoingHttpHeaders } from 'node:http';
 import type { LookupFunction, Socket } from 'node:net';
 import { isIP } from '../shared/builtins.js';
 import { ConfigurationError } from '../shared/errors.js';
@@ -14,6 +13,7 @@ import { describeValue, requireIntegerIn, requireText } from '../shared/validate
 import { aliyunRootCa } from '../aliyun/ca.js';
 import type { CaOption } from '../aliyun/connection.js';
 import { openTransport } from '../transport/open.js';
+import { HttpResponseError, ResponseReader } from './http-response.js';
 
 /** Where to send a request and how to trust the answer. */
 export interface HttpsTarget {
@@ -73,24 +73,12 @@ export function hostHeader(target: HttpsTarget): string {
   return target.port === 443 ? host : `${host}:${target.port}`;
 }
 
-/** A request in flight: its response, and the socket under it (destroy it to drop the request). */
-export interface HttpsExchange {
-  readonly response: IncomingMessage;
-  readonly socket: Socket;
-}
-
 /**
- * Opens a connection (rejecting with the transport's TransportError when it cannot), sends the
- * request and resolves with the response head. The body is the caller's to read; destroying the
- * socket ends everything. An abort of `signal` destroys the socket and rejects with
- * `signal.reason`.
+ * Opens the TLS connection to `target` through the transport, rejecting with its
+ * TransportError when it cannot. The socket is the caller's from then on.
  */
-export async function sendHttpsRequest(
-  target: HttpsTarget,
-  request: { readonly method: 'GET' | 'POST'; readonly path: string; readonly headers: OutgoingHttpHeaders; readonly body?: string | undefined },
-  signal: AbortSignal | undefined,
-): Promise<HttpsExchange> {
-  const socket = await openTransport({
+export function openHttpsConnection(target: HttpsTarget, signal: AbortSignal | undefined): Promise<Socket> {
+  return openTransport({
     host: target.host,
     port: target.port,
     transport: 'tls',
@@ -101,28 +89,87 @@ export async function sendHttpsRequest(
     ...(signal === undefined ? {} : { signal }),
     ...(target.lookup === undefined ? {} : { lookup: target.lookup }),
   });
-  return new Promise<HttpsExchange>((resolve, reject) => {
-    const headers = { host: hostHeader(target), ...request.headers };
-    const outgoing = httpsRequest({ method: request.method, path: request.path, headers, createConnection: () => socket });
-    const onAbort = (): void => {
-      outgoing.destroy();
+}
+
+/**
+ * The bytes of an HTTP/1.1 request head, `Host` first. The connection closes after the answer:
+ * every request here is the only one on its connection.
+ */
+export function requestHead(target: HttpsTarget, method: 'GET' | 'POST', path: string, headers: Readonly<Record<string, string>>): string {
+  let head = `${method} ${path} HTTP/1.1\r\nhost: ${hostHeader(target)}\r\nconnection: close\r\n`;
+  for (const [name, value] of Object.entries(headers)) {
+    // The values come from this library or from a server's ETag; a line break would split the request.
+    if (/[\r\n]/.test(value)) throw new Error(`the header ${name} holds a line break`);
+    head += `${name}: ${value}\r\n`;
+  }
+  return `${head}\r\n`;
+}
+
+/** A whole answer to a small request. */
+export interface HttpsAnswer {
+  readonly status: number;
+  readonly headers: ReadonlyMap<string, string>;
+  readonly body: Buffer;
+}
+
+/**
+ * Sends one request on a new connection and reads the whole answer, at most `maxBody` bytes of
+ * body. Rejects with the transport's TransportError when the connection cannot be made, an
+ * HttpResponseError when the answer is not HTTP or too long, an Error when the connection
+ * breaks, and `signal.reason` when `signal` aborts (the socket is destroyed).
+ */
+export async function fetchAnswer(
+  target: HttpsTarget,
+  request: { readonly method: 'GET' | 'POST'; readonly path: string; readonly headers: Readonly<Record<string, string>>; readonly body?: string | undefined },
+  maxBody: number,
+  signal: AbortSignal | undefined,
+): Promise<HttpsAnswer> {
+  const headers = request.body === undefined ? request.headers : { ...request.headers, 'content-length': String(Buffer.byteLength(request.body)) };
+  const bytes = requestHead(target, request.method, request.path, headers) + (request.body ?? '');
+  const socket = await openHttpsConnection(target, signal);
+  return new Promise<HttpsAnswer>((resolve, reject) => {
+    const reader = new ResponseReader();
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let failure: unknown;
+    const settle = (error: unknown, answer?: HttpsAnswer): void => {
+      signal?.removeEventListener('abort', onAbort);
+      socket.off('data', onData);
+      socket.off('close', onClose);
       socket.destroy();
-      reject(signal?.reason);
+      if (answer !== undefined) resolve(answer);
+      else reject(error);
     };
+    const onAbort = (): void => settle(signal?.reason);
+    const take = (bytes: Buffer): void => {
+      size += bytes.byteLength;
+      if (size > maxBody) throw new HttpResponseError(`the answer is over ${maxBody} bytes`);
+      chunks.push(bytes);
+    };
+    const complete = (): void => settle(undefined, { status: reader.head!.status, headers: reader.head!.headers, body: Buffer.concat(chunks) });
+    const onData = (chunk: Buffer): void => {
+      try {
+        reader.push(chunk, take);
+      } catch (error) {
+        settle(error);
+        return;
+      }
+      if (reader.done) complete();
+    };
+    const onClose = (): void => {
+      if (reader.end()) complete();
+      else settle(failure ?? new Error('the connection closed before the whole answer arrived'));
+    };
+    socket.on('error', (error: Error) => {
+      failure ??= error;
+    });
+    socket.on('data', onData);
+    socket.once('close', onClose);
     if (signal?.aborted === true) {
       onAbort();
       return;
     }
     signal?.addEventListener('abort', onAbort, { once: true });
-    outgoing.once('response', (response) => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve({ response, socket });
-    });
-    outgoing.once('error', (error) => {
-      signal?.removeEventListener('abort', onAbort);
-      socket.destroy();
-      reject(error);
-    });
-    outgoing.end(request.body);
+    socket.write(bytes);
   });
 }

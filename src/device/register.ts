@@ -11,8 +11,6 @@
  * const credentials = await registerDevice({ productKey, productSecret, deviceName: 'meter-0042' });
  * const device = await connectDevice({ ...credentials, endpoint: 'product' });
  */
-import type { IncomingMessage } from 'node:http';
-import type { Socket } from 'node:net';
 import type { SignMethod } from '../sign/types.js';
 import { systemClock } from '../shared/clock.js';
 import type { Clock } from '../shared/clock.js';
@@ -25,7 +23,8 @@ import type { DeviceCredentials } from '../aliyun/register/https.js';
 import { PlatformPayloadError } from '../aliyun/wire/errors.js';
 import { TransportError } from '../transport/errors.js';
 import type { ConnectionChoices } from './https-request.js';
-import { MAX_TIMER, resolveTarget, sendHttpsRequest } from './https-request.js';
+import { fetchAnswer, MAX_TIMER, resolveTarget } from './https-request.js';
+import { HttpResponseError } from './http-response.js';
 
 /** What {@link registerDevice} needs. */
 export interface RegisterDeviceOptions extends ConnectionChoices {
@@ -123,31 +122,24 @@ export async function registerDevice(options: RegisterDeviceOptions): Promise<Re
   const onAbort = (): void => deadline.abort(new RegistrationError('aborted', 'the registration was aborted', { cause: signal?.reason }));
   if (signal?.aborted === true) onAbort();
   signal?.addEventListener('abort', onAbort, { once: true });
-  let socket: Socket | undefined;
   try {
-    const exchange = await sendHttpsRequest(
+    const answer = await fetchAnswer(
       target,
       {
         method: 'POST',
         path: REGISTER_PATH,
-        headers: {
-          'content-type': 'application/x-www-form-urlencoded',
-          accept: 'text/xml,text/javascript,text/html,application/json',
-          'content-length': Buffer.byteLength(body),
-        },
+        headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'text/xml,text/javascript,text/html,application/json' },
         body,
       },
+      MAX_ANSWER_BYTES,
       deadline.signal,
     );
-    socket = exchange.socket;
-    const text = await readAnswer(exchange.response, deadline.signal);
-    return credentialsFrom(exchange.response.statusCode ?? 0, text, device);
+    return credentialsFrom(answer.status, answer.body.toString('utf8'), device);
   } catch (error) {
     throw asRegistrationError(error, deadline.signal, host);
   } finally {
     clock.clearTimeout(timer);
     signal?.removeEventListener('abort', onAbort);
-    socket?.destroy();
   }
 }
 
@@ -175,41 +167,11 @@ function credentialsFrom(status: number, text: string, device: { productKey: str
   return credentials;
 }
 
-function readAnswer(response: IncomingMessage, signal: AbortSignal): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const onAbort = (): void => {
-      response.destroy();
-      reject(signal.reason);
-    };
-    signal.addEventListener('abort', onAbort, { once: true });
-    const settle = (error: unknown, text?: string): void => {
-      signal.removeEventListener('abort', onAbort);
-      if (error === undefined) resolve(text ?? '');
-      else reject(error);
-    };
-    response.on('data', (chunk: Buffer) => {
-      size += chunk.byteLength;
-      if (size > MAX_ANSWER_BYTES) {
-        response.destroy();
-        settle(new RegistrationError('malformed-answer', `the registration answer is over ${MAX_ANSWER_BYTES} bytes; the platform's is a few hundred`));
-        return;
-      }
-      chunks.push(chunk);
-    });
-    response.once('end', () => settle(undefined, Buffer.concat(chunks).toString('utf8')));
-    response.once('error', (error) => settle(error));
-    response.once('close', () => {
-      if (!response.complete) settle(new Error('the connection closed before the whole answer arrived'));
-    });
-  });
-}
-
 function asRegistrationError(error: unknown, deadline: AbortSignal, host: string): unknown {
   if (deadline.aborted && deadline.reason instanceof RegistrationError) return deadline.reason;
   if (error instanceof RegistrationError || error instanceof ConfigurationError) return error;
   if (error instanceof PlatformPayloadError) return new RegistrationError('malformed-answer', error.message, { cause: error });
+  if (error instanceof HttpResponseError) return new RegistrationError('malformed-answer', `the registration server's answer is not HTTP as expected: ${error.message}`, { cause: error });
   const detail = error instanceof TransportError ? error.message : `the connection to ${host} failed: ${(error as Error)?.message ?? String(error)}`;
   return new RegistrationError('network', detail, { cause: error });
 }

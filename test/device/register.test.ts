@@ -111,6 +111,18 @@ describe('registerDevice over HTTPS on [::1]', () => {
     expect(error.message).toContain('15000 ms');
   });
 
+  it('bytes that are not HTTP: malformed-answer; an answer cut short: network', async () => {
+    server = await startHttpsServer((_request, _body, response) => response.socket!.end('SSH-2.0-OpenSSH_9.2\r\n\r\n'));
+    const garbled = await registrationError(registerDevice(options(server.port)));
+    expect(garbled.code).toBe('malformed-answer');
+    expect(garbled.message).toContain('status line');
+    await server.close();
+    server = await startHttpsServer((_request, _body, response) => response.socket!.end('HTTP/1.1 200 OK\r\ncontent-length: 500\r\n\r\n{"code":200,'));
+    const cut = await registrationError(registerDevice(options(server.port)));
+    expect(cut.code).toBe('network');
+    expect(cut.message).toContain('before the whole answer');
+  });
+
   it('an answer larger than any the platform sends is refused', async () => {
     const { port } = await platform(() => ' '.repeat(100_000));
     expect((await registrationError(registerDevice(options(port)))).code).toBe('malformed-answer');
