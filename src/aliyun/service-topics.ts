@@ -1,4 +1,4 @@
-/**
+/*
  * The topics of the platform's device services beyond the thing model: gateway topology and
  * sub-device sessions, batch posts, NTP, device shadow, remote configuration, tags, OTA, and the
  * session error notice. Built for one device, and parsed back for any device (the stand-in sees

@@ -1,4 +1,4 @@
-/**
+/*
  * Writes a stream of small chunks (a TLS connection hands over 16 KiB at a time) to a file in
  * large blocks, each at its own position.
  *
@@ -16,16 +16,33 @@
  */
 import { nodeFs } from '../shared/builtins.js';
 
-/** Bytes per write. */
+/**
+ * Bytes per write.
+ *
+ * @internal
+ */
 export const BLOCK_SIZE = 1 << 20;
-/** Blocks written at once in the thread pool before the writer asks the source to pause. */
+/**
+ * Blocks written at once in the thread pool before the writer asks the source to pause.
+ *
+ * @internal
+ */
 export const MAX_IN_FLIGHT = 4;
-/** A synchronous write that takes longer than this (ms) moves the writer to the thread pool for good. */
+/**
+ * A synchronous write that takes longer than this (ms) moves the writer to the thread pool for good.
+ *
+ * @internal
+ */
 export const SLOW_WRITE_MS = 10;
 
-/** How the writer writes now. */
+/**
+ * How the writer writes now.
+ *
+ * @internal
+ */
 export type WriteMode = 'sync' | 'async';
 
+/** @internal */
 export class BlockWriter {
   readonly #fd: number;
   readonly #now: () => number;

@@ -1,4 +1,4 @@
-/**
+/*
  * An HTTP/1.1 response, read from bytes as they come (RFC 9112): the status line, the header
  * fields, then the body as Content-Length, chunked transfer coding or "until the connection
  * closes" frames it. Pure: no socket, no timer.
@@ -10,12 +10,20 @@
  * in, never copied.
  */
 
-/** What a server sent that is not HTTP/1.1 as this reader takes it. */
+/**
+ * What a server sent that is not HTTP/1.1 as this reader takes it.
+ *
+ * @internal
+ */
 export class HttpResponseError extends Error {
   override readonly name = 'HttpResponseError';
 }
 
-/** The status line and header fields of a response. */
+/**
+ * The status line and header fields of a response.
+ *
+ * @internal
+ */
 export interface ResponseHead {
   readonly status: number;
   readonly reason: string;
@@ -23,10 +31,18 @@ export interface ResponseHead {
   readonly headers: ReadonlyMap<string, string>;
 }
 
-/** How the body's end is known. */
+/**
+ * How the body's end is known.
+ *
+ * @internal
+ */
 export type BodyFraming = 'none' | 'length' | 'chunked' | 'close';
 
-/** The longest head (status line and fields) accepted. */
+/**
+ * The longest head (status line and fields) accepted.
+ *
+ * @internal
+ */
 export const MAX_HEAD_BYTES = 64 * 1024;
 /** The longest chunk-size line or trailer field accepted. */
 const MAX_LINE_BYTES = 4096;
@@ -44,6 +60,8 @@ type State = 'head' | 'length' | 'chunk-size' | 'chunk-data' | 'chunk-end' | 'tr
  * const reader = new ResponseReader();
  * socket.on('data', (chunk) => reader.push(chunk, (bytes) => file.write(bytes)));
  * socket.on('close', () => { if (!reader.end()) throw new Error('cut short'); });
+ *
+ * @internal
  */
 export class ResponseReader {
   #state: State = 'head';

@@ -1,4 +1,4 @@
-/**
+/*
  * One HTTPS request over a connection the transport opens: IPv6 first (family 6 unless told
  * otherwise), the platform's root CAs for platform hosts, SNI, a connect timeout and the
  * transport's readable errors. The request head is written here and the answer read with the
@@ -15,7 +15,11 @@ import type { CaOption } from '../aliyun/connection.js';
 import { openTransport } from '../transport/open.js';
 import { HttpResponseError, ResponseReader } from './http-response.js';
 
-/** Where to send a request and how to trust the answer. */
+/**
+ * Where to send a request and how to trust the answer.
+ *
+ * @internal
+ */
 export interface HttpsTarget {
   /** Without brackets. */
   readonly host: string;
@@ -41,13 +45,19 @@ export interface ConnectionChoices {
   readonly connectTimeout?: number | undefined;
 }
 
-/** The largest delay a timer takes. */
+/**
+ * The largest delay a timer takes.
+ *
+ * @internal
+ */
 export const MAX_TIMER = 2_147_483_647;
 
 /**
  * Checks the connection choices for `host` and `port` and fills in the defaults.
  *
  * @throws ConfigurationError naming the option.
+ *
+ * @internal
  */
 export function resolveTarget(host: string, port: number, choices: ConnectionChoices): HttpsTarget {
   const bare = host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host;
@@ -67,7 +77,11 @@ export function resolveTarget(host: string, port: number, choices: ConnectionCho
   };
 }
 
-/** The `Host` header for a target: brackets around an IPv6 literal, the port when not 443. */
+/**
+ * The `Host` header for a target: brackets around an IPv6 literal, the port when not 443.
+ *
+ * @internal
+ */
 export function hostHeader(target: HttpsTarget): string {
   const host = isIP(target.host) === 6 ? `[${target.host}]` : target.host;
   return target.port === 443 ? host : `${host}:${target.port}`;
@@ -76,6 +90,8 @@ export function hostHeader(target: HttpsTarget): string {
 /**
  * Opens the TLS connection to `target` through the transport, rejecting with its
  * TransportError when it cannot. The socket is the caller's from then on.
+ *
+ * @internal
  */
 export function openHttpsConnection(target: HttpsTarget, signal: AbortSignal | undefined): Promise<Socket> {
   return openTransport({
@@ -94,6 +110,8 @@ export function openHttpsConnection(target: HttpsTarget, signal: AbortSignal | u
 /**
  * The bytes of an HTTP/1.1 request head, `Host` first. The connection closes after the answer:
  * every request here is the only one on its connection.
+ *
+ * @internal
  */
 export function requestHead(target: HttpsTarget, method: 'GET' | 'POST', path: string, headers: Readonly<Record<string, string>>): string {
   let head = `${method} ${path} HTTP/1.1\r\nhost: ${hostHeader(target)}\r\nconnection: close\r\n`;
@@ -105,7 +123,11 @@ export function requestHead(target: HttpsTarget, method: 'GET' | 'POST', path: s
   return `${head}\r\n`;
 }
 
-/** A whole answer to a small request. */
+/**
+ * A whole answer to a small request.
+ *
+ * @internal
+ */
 export interface HttpsAnswer {
   readonly status: number;
   readonly headers: ReadonlyMap<string, string>;
@@ -117,6 +139,8 @@ export interface HttpsAnswer {
  * body. Rejects with the transport's TransportError when the connection cannot be made, an
  * HttpResponseError when the answer is not HTTP or too long, an Error when the connection
  * breaks, and `signal.reason` when `signal` aborts (the socket is destroyed).
+ *
+ * @internal
  */
 export async function fetchAnswer(
   target: HttpsTarget,

@@ -1,4 +1,4 @@
-/**
+/*
  * The OTA download: fetch an upgrade job's file over HTTPS, stream it to disk, resume after a
  * dropped connection, and check its size and digest before anything calls it done.
  *
@@ -646,6 +646,8 @@ class Download {
 /**
  * When progress is worth telling: at each new percent, and once a second while the percent
  * stands still (a slow link on a big file), never more often.
+ *
+ * @internal
  */
 export class ProgressRate {
   #at = Number.NEGATIVE_INFINITY;

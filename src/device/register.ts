@@ -1,4 +1,4 @@
-/**
+/*
  * Dynamic registration over HTTPS (one secret per product): a device that knows only its
  * product's ProductKey and ProductSecret, and its own DeviceName, asks the platform for its
  * DeviceSecret, then connects with `connectDevice` as any device does.

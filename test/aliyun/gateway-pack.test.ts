@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { buildHistoryPost, buildPackPost, parseHistoryPost, parsePackPost } from '../../src/aliyun/index.js';
+import { buildHistoryPost, buildPackPost } from '../../src/aliyun/index.js';
+import { parseHistoryPost, parsePackPost } from '../../src/aliyun/cloud-formats.js';
 import { expectConfigurationError } from '../sign/helpers.js';
 import { expectPayloadError, json } from './platform-helpers.js';
 

@@ -1,25 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import {
-  buildBatchLogin,
-  buildBatchLogout,
-  buildLifecycleNotice,
-  buildSessionError,
-  buildSubLogin,
-  buildSubLogout,
-  checkOnlineCapacity,
-  GATEWAY_LIMITS,
-  inBatches,
-  NO_ACTIVE_SESSION,
-  parseBatchLogin,
-  parseBatchLogout,
-  parseBatchSessionReply,
-  parseLifecycleNotice,
-  parseSessionError,
-  parseSessionReply,
-  parseSubLogin,
-  parseSubLogout,
-  verifySubDeviceSign,
-} from '../../src/aliyun/index.js';
+import { buildBatchLogin, buildBatchLogout, buildSubLogin, buildSubLogout, checkOnlineCapacity, GATEWAY_LIMITS, inBatches, NO_ACTIVE_SESSION, parseBatchSessionReply, parseLifecycleNotice, parseSessionError, parseSessionReply } from '../../src/aliyun/index.js';
+import { buildLifecycleNotice, buildSessionError, parseBatchLogin, parseBatchLogout, parseSubLogin, parseSubLogout, verifySubDeviceSign } from '../../src/aliyun/cloud-formats.js';
 import { expectConfigurationError } from '../sign/helpers.js';
 import { expectPayloadError, json } from './platform-helpers.js';
 

@@ -3,13 +3,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import {
-  parseSignMethodName,
-  signRegistration,
-  signSubDevice,
-  verifyRegistrationSign,
-  verifySubDeviceSign,
-} from '../../src/aliyun/index.js';
+import { parseSignMethodName, signRegistration, signSubDevice } from '../../src/aliyun/index.js';
+import { verifyRegistrationSign, verifySubDeviceSign } from '../../src/aliyun/cloud-formats.js';
 import { expectConfigurationError } from '../sign/helpers.js';
 
 describe('signSubDevice', () => {

@@ -1,20 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { inspect } from 'node:util';
-import {
-  buildSubRegister,
-  buildTopoAdd,
-  buildTopoChange,
-  buildTopoDelete,
-  buildTopoGet,
-  parseSubRegister,
-  parseSubRegisterReply,
-  parseTopoAdd,
-  parseTopoChange,
-  parseTopoDelete,
-  parseTopologyReply,
-  signSubDevice,
-  verifySubDeviceSign,
-} from '../../src/aliyun/index.js';
+import { buildSubRegister, buildTopoAdd, buildTopoDelete, buildTopoGet, parseSubRegisterReply, parseTopoChange, parseTopologyReply, signSubDevice } from '../../src/aliyun/index.js';
+import { buildTopoChange, parseSubRegister, parseTopoAdd, parseTopoDelete, verifySubDeviceSign } from '../../src/aliyun/cloud-formats.js';
 import { expectConfigurationError } from '../sign/helpers.js';
 import { expectPayloadError, json } from './platform-helpers.js';
 

@@ -1,16 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import {
-  buildFirmwareGet,
-  buildOtaJob,
-  buildOtaProgress,
-  buildOtaVersion,
-  OTA_FAILURE,
-  parseFirmwareGet,
-  parseFirmwareGetReply,
-  parseOtaJob,
-  parseOtaProgress,
-  parseOtaVersion,
-} from '../../src/aliyun/index.js';
+import { buildFirmwareGet, buildOtaProgress, buildOtaVersion, OTA_FAILURE, parseFirmwareGetReply, parseOtaJob } from '../../src/aliyun/index.js';
+import { buildOtaJob, parseFirmwareGet, parseOtaProgress, parseOtaVersion } from '../../src/aliyun/cloud-formats.js';
 import { expectConfigurationError } from '../sign/helpers.js';
 import { expectPayloadError, json } from './platform-helpers.js';
 

@@ -1,22 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { inspect } from 'node:util';
-import {
-  buildRegisterAnswer,
-  buildRegisterAnswerMessage,
-  buildRegisterForm,
-  buildRegnwlAnswerMessage,
-  isTokenClientId,
-  parseRegisterAnswer,
-  parseRegisterAnswerMessage,
-  parseRegisterForm,
-  parseRegistrationClientId,
-  parseRegnwlAnswerMessage,
-  registerHost,
-  registrationConnectCredentials,
-  REGISTER_PATH,
-  tokenConnectCredentials,
-  verifyRegistrationSign,
-} from '../../src/aliyun/index.js';
+import { buildRegisterForm, parseRegisterAnswer, parseRegisterAnswerMessage, parseRegnwlAnswerMessage, registerHost, registrationConnectCredentials, REGISTER_PATH, tokenConnectCredentials } from '../../src/aliyun/index.js';
+import { buildRegisterAnswer, buildRegisterAnswerMessage, buildRegnwlAnswerMessage, isTokenClientId, parseRegisterForm, parseRegistrationClientId, verifyRegistrationSign } from '../../src/aliyun/cloud-formats.js';
 import { expectConfigurationError } from '../sign/helpers.js';
 import { expectPayloadError, json } from './platform-helpers.js';
 

@@ -4,10 +4,13 @@
  */
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import * as aliyun from '../../src/aliyun/index.js';
+import * as device from '../../src/aliyun/index.js';
+import * as cloud from '../../src/aliyun/cloud-formats.js';
+
+const aliyun = { ...device, ...cloud };
 import { PlatformPayloadError } from '../../src/aliyun/index.js';
 
-const device = { productKey: 'pk', deviceName: 'dn' };
+const identity = { productKey: 'pk', deviceName: 'dn' };
 
 const PARSERS: Record<string, (payload: Uint8Array | string) => unknown> = {
   parseTopoAdd: aliyun.parseTopoAdd,
@@ -37,8 +40,8 @@ const PARSERS: Record<string, (payload: Uint8Array | string) => unknown> = {
   parseTagsDelete: aliyun.parseTagsDelete,
   parseRegisterAnswer: aliyun.parseRegisterAnswer,
   parseRegisterForm: (payload) => aliyun.parseRegisterForm(typeof payload === 'string' ? payload : Buffer.from(payload).toString('latin1')),
-  parseRegisterAnswerMessage: (payload) => aliyun.parseRegisterAnswerMessage(payload, device),
-  parseRegnwlAnswerMessage: (payload) => aliyun.parseRegnwlAnswerMessage(payload, device),
+  parseRegisterAnswerMessage: (payload) => aliyun.parseRegisterAnswerMessage(payload, identity),
+  parseRegnwlAnswerMessage: (payload) => aliyun.parseRegnwlAnswerMessage(payload, identity),
   parseOtaVersion: aliyun.parseOtaVersion,
   parseOtaJob: aliyun.parseOtaJob,
   parseFirmwareGetReply: aliyun.parseFirmwareGetReply,

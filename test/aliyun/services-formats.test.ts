@@ -1,30 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import {
-  buildConfigGet,
-  buildConfigGetReply,
-  buildConfigPush,
-  buildNtpRequest,
-  buildNtpResponse,
-  buildShadowClearDesired,
-  buildShadowDelete,
-  buildShadowGet,
-  buildShadowMessage,
-  buildShadowUpdate,
-  buildTagsDelete,
-  buildTagsUpdate,
-  ntpTime,
-  parseConfigGet,
-  parseConfigGetReply,
-  parseConfigPush,
-  parseNtpRequest,
-  parseNtpResponse,
-  parseShadowMessage,
-  parseShadowRequest,
-  parseTagsDelete,
-  parseTagsUpdate,
-  TAG_LIMITS,
-} from '../../src/aliyun/index.js';
+import { buildConfigGet, buildNtpRequest, buildShadowClearDesired, buildShadowDelete, buildShadowGet, buildShadowUpdate, buildTagsDelete, buildTagsUpdate, ntpTime, parseConfigGetReply, parseConfigPush, parseNtpResponse, parseShadowMessage, TAG_LIMITS } from '../../src/aliyun/index.js';
+import { buildConfigGetReply, buildConfigPush, buildNtpResponse, buildShadowMessage, parseConfigGet, parseNtpRequest, parseShadowRequest, parseTagsDelete, parseTagsUpdate } from '../../src/aliyun/cloud-formats.js';
 import { expectConfigurationError } from '../sign/helpers.js';
 import { expectPayloadError, json } from './platform-helpers.js';
 

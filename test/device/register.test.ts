@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { inspect } from 'node:util';
-import { buildRegisterAnswer, parseRegisterForm, verifyRegistrationSign } from '../../src/aliyun/index.js';
+import { buildRegisterAnswer, parseRegisterForm, verifyRegistrationSign } from '../../src/aliyun/cloud-formats.js';
 import { ConfigurationError } from '../../src/shared/errors.js';
 import { TransportError } from '../../src/transport/index.js';
 import { RegistrationError, registerDevice } from '../../src/device/register.js';

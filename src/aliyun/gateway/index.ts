@@ -1,4 +1,4 @@
-/**
+/*
  * Gateway formats: topology, sub-device sessions, batch posts, their signatures and limits.
  * Pure: builders return the JSON text to publish, parsers read what arrives.
  */
@@ -7,9 +7,7 @@ export {
   SIGN_METHOD_NAMES,
   parseSignMethodName,
   signSubDevice,
-  verifySubDeviceSign,
   signRegistration,
-  verifyRegistrationSign,
   registrationRandom,
   type SubDeviceCredentials,
   type SubDeviceSignOptions,
@@ -18,16 +16,12 @@ export {
 } from './sign.js';
 export {
   buildTopoAdd,
-  parseTopoAdd,
   parseTopologyReply,
   buildTopoGet,
   buildTopoDelete,
-  parseTopoDelete,
-  buildTopoChange,
   parseTopoChange,
   TOPO_CHANGE_STATUS,
   buildSubRegister,
-  parseSubRegister,
   parseSubRegisterReply,
   type TopoAddInput,
   type TopoChange,
@@ -37,17 +31,11 @@ export {
 export {
   buildSubLogin,
   buildBatchLogin,
-  parseSubLogin,
-  parseBatchLogin,
   parseSessionReply,
   parseBatchSessionReply,
   buildSubLogout,
   buildBatchLogout,
-  parseSubLogout,
-  parseBatchLogout,
-  buildLifecycleNotice,
   parseLifecycleNotice,
-  buildSessionError,
   parseSessionError,
   NO_ACTIVE_SESSION,
   type LoginOptions,
@@ -57,9 +45,7 @@ export {
 } from './session.js';
 export {
   buildPackPost,
-  parsePackPost,
   buildHistoryPost,
-  parseHistoryPost,
   type TimedValue,
   type ThingReport,
   type SubDeviceReport,

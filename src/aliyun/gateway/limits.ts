@@ -1,4 +1,4 @@
-/**
+/*
  * The platform's limits on a gateway and its sub-devices, checked before anything is sent.
  *
  * Sources: help.aliyun.com/document_detail/89300 (sub-device online and offline: 2,000 online

@@ -1,4 +1,4 @@
-/**
+/*
  * The gateway's batch posts: the packed post (`thing.event.property.pack.post`: the gateway's own
  * properties and events and those of up to 20 sub-devices, in one message) and the history post
  * (`thing.event.property.history.post`: data recorded while offline, each value with the time it

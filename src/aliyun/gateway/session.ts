@@ -1,4 +1,4 @@
-/**
+/*
  * Sub-device sessions over the gateway's connection: login (one, or a batch of up to 50), logout,
  * and the cloud's notices that a sub-device was disabled, enabled or deleted, or that it has no
  * session any more.

@@ -1,4 +1,4 @@
-/**
+/*
  * The two signatures of the gateway formats.
  *
  * - A sub-device proves itself with its own DeviceSecret, exactly as a device does in CONNECT:
@@ -87,6 +87,8 @@ export function signSubDevice(device: SubDeviceCredentials, options: SubDeviceSi
 /**
  * {@link signSubDevice} for an element of a list: the errors about the device's own fields name
  * them under `field` (`subDevices[2].deviceSecret`).
+ *
+ * @internal
  */
 export function signSubDeviceAt(field: string, device: SubDeviceCredentials, options: SubDeviceSignOptions): SubDeviceSignature {
   const { productKey, deviceName } = checkIdentity(device, field);
@@ -155,7 +157,11 @@ export function registrationRandom(): string {
   return nodeCrypto().randomBytes(8).toString('hex');
 }
 
-/** `random` as the platform takes it: 1..64 letters and digits. */
+/**
+ * `random` as the platform takes it: 1..64 letters and digits.
+ *
+ * @internal
+ */
 export function checkRandom(random: unknown): string {
   const text = requireText('random', random, 'leave it out for a fresh one, or give letters and digits');
   if (!/^[A-Za-z0-9]{1,64}$/.test(text)) {

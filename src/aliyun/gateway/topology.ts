@@ -1,4 +1,4 @@
-/**
+/*
  * Topology: the gateway declares which sub-devices it speaks for (`thing.topo.add`, each
  * sub-device signed with its own secret), lists and removes them (`thing.topo.get`,
  * `thing.topo.delete`), hears of changes made in the console (`thing.topo.change`), and registers
@@ -82,6 +82,8 @@ export function parseTopoAdd(payload: Uint8Array | string): { readonly id: strin
  * Reads one signed sub-device entry of a topology add or a login: names, `clientId`, `timestamp`
  * (digits, or a number as the Node.js SDK sends it), `signmethod` or `signMethod` (or the
  * message-wide `fallbackMethod`), `sign`.
+ *
+ * @internal
  */
 export function readSignedEntry(value: unknown, path: string, fallbackMethod?: SignMethod): SubDeviceSignature {
   const fields = Fields.of(value, path);
@@ -95,7 +97,11 @@ export function readSignedEntry(value: unknown, path: string, fallbackMethod?: S
   return { productKey, deviceName, clientId, timestamp, signMethod, sign };
 }
 
-/** A sign method field such as `hmacSha256`, matched without regard to case. */
+/**
+ * A sign method field such as `hmacSha256`, matched without regard to case.
+ *
+ * @internal
+ */
 export function readSignMethod(fields: Fields, name: string): SignMethod {
   const method = parseSignMethodName(fields.string(name));
   if (method === undefined) throw new PlatformPayloadError('bad-field', fields.at(name), 'expected hmacMd5, hmacSha1 or hmacSha256');
@@ -216,7 +222,11 @@ export function parseSubRegisterReply(payload: Uint8Array | string): PlatformRep
   );
 }
 
-/** Each element of the JSON array `value` at `path`, read by `read`. */
+/**
+ * Each element of the JSON array `value` at `path`, read by `read`.
+ *
+ * @internal
+ */
 export function readList<T>(value: unknown, path: string, read: (item: unknown, path: string) => T): T[] {
   if (!Array.isArray(value)) {
     throw new PlatformPayloadError(value === undefined ? 'missing-field' : 'bad-field', path, 'expected an array');

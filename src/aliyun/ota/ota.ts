@@ -1,4 +1,4 @@
-/**
+/*
  * OTA over MQTT: the device reports each module's version (`/ota/device/inform/{pk}/{dn}`),
  * receives upgrade jobs (`/ota/device/upgrade/{pk}/{dn}`, or on asking with
  * `thing.ota.firmware.get`), downloads and checks the file, and reports progress or failure

@@ -1,4 +1,4 @@
-/**
+/*
  * Dynamic registration over HTTPS (one secret per product, pre-registered devices): the device
  * POSTs `productKey`, `deviceName`, `random`, `sign`, `signMethod` as a form to
  * `https://iot-auth.{region}.aliyuncs.com/auth/register/device` and gets its DeviceSecret back.
@@ -43,7 +43,11 @@ export interface DeviceCredentials extends DeviceIdentity {
   readonly deviceSecret: string;
 }
 
-/** `credentials` frozen, printing the secret as `[redacted]`. */
+/**
+ * `credentials` frozen, printing the secret as `[redacted]`.
+ *
+ * @internal
+ */
 export function hiddenCredentials(credentials: DeviceCredentials): Readonly<DeviceCredentials> {
   return withHiddenSecrets({ productKey: credentials.productKey, deviceName: credentials.deviceName, deviceSecret: credentials.deviceSecret }, ['deviceSecret']);
 }

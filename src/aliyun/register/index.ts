@@ -3,9 +3,7 @@ export {
   REGISTER_PATH,
   registerHost,
   buildRegisterForm,
-  parseRegisterForm,
   parseRegisterAnswer,
-  buildRegisterAnswer,
   type DeviceCredentials,
   type RegisterFormInput,
   type RegisterForm,
@@ -13,12 +11,8 @@ export {
 } from './https.js';
 export {
   registrationConnectCredentials,
-  parseRegistrationClientId,
-  isTokenClientId,
   parseRegisterAnswerMessage,
-  buildRegisterAnswerMessage,
   parseRegnwlAnswerMessage,
-  buildRegnwlAnswerMessage,
   tokenConnectCredentials,
   type RegisterAuthType,
   type RegisterSecureMode,

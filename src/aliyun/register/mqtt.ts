@@ -1,4 +1,4 @@
-/**
+/*
  * Dynamic registration over MQTT (one secret per product). The device opens a TLS connection
  * whose CONNECT is signed with the ProductSecret and announces `authType=register` (a device
  * pre-registered in the console: the platform answers on `/ext/register` with its DeviceSecret)

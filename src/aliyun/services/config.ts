@@ -1,4 +1,4 @@
-/**
+/*
  * Remote configuration: the device asks for its product's configuration file
  * (`thing.config.get` on `/sys/{pk}/{dn}/thing/config/get`, answered on `_reply`), and the
  * platform pushes a new one (`thing.config.push` on `/sys/{pk}/{dn}/thing/config/push`, which the

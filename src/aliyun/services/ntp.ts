@@ -1,4 +1,4 @@
-/**
+/*
  * NTP over MQTT: the device sends its clock on `/ext/ntp/{pk}/{dn}/request`, the platform answers
  * on `/ext/ntp/{pk}/{dn}/response` with the time it received the request and the time it sent
  * the answer, and the device computes the accurate time at the moment the answer arrived:

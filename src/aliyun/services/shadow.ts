@@ -1,4 +1,4 @@
-/**
+/*
  * The device shadow: the platform's copy of a device's `reported` state and the `desired` state
  * applications set. The device publishes on `/shadow/update/{pk}/{dn}`; the platform answers, and
  * pushes desired-state changes, on `/shadow/get/{pk}/{dn}`.

@@ -1,4 +1,4 @@
-/**
+/*
  * Device tags (labels): key-value pairs the device reports about itself, such as maker and
  * model. `thing.deviceinfo.update` adds or changes them, `thing.deviceinfo.delete` removes them
  * by key; both are answered on `_reply`.

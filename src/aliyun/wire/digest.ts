@@ -1,4 +1,4 @@
-/**
+/*
  * The file digests of OTA jobs and remote configuration files. The platform's pages print the
  * method as `MD5` or `SHA256` (help.aliyun.com/document_detail/89307), the C Link SDK 4.x accepts
  * `SHA256`, `Sha256` and `Md5` (`components/ota/aiot_ota_api.c` `_ota_mqtt_process`), Python
@@ -26,6 +26,8 @@ export function parseDigestMethod(text: string): DigestMethod | undefined {
 /**
  * Reads a method field and a digest field: the method must be MD5 or SHA256, the digest that
  * many hex digits (returned in lower case).
+ *
+ * @internal
  */
 export function readDigest(fields: Fields, methodField: string, digestField: string): { readonly method: DigestMethod; readonly digest: string } {
   const method = parseDigestMethod(fields.string(methodField));
@@ -40,6 +42,8 @@ export function readDigest(fields: Fields, methodField: string, digestField: str
 /**
  * Reads a download URL: an absolute `https:` URL (the platform serves OTA and configuration
  * files from OSS over HTTPS; a plain `http:` URL would let anyone on the path swap the file).
+ *
+ * @internal
  */
 export function readHttpsUrl(fields: Fields, name: string): string {
   const text = fields.string(name);

@@ -1,4 +1,4 @@
-/**
+/*
  * The Alink envelope as the platform's device services use it. Requests are
  * `{"id":"123","version":"1.0","params":...,"method":"..."}` where, unlike the thing-model topics,
  * `params` may be an array (topology, batch logout, tags) and `method` may be absent (the
@@ -9,7 +9,11 @@ import { requireText } from '../../shared/validate.js';
 import { PlatformPayloadError } from './errors.js';
 import { Fields, isJsonObject } from './read.js';
 
-/** The protocol version every request carries. */
+/**
+ * The protocol version every request carries.
+ *
+ * @internal
+ */
 export const PLATFORM_VERSION = '1.0';
 
 /** A request as read from the wire. */
@@ -30,7 +34,11 @@ export type PlatformReply<T> =
   | { readonly ok: true; readonly id: string; readonly code: 200; readonly data: T; readonly message: string | undefined }
   | { readonly ok: false; readonly id: string; readonly code: number; readonly data: unknown; readonly message: string | undefined };
 
-/** Reads an envelope's `id`: a non-empty string, or a non-negative integer given as its digits. */
+/**
+ * Reads an envelope's `id`: a non-empty string, or a non-negative integer given as its digits.
+ *
+ * @internal
+ */
 export function readId(fields: Fields): string {
   const value = fields.value('id');
   if (typeof value === 'string' && value !== '') return value;
@@ -44,6 +52,8 @@ export function readId(fields: Fields): string {
  * @param method the method this topic carries: when given and the payload names another,
  *   `wrong-method`; a payload without `method` is accepted unless `methodRequired`.
  * @throws PlatformPayloadError for a malformed envelope.
+ *
+ * @internal
  */
 export function readRequest(
   payload: Uint8Array | string,
@@ -71,6 +81,8 @@ export function readRequest(
  * platform chose to add (the devices a batch login refused, for instance).
  *
  * @throws PlatformPayloadError for a malformed envelope or malformed success data.
+ *
+ * @internal
  */
 export function readReply<T>(payload: Uint8Array | string, readData: (data: unknown, path: string) => T): PlatformReply<T> {
   const fields = Fields.ofPayload(payload);
@@ -82,7 +94,11 @@ export function readReply<T>(payload: Uint8Array | string, readData: (data: unkn
   return { ok: false, id, code, data, message };
 }
 
-/** What {@link writeRequest} writes. */
+/**
+ * What {@link writeRequest} writes.
+ *
+ * @internal
+ */
 export interface RequestInput {
   readonly id: string;
   readonly params: unknown;
@@ -96,6 +112,8 @@ export interface RequestInput {
  * `params`, then `method` when there is one.
  *
  * @throws ConfigurationError (`id`) for an empty id, (`params`) for params that JSON cannot write.
+ *
+ * @internal
  */
 export function writeRequest(request: RequestInput): string {
   const id = requireText('id', request.id, 'use AlinkIdGenerator.next()');
@@ -104,7 +122,11 @@ export function writeRequest(request: RequestInput): string {
   return toJson('params', body);
 }
 
-/** `JSON.stringify`, with a ConfigurationError naming `field` for values JSON cannot write. */
+/**
+ * `JSON.stringify`, with a ConfigurationError naming `field` for values JSON cannot write.
+ *
+ * @internal
+ */
 export function toJson(field: string, value: unknown): string {
   let text: string | undefined;
   try {
@@ -116,7 +138,11 @@ export function toJson(field: string, value: unknown): string {
   return text;
 }
 
-/** `value` as a plain JSON object for `field`, or a ConfigurationError. */
+/**
+ * `value` as a plain JSON object for `field`, or a ConfigurationError.
+ *
+ * @internal
+ */
 export function requireObject(field: string, value: unknown, example: string): Record<string, unknown> {
   if (!isJsonObject(value)) throw new ConfigurationError(field, `must be an object such as ${example}`);
   return value;

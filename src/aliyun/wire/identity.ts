@@ -1,4 +1,4 @@
-/**
+/*
  * A device as the gateway formats name it: `{ "productKey": "...", "deviceName": "..." }`.
  */
 import { ConfigurationError } from '../../shared/errors.js';
@@ -24,6 +24,8 @@ const FORBIDDEN = ['/', '+', '#', '&'];
  *
  * @throws ConfigurationError naming `${field}.productKey` or `${field}.deviceName` (just
  *   `productKey` or `deviceName` when `field` is empty).
+ *
+ * @internal
  */
 export function checkIdentity(value: unknown, field: string): DeviceIdentity {
   if (typeof value !== 'object' || value === null) {
@@ -33,7 +35,11 @@ export function checkIdentity(value: unknown, field: string): DeviceIdentity {
   return { productKey: checkName(subField(field, 'productKey'), given.productKey), deviceName: checkName(subField(field, 'deviceName'), given.deviceName) };
 }
 
-/** `field.name`, or `name` for the top level (`field` empty). */
+/**
+ * `field.name`, or `name` for the top level (`field` empty).
+ *
+ * @internal
+ */
 export function subField(field: string, name: string): string {
   return field === '' ? name : `${field}.${name}`;
 }
@@ -48,13 +54,19 @@ function checkName(field: string, value: unknown): string {
  * Reads `{ productKey, deviceName }` at `path`.
  *
  * @throws PlatformPayloadError `missing-field` or `bad-field` naming the field.
+ *
+ * @internal
  */
 export function readIdentity(value: unknown, path: string): DeviceIdentity {
   const fields = Fields.of(value, path);
   return { productKey: readName(fields, 'productKey'), deviceName: readName(fields, 'deviceName') };
 }
 
-/** One of the two names, read with the same rules {@link checkIdentity} writes them by. */
+/**
+ * One of the two names, read with the same rules {@link checkIdentity} writes them by.
+ *
+ * @internal
+ */
 export function readName(fields: Fields, name: 'productKey' | 'deviceName'): string {
   const text = fields.string(name);
   const found = FORBIDDEN.find((character) => text.includes(character));
@@ -64,7 +76,11 @@ export function readName(fields: Fields, name: 'productKey' | 'deviceName'): str
   return text;
 }
 
-/** `productKey/deviceName`: one string per device, for maps and duplicate checks. */
+/**
+ * `productKey/deviceName`: one string per device, for maps and duplicate checks.
+ *
+ * @internal
+ */
 export function identityKey(device: DeviceIdentity): string {
   return `${device.productKey}/${device.deviceName}`;
 }
@@ -74,6 +90,8 @@ export function identityKey(device: DeviceIdentity): string {
  * same device twice.
  *
  * @throws ConfigurationError naming the list or the offending element.
+ *
+ * @internal
  */
 export function checkDeviceList<T>(field: string, devices: unknown, max: number, check: (item: unknown, field: string) => T & DeviceIdentity, why: string): T[] {
   if (!Array.isArray(devices) || devices.length === 0) {

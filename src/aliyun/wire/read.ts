@@ -1,4 +1,4 @@
-/**
+/*
  * Strict readers for the JSON payloads of the platform's device services. Every field is read
  * by name with its JSON path, so an error says exactly which field was wrong (`data[1].sign`)
  * and what was expected, without ever quoting the field's value: several of these payloads
@@ -15,6 +15,8 @@ const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
  * The JSON value of a payload.
  *
  * @throws PlatformPayloadError `invalid-utf8` or `invalid-json`.
+ *
+ * @internal
  */
 export function readJson(payload: Uint8Array | string): unknown {
   let text: string;
@@ -34,12 +36,20 @@ export function readJson(payload: Uint8Array | string): unknown {
   }
 }
 
-/** `true` for a JSON object (not null, not an array). */
+/**
+ * `true` for a JSON object (not null, not an array).
+ *
+ * @internal
+ */
 export function isJsonObject(value: unknown): value is JsonObject {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-/** How a JSON value reads in a message: `null`, `an array`, `a number`, `an empty string`, ... */
+/**
+ * How a JSON value reads in a message: `null`, `an array`, `a number`, `an empty string`, ...
+ *
+ * @internal
+ */
 export function jsonKind(value: unknown): string {
   if (value === undefined) return 'nothing';
   if (value === null) return 'null';
@@ -48,7 +58,11 @@ export function jsonKind(value: unknown): string {
   return typeof value === 'object' ? 'an object' : `a ${typeof value}`;
 }
 
-/** `path.name`, or `name` at the top level. */
+/**
+ * `path.name`, or `name` at the top level.
+ *
+ * @internal
+ */
 export function fieldPath(path: string, name: string | number): string {
   if (typeof name === 'number') return `${path}[${name}]`;
   return path === '' ? name : `${path}.${name}`;
@@ -59,6 +73,8 @@ const DIGITS = /^\d+$/;
 /**
  * The fields of one JSON object, read strictly. Each reader throws a PlatformPayloadError naming
  * the field's path: `missing-field` when it is absent, `bad-field` when it is of the wrong kind.
+ *
+ * @internal
  */
 export class Fields {
   /** The object itself. */
