@@ -5,6 +5,10 @@
 //   npm run bench:e2e -- --compare also runs the same scenarios through MQTT.js 5.16.0, which
 //                                  `npm run bench:compare` installs into .bench/ (never a
 //                                  dependency of this package)
+//   npm run bench:e2e -- --vs DIR  also runs qos0 and qos1 from another built checkout of this
+//                                  project (e.g. `git worktree add /tmp/old <commit>`, then
+//                                  `npm run build` there), interleaved with this one: before/after
+//                                  figures from the same run
 //
 // Scenarios, each in a fresh Node.js process so that one cannot warm up or pollute another:
 //   floor  a raw TLS socket writes pre-encoded PUBLISH frames (QoS 0, 64 B payload) to a topic
@@ -343,13 +347,21 @@ async function startBroker() {
   };
 }
 
+const vsIndex = process.argv.indexOf('--vs');
+const vsDir = vsIndex > 0 ? process.argv[vsIndex + 1] : undefined;
+
 function runChild(scenario, port, flags = []) {
-  const args = [...flags, fileURLToPath(import.meta.url), '--run', scenario, String(port), ...(quick ? ['--quick'] : [])];
+  // 'vs-qos0' runs the other checkout's own bench file, which imports that checkout's build.
+  const script = scenario.startsWith('vs-') ? join(vsDir, 'bench/e2e.mjs') : fileURLToPath(import.meta.url);
+  const name = scenario.startsWith('vs-') ? scenario.slice(3) : scenario;
+  const args = [...flags, script, '--run', name, String(port), ...(quick ? ['--quick'] : [])];
   const out = execFileSync(process.execPath, args, {
     encoding: 'utf8',
     maxBuffer: 1 << 20,
   });
-  return JSON.parse(out);
+  const result = JSON.parse(out);
+  if (scenario.startsWith('vs-')) result.name = `${result.name} (--vs)`;
+  return result;
 }
 
 /**
@@ -400,6 +412,11 @@ try {
   const compare = process.argv.includes('--compare');
   if (compare && (await loadMqttJs()) === undefined) throw new Error('run npm run bench:compare first: it installs MQTT.js into .bench/');
   const runs = compare ? { floor: [], qos0: [], qos1: [], 'mqttjs-qos0': [], 'mqttjs-qos1': [] } : { floor: [], qos0: [], qos1: [] };
+  if (vsDir !== undefined) {
+    runs['vs-qos0'] = [];
+    runs['vs-qos1'] = [];
+    console.log(`--vs: qos0 and qos1 also from ${vsDir}\n`);
+  }
   for (let r = 0; r < repeats; r++) for (const s of Object.keys(runs)) runs[s].push(runChild(s, broker.port));
   const medianOf = (list, key) => list.map((x) => x[key]).sort((a, b) => a - b)[list.length >> 1];
   const rows = Object.values(runs).map((list) => ({
@@ -427,6 +444,10 @@ try {
   console.log(`  bare TLS socket:            heap ${kib(idleRow.perBareHeap)} KiB, RSS ${kib(idleRow.perBareRss)} KiB`);
   console.log(`  connected MqttClient:       heap ${kib(idleRow.perClientHeap)} KiB, RSS ${kib(idleRow.perClientRss)} KiB`);
   console.log(`  client above bare socket:   heap ${kib(idleRow.perClientHeap - idleRow.perBareHeap)} KiB`);
+  if (vsDir !== undefined) {
+    const vsIdle = runChild('vs-idle', broker.port, ['--expose-gc']);
+    console.log(`  the --vs build's client:    heap ${kib(vsIdle.perClientHeap)} KiB, ${kib(vsIdle.perClientHeap - vsIdle.perBareHeap)} KiB above its bare socket`);
+  }
 
   const imp = importCost();
   console.log(

@@ -5,10 +5,14 @@
 //
 // Why: importing the per-file build reads and links about sixty modules, which on the
 // reference machine cost several times the 15 ms budget for `import('aliot-mqtt')`; a bundle is
-// one module. Doc comments stay in the .d.ts files beside the per-file build, where editors
-// read them; the runtime bundles carry none.
+// one module. Doc comments stay in the declarations, where editors read them; the runtime
+// bundles carry none.
+//
+// The declarations the package ships go to dist/types/: those the entry points' declarations
+// reach, and no others (tsc writes one for every module, internal ones too).
 import { rolldown } from 'rolldown';
-import { existsSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = new URL('../', import.meta.url);
@@ -29,3 +33,28 @@ await bundle.close();
 for (const file of output) {
   if (file.type === 'chunk') console.log(`dist/pkg/${file.fileName}: ${(file.code.length / 1024).toFixed(1)} KiB`);
 }
+
+const dist = path('dist');
+const types = path('dist/types');
+rmSync(types, { recursive: true, force: true });
+const reached = new Set();
+const reach = (file) => {
+  if (reached.has(file)) return;
+  reached.add(file);
+  // Relative specifiers in `import ... from`, `export ... from` and `import('...')` types.
+  for (const [, specifier] of readFileSync(file, 'utf8').matchAll(/(?:from|import\()\s*['"](\.{1,2}\/[^'"]+)\.js['"]/g)) {
+    const target = join(dirname(file), `${specifier}.d.ts`);
+    if (!existsSync(target)) throw new Error(`${relative(dist, file)} refers to ${specifier}.js, which has no declaration`);
+    reach(target);
+  }
+};
+reach(path('dist/index.d.ts'));
+reach(path('dist/emulator/index.d.ts'));
+let declarationBytes = 0;
+for (const file of reached) {
+  const target = join(types, relative(dist, file));
+  mkdirSync(dirname(target), { recursive: true });
+  copyFileSync(file, target);
+  declarationBytes += readFileSync(file).length;
+}
+console.log(`dist/types: ${reached.size} declaration files, ${(declarationBytes / 1024).toFixed(1)} KiB`);

@@ -8,7 +8,7 @@ import { signCredentials } from '../sign/credentials.js';
 import { withHiddenSecrets } from '../sign/redact.js';
 import { secureModeFor } from '../sign/types.js';
 import type { SignMethod, Transport } from '../sign/types.js';
-import { describeValue, requireOneOf, requireText } from '../shared/validate.js';
+import { describeValue, quoteValue, requireOneOf, requireText } from '../shared/validate.js';
 import { aliyunRootCa } from './ca.js';
 import {
   checkPort,
@@ -172,7 +172,7 @@ function resolveEndpoint(device: DeviceOptions, region: AliyunRegion): { host: s
     const given = requireText('endpoint.host', choice.host, 'give a host name or IP address');
     const host = given.startsWith('[') && given.endsWith(']') ? given.slice(1, -1) : given;
     if (/[\s/[\]]/.test(host) || (host.includes(':') && isIP(host) !== 6)) {
-      throw new ConfigurationError('endpoint.host', `${describeValue(given)} is not a host name or IP address`);
+      throw new ConfigurationError('endpoint.host', `${quoteValue(given)} is not a host name or IP address`);
     }
     if (choice.port !== undefined && device.port !== undefined && choice.port !== device.port) {
       throw new ConfigurationError('port', `endpoint.port ${choice.port} and port ${device.port} disagree; give one`);

@@ -66,12 +66,15 @@ export function instanceEndpoint(instanceId: string, port = DEFAULT_PORT): Platf
 /**
  * The explanation to give when a platform host name has no IPv6 address (no AAAA record): the
  * most common first failure, since a product endpoint's AAAA record is enabled only on request.
+ * In words; `platformTransportHint` gives the same as data, for a TransportError.
  */
 export function missingAaaaHint(host: string): string {
+  // Never the host that failed as the way out.
+  const isTestEndpoint = host.toLowerCase().replace(/\.$/, '') === IPV6_TEST_ENDPOINT.host;
   return (
     `${host} has no IPv6 address (no AAAA record). The platform serves MQTT over IPv6 only in ` +
     `${IPV6_REGION}, and a product endpoint's AAAA record must first be enabled by a support ticket; ` +
-    `verify IPv6 access with ${IPV6_TEST_ENDPOINT.host}, or connect over IPv4 meanwhile.`
+    `${isTestEndpoint ? '' : `verify IPv6 access with ${IPV6_TEST_ENDPOINT.host}, or `}connect over IPv4 meanwhile.`
   );
 }
 

@@ -20,6 +20,12 @@ export const PLATFORM_LIMITS = Object.freeze({
   maxTopicLength: 128,
   /** The highest QoS the platform supports. */
   maxQos: 1,
+  /**
+   * The largest PUBLISH a device sends, as a whole packet: a 256 KB payload with a 128-byte
+   * topic, a packet id and a 5-byte fixed header. The client's `maxOutgoingPacketSize` for the
+   * platform, so that a larger message is refused before it is sent.
+   */
+  maxPacketBytes: 256 * 1024 + 128 + 2 + 2 + 5,
 });
 
 const KEEPALIVE_RULE =

@@ -177,9 +177,26 @@ export function integerOption(args: ParsedArgs, name: string, min: number, max: 
   if (text === undefined) return undefined;
   const value = /^\d+$/.test(text) ? Number(text) : NaN;
   if (!Number.isSafeInteger(value) || value < min || value > max) {
-    throw new UsageError(`--${name} must be a whole number ${min}..${max}, got ${JSON.stringify(text)}`, `run 'aliot ${command} --help'`);
+    throw new UsageError(`--${name} must be a whole number ${min}..${max}, got ${shownValue(text)}`, `run 'aliot ${command} --help'`);
   }
   return value;
+}
+
+/** The longest wait a timer can hold, in seconds (setTimeout takes at most 2^31 - 1 ms). */
+const MAX_SECONDS = 2_147_483;
+
+/**
+ * A wait given in seconds, whole or decimal (`2`, `0.5`), as milliseconds; undefined when absent.
+ * Seconds because people type them; the library takes milliseconds.
+ */
+export function secondsOption(args: ParsedArgs, name: string, command: string): number | undefined {
+  const text = args.string(name);
+  if (text === undefined) return undefined;
+  const value = /^\d+(\.\d+)?$/.test(text) ? Number(text) : NaN;
+  if (!(value >= 0.001 && value <= MAX_SECONDS)) {
+    throw new UsageError(`--${name} must be seconds from 0.001 to ${MAX_SECONDS} (e.g. 5 or 0.5), got ${JSON.stringify(text)}`, `run 'aliot ${command} --help'`);
+  }
+  return Math.round(value * 1000);
 }
 
 /** One of `allowed`, or undefined when absent. */
@@ -188,9 +205,18 @@ export function choiceOption<T extends string>(args: ParsedArgs, name: string, a
   if (text === undefined) return undefined;
   const match = allowed.find((a) => a === text);
   if (match === undefined) {
-    throw new UsageError(`--${name} must be one of ${allowed.join(', ')}, got ${JSON.stringify(text)}`, `run 'aliot ${command} --help'`);
+    // The value is not echoed: a secret pasted into the wrong flag must not be printed back.
+    throw new UsageError(`--${name} must be one of ${allowed.join(', ')}; got another value (${text.length} characters)`, `run 'aliot ${command} --help'`);
   }
   return match;
+}
+
+/**
+ * A flag's value for an error message: shown when it looks like a number, described otherwise,
+ * so that a secret pasted into the wrong flag is never printed back.
+ */
+export function shownValue(text: string): string {
+  return /^[-+0-9.eE]{1,24}$/.test(text) ? JSON.stringify(text) : `a value of ${text.length} characters`;
 }
 
 /** The help text of a command: synopsis, description, options, examples. */

@@ -4,7 +4,7 @@
  * `main` in-process; `main.ts` is the thin executable around it.
  */
 import { readFileSync } from 'node:fs';
-import { closest, formatHelp, wantsHelp } from './args.js';
+import { closest, formatHelp, optionsWithHelp, wantsHelp } from './args.js';
 import type { CommandSpec } from './args.js';
 import { EXPLAIN, runExplain } from './explain-command.js';
 import { EXIT, UsageError } from './io.js';
@@ -87,7 +87,7 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
   try {
     return await command.run(rest, io);
   } catch (error) {
-    return report(io, `aliot ${name}`, error);
+    return report(io, `aliot ${name}`, error, { options: optionsWithHelp(command.spec) });
   }
 }
 

@@ -7,24 +7,39 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
-import { debuglog } from 'node:util';
-import { platformConnackHint } from '../aliyun/connack.js';
 import { deviceConnectionOptions } from '../aliyun/connection.js';
 import type { EndpointChoice } from '../aliyun/connection.js';
 import { ALIYUN_REGIONS } from '../aliyun/endpoints.js';
+import { PLATFORM_LIMITS } from '../aliyun/limits.js';
+import { MqttClient } from '../client/client.js';
 import type { MqttClientOptions } from '../client/options.js';
+import { DEFAULT_CONNECT_TIMEOUT } from '../transport/options.js';
 import { parseClientId } from '../sign/extension.js';
-import { openTransport } from '../transport/open.js';
-import { choiceOption, integerOption } from './args.js';
+import { choiceOption, integerOption, secondsOption } from './args.js';
 import type { OptionSpec, ParsedArgs } from './args.js';
+import { cliConnackHint, RECEIVED_KEPT } from './failure.js';
+import type { ConnectionFacts } from './failure.js';
 import { UsageError } from './io.js';
 import type { Io } from './io.js';
 import { DEVICE_OPTIONS, deviceSecret } from './sign.js';
-import { PLAIN } from './style.js';
-import { tappedOpenSocket, traceLine } from './trace.js';
+import { traceClient } from './trace.js';
 
 /** Where the broker password may come from instead of the command line. */
 export const PASSWORD_ENV = 'ALIOT_PASSWORD';
+
+/** `--connect-timeout`: every command that connects has it. */
+export const CONNECT_TIMEOUT_OPTION: OptionSpec = {
+  name: 'connect-timeout',
+  type: 'string',
+  placeholder: 'SECONDS',
+  help: `give up connecting (name lookup, TCP, TLS and CONNACK) after this long, exit code 3 (default ${DEFAULT_CONNECT_TIMEOUT / 1000})`,
+};
+
+/** `--connect-timeout` in milliseconds, or the default. */
+export function connectTimeoutOption(args: ParsedArgs, command: string): number {
+  const timeout = secondsOption(args, 'connect-timeout', command);
+  return timeout === undefined ? DEFAULT_CONNECT_TIMEOUT : timeout;
+}
 
 export const CONNECTION_OPTIONS: readonly OptionSpec[] = [
   ...DEVICE_OPTIONS,
@@ -45,6 +60,7 @@ export const CONNECTION_OPTIONS: readonly OptionSpec[] = [
   { name: 'username', short: 'u', type: 'string', placeholder: 'USER', help: 'user name' },
   { name: 'password', short: 'P', type: 'string', secret: true, placeholder: 'PASSWORD', help: `password; better: set ${PASSWORD_ENV}, which stays out of shell history` },
   { name: 'keepalive', short: 'k', type: 'string', placeholder: 'SECONDS', help: 'keep alive (default 60; with device credentials 300, and 30..1200)' },
+  CONNECT_TIMEOUT_OPTION,
   { name: 'debug', short: 'd', type: 'boolean', help: 'trace every packet on stderr (NODE_DEBUG=aliot does the same from inside the library)' },
 ];
 
@@ -55,12 +71,73 @@ export interface Connection {
   readonly platform: boolean;
   /** `[::1]:8883 over TLS`, for messages. */
   readonly where: string;
+  /** What the command learns of the connection as it goes, for the hints a failure gets. */
+  readonly facts: ConnectionFacts;
+  /** `--debug`: trace every packet on stderr, from the client's packet events. */
+  readonly trace: boolean;
+}
+
+interface Settings {
+  readonly options: MqttClientOptions;
+  readonly platform: boolean;
+  /** The platform's readings apply: device credentials, or a platform clientId given by hand. */
+  readonly platformHints: boolean;
+  readonly port: number;
+  readonly where: string;
 }
 
 const PLAIN_ONLY = ['username', 'password'] as const;
 
-/** The client options the command line asks for; UsageError for contradictions and gaps. */
-export function resolveConnection(args: ParsedArgs, io: Io, command: string): Connection {
+/**
+ * The client options the command line asks for; UsageError for contradictions and gaps.
+ * `wait` (ms) is how long the whole command may take (`sub -W`), which bounds connecting too.
+ */
+export function resolveConnection(args: ParsedArgs, io: Io, command: string, wait?: number): Connection {
+  const settings = clientSettings(args, io, command);
+  const limit = connectTimeoutOption(args, command);
+  const bounded = wait !== undefined && wait < limit;
+  const facts: ConnectionFacts = {
+    where: settings.where,
+    transport: settings.options.transport ?? 'tls',
+    port: settings.port,
+    platform: settings.platformHints,
+    connectTimeout: bounded ? wait : limit,
+    timeoutFlag: bounded ? 'timeout' : 'connect-timeout',
+    opened: false,
+    accepted: false,
+    received: new Uint8Array(0),
+  };
+  return {
+    platform: settings.platform,
+    where: settings.where,
+    facts,
+    trace: args.flag('debug'),
+    options: { ...settings.options, connectTimeout: facts.connectTimeout },
+  };
+}
+
+/**
+ * A client for `connection`, traced with `--debug`, that notes in its facts what each connection
+ * came to: whether the CONNACK accepted it, and the first bytes the server sent before it did
+ * (enough to tell a TLS record when plain MQTT was expected). All from the client's own events:
+ * the socket is left alone.
+ */
+export function createClient(connection: Connection, io: Io): MqttClient {
+  const client = new MqttClient(connection.options);
+  if (connection.trace) traceClient(client, io);
+  const { facts } = connection;
+  client.on('connect', () => {
+    facts.accepted = true;
+  });
+  client.on('close', (_error, details) => {
+    facts.opened = true;
+    facts.accepted = details.accepted;
+    facts.received = details.received.subarray(0, RECEIVED_KEPT);
+  });
+  return client;
+}
+
+function clientSettings(args: ParsedArgs, io: Io, command: string): Settings {
   const help = `run 'aliot ${command} --help'`;
   if (args.flag('tls') && args.flag('tcp')) throw new UsageError('--tls and --tcp contradict each other; give one', help);
   const transport = args.flag('tcp') ? 'tcp' : 'tls';
@@ -72,7 +149,6 @@ export function resolveConnection(args: ParsedArgs, io: Io, command: string): Co
   const base = {
     reconnect: false,
     ...(family === undefined ? {} : { family: Number(family) as 0 | 4 | 6 }),
-    ...(args.flag('debug') ? debugTap(io) : {}),
   };
   if (platform) {
     for (const name of PLAIN_ONLY) {
@@ -101,21 +177,15 @@ export function resolveConnection(args: ParsedArgs, io: Io, command: string): Co
     });
     return {
       platform: true,
+      platformHints: true,
+      port: c.port,
       where: `${formatHost(c.host)}:${c.port} over ${c.transport.toUpperCase()}`,
       options: {
+        ...c,
         ...base,
-        host: c.host,
-        port: c.port,
-        transport: c.transport,
         family: base.family ?? c.family,
-        ...(c.ca === undefined ? {} : { ca: c.ca }),
-        ...(c.servername === undefined ? {} : { servername: c.servername }),
-        clientId: c.clientId,
-        username: c.username,
-        password: c.password,
-        keepalive: c.keepalive,
-        clean: c.clean,
-        connackHint: (code) => platformConnackHint(code),
+        maxOutgoingPacketSize: PLATFORM_LIMITS.maxPacketBytes,
+        connackHint: cliConnackHint,
       },
     };
   }
@@ -133,9 +203,12 @@ export function resolveConnection(args: ParsedArgs, io: Io, command: string): Co
     throw new UsageError('a password needs a user name (-u) as well [MQTT-3.1.2-22]', help);
   }
   const parsed = parseClientId(clientId);
+  const shownPort = port ?? (transport === 'tls' ? 8883 : 1883);
   return {
     platform: false,
-    where: `${formatHost(host)}:${port ?? (transport === 'tls' ? 8883 : 1883)} over ${transport.toUpperCase()}`,
+    platformHints: parsed.ok,
+    port: shownPort,
+    where: `${formatHost(host)}:${shownPort} over ${transport.toUpperCase()}`,
     options: {
       ...base,
       host,
@@ -148,7 +221,7 @@ export function resolveConnection(args: ParsedArgs, io: Io, command: string): Co
       ...(keepalive === undefined ? {} : { keepalive }),
       // Platform credentials given by hand (-i/-u/-P from `aliot sign`) still get the platform's
       // reading of a refusal.
-      ...(parsed.ok ? { connackHint: (code: number) => platformConnackHint(code) } : {}),
+      ...(parsed.ok ? { connackHint: cliConnackHint } : {}),
     },
   };
 }
@@ -191,17 +264,4 @@ function endpointOption(args: ParsedArgs, port: number | undefined, help: string
     throw new UsageError(`--endpoint port ${p} is outside 1..65535`, help);
   }
   return { host: h, port: endpointPort };
-}
-
-/**
- * `--debug`: trace every packet on stderr, through a tap on the socket. When NODE_DEBUG=aliot
- * is set the library traces them already, so the tap stays off rather than print each twice.
- */
-function debugTap(io: Io): Pick<MqttClientOptions, 'openSocket'> {
-  if (debuglog('aliot').enabled) return {};
-  return {
-    openSocket: tappedOpenSocket(openTransport, (up, packet, frame) => {
-      io.stderr.write(traceLine(up ? 'client -> broker' : 'broker -> client', up, packet, frame, PLAIN));
-    }),
-  };
 }

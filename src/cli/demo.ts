@@ -10,6 +10,7 @@ import type { Device } from '../device/device.js';
 import { startEmulator } from '../emulator/emulator.js';
 import type { Emulator, PacketEvent } from '../emulator/types.js';
 import { parseArgs } from './args.js';
+import { CONNECT_TIMEOUT_OPTION, connectTimeoutOption } from './connection.js';
 import type { CommandSpec } from './args.js';
 import { explain, renderExplanation } from './explain.js';
 import { EXIT } from './io.js';
@@ -28,13 +29,13 @@ export const DEMO_DEVICE = Object.freeze({ productKey: 'a1DemoProd', deviceName:
 export const DEMO: CommandSpec = {
   name: 'demo',
   summary: 'a whole device session against a local stand-in, every packet shown and explained',
-  usage: ['demo [--explain]'],
+  usage: ['demo [--explain] [--connect-timeout SECONDS]'],
   description: `Starts the local platform stand-in on [::1], connects a device to it over TLS and IPv6 with
 signed credentials, posts properties and shows the platform's reply, receives a property set
 from the cloud side and answers it, sends a PINGREQ, and disconnects. Every packet in both
 directions is printed with a one-line summary and its bytes (passwords masked), under a heading
 that says what the step does and why. No internet is needed; it ends by itself.`,
-  options: [{ name: 'explain', type: 'boolean', help: 'also dissect every packet field by field (as aliot explain does)' }],
+  options: [{ name: 'explain', type: 'boolean', help: 'also dissect every packet field by field (as aliot explain does)' }, CONNECT_TIMEOUT_OPTION],
   examples: ['aliot demo', 'aliot demo --explain | less'],
 };
 
@@ -94,6 +95,7 @@ function paragraph(text: string, indent = '    '): string {
 
 export async function runDemo(argv: readonly string[], io: Io): Promise<number> {
   const args = parseArgs(DEMO, argv);
+  const connectTimeout = connectTimeoutOption(args, 'demo');
   const style = styleFor(io);
   const out = (text: string): void => io.stdout.write(text);
   const steps = 6;
@@ -130,6 +132,7 @@ export async function runDemo(argv: readonly string[], io: Io): Promise<number> 
       ca: emulator.ca,
       family: 6,
       reconnect: false,
+      connectTimeout,
     });
     await wire.settled();
     const connection = emulator.connections()[0];

@@ -1,13 +1,14 @@
 /** `aliot pub`: publish one message, as mosquitto_pub does. */
 import { readFileSync } from 'node:fs';
 import { checkPlatformPublish } from '../aliyun/limits.js';
-import { MqttClient } from '../client/client.js';
+import type { MqttClient } from '../client/client.js';
 import { encodedLength } from '../packet/codec.js';
 import { MqttProtocolError } from '../packet/errors.js';
 import type { Packet } from '../packet/types.js';
-import { choiceOption, parseArgs } from './args.js';
+import { choiceOption, optionsWithHelp, parseArgs } from './args.js';
 import type { CommandSpec } from './args.js';
-import { CONNECTION_OPTIONS, PASSWORD_ENV, resolveConnection } from './connection.js';
+import { CONNECTION_OPTIONS, createClient, PASSWORD_ENV, resolveConnection } from './connection.js';
+import { report } from './report.js';
 import { EXIT, UsageError } from './io.js';
 import type { Io } from './io.js';
 import { SECRET_ENV } from './sign.js';
@@ -24,7 +25,8 @@ With --product-key and --device-name it signs in as that device (secret from --d
 ${SECRET_ENV}) and checks the platform's limits before sending: QoS 0 or 1, no retain, a topic
 of at most 128 characters, a payload of at most 256 KB. With -h it talks to any MQTT 3.1.1
 broker (password from -P or ${PASSWORD_ENV}). It never reconnects: a failure is reported with the
-library's explanation (a CONNACK refusal with its likely cause and fix) and exit code 2.`,
+library's explanation (a CONNACK refusal with its likely cause and fix) and exit code 2; a
+connection that takes longer than --connect-timeout exits with code 3.`,
   options: [
     ...CONNECTION_OPTIONS,
     { name: 'topic', short: 't', type: 'string', placeholder: 'TOPIC', help: 'the topic to publish to' },
@@ -77,10 +79,12 @@ export async function runPub(argv: readonly string[], io: Io): Promise<number> {
   checkPacket({ type: 'publish', topic, payload, qos, packetId: qos === 0 ? undefined : 1, retain, dup: false }, '-t');
   const connection = resolveConnection(args, io, 'pub');
   if (connection.platform) checkPlatformPublish(topic, payload, { qos, retain });
-  const client = new MqttClient(connection.options);
+  const client = createClient(connection, io);
   try {
     await client.connect();
     await client.publish(topic, payload, { qos, retain });
+  } catch (error) {
+    return report(io, 'aliot pub', error, { options: optionsWithHelp(PUB), facts: connection.facts });
   } finally {
     await endClient(client);
   }

@@ -5,7 +5,7 @@
 import { signCredentials } from '../sign/credentials.js';
 import { SIGN_METHODS, secureModeFor } from '../sign/types.js';
 import type { SignMethod, Transport } from '../sign/types.js';
-import { choiceOption, parseArgs } from './args.js';
+import { choiceOption, parseArgs, shownValue } from './args.js';
 import type { CommandSpec, OptionSpec, ParsedArgs } from './args.js';
 import { EXIT, UsageError } from './io.js';
 import type { Io } from './io.js';
@@ -76,7 +76,7 @@ export function timestampOption(args: ParsedArgs, command: string): number | nul
   if (text === undefined) return undefined;
   const value = /^\d+$/.test(text) ? Number(text) : NaN;
   if (!Number.isSafeInteger(value)) {
-    throw new UsageError(`--timestamp must be milliseconds since the epoch, e.g. ${Date.now()}; got ${JSON.stringify(text)}`);
+    throw new UsageError(`--timestamp must be milliseconds since the epoch, e.g. ${Date.now()}; got ${shownValue(text)}`);
   }
   return value;
 }

@@ -1,9 +1,9 @@
 /** `aliot sub`: subscribe and print messages, as mosquitto_sub does. */
 import { checkPlatformSubscribe } from '../aliyun/limits.js';
-import { MqttClient } from '../client/client.js';
-import { integerOption, parseArgs } from './args.js';
+import { MqttClientError } from '../client/errors.js';
+import { integerOption, optionsWithHelp, parseArgs } from './args.js';
 import type { CommandSpec } from './args.js';
-import { CONNECTION_OPTIONS, PASSWORD_ENV, resolveConnection } from './connection.js';
+import { CONNECTION_OPTIONS, createClient, PASSWORD_ENV, resolveConnection } from './connection.js';
 import { report } from './report.js';
 import { EXIT, UsageError } from './io.js';
 import type { Io } from './io.js';
@@ -18,16 +18,18 @@ export const SUB: CommandSpec = {
     'sub -h HOST [-p PORT] [--tcp] [-u USER] [-P PASSWORD] -t FILTER... [-C COUNT] [-W SECONDS] [-v] [options]',
   ],
   description: `Connects, subscribes to every -t filter and prints each message's payload on its own line (with
--v, the topic first). It stops after -C messages, after -W seconds (exit code 3), on Ctrl-C or
-SIGTERM (exit code 0), or when the connection is lost (exit code 2). With --product-key and
---device-name it signs in as that device (secret from --device-secret or ${SECRET_ENV}); with -h
-it talks to any MQTT 3.1.1 broker (password from -P or ${PASSWORD_ENV}). It never reconnects.`,
+-v, the topic first). It stops after -C messages, after -W seconds counted from the start,
+connecting included (exit code 3), on Ctrl-C or SIGTERM (exit code 0), or when the connection
+fails or is lost (exit code 2; 3 when connecting takes longer than --connect-timeout). With
+--product-key and --device-name it signs in as that device (secret from --device-secret or
+${SECRET_ENV}); with -h it talks to any MQTT 3.1.1 broker (password from -P or ${PASSWORD_ENV}).
+It never reconnects.`,
   options: [
     ...CONNECTION_OPTIONS,
     { name: 'topic', short: 't', type: 'string', multiple: true, placeholder: 'FILTER', help: 'a topic filter to subscribe to' },
     { name: 'qos', short: 'q', type: 'string', placeholder: '0|1', help: 'the highest QoS asked for (default 0)' },
     { name: 'count', short: 'C', type: 'string', placeholder: 'COUNT', help: 'exit after this many messages' },
-    { name: 'timeout', short: 'W', type: 'string', placeholder: 'SECONDS', help: 'exit (code 3) after this many seconds' },
+    { name: 'timeout', short: 'W', type: 'string', placeholder: 'SECONDS', help: 'exit (code 3) after this many seconds, connecting included' },
     { name: 'verbose', short: 'v', type: 'boolean', help: 'print the topic before each payload' },
   ],
   examples: [
@@ -47,11 +49,14 @@ export async function runSub(argv: readonly string[], io: Io): Promise<number> {
   const verbose = args.flag('verbose');
   const subscriptions = filters.map((topicFilter) => ({ topicFilter, qos }));
   checkPacket({ type: 'subscribe', packetId: 1, subscriptions }, '-t');
-  const connection = resolveConnection(args, io, 'sub');
+  // -W bounds the whole run: connecting gets at most that long (see resolveConnection).
+  const connection = resolveConnection(args, io, 'sub', timeout === undefined ? undefined : timeout * 1000);
   if (connection.platform) for (const filter of filters) checkPlatformSubscribe(filter, qos);
+  const context = { options: optionsWithHelp(SUB), facts: connection.facts };
 
-  const client = new MqttClient(connection.options);
+  const client = createClient(connection, io);
   let received = 0;
+  let subscribed = false;
   let done: (code: number) => void = () => undefined;
   const finished = new Promise<number>((resolve) => (done = resolve));
   client.on('message', (topic, payload) => {
@@ -63,24 +68,43 @@ export async function runSub(argv: readonly string[], io: Io): Promise<number> {
   });
   const stop = (): void => done(EXIT.ok);
   io.signal.addEventListener('abort', stop, { once: true });
+  const started = performance.now();
   let timer: NodeJS.Timeout | undefined;
   try {
-    await client.connect();
-    await client.subscribe(subscriptions);
-    // Without reconnecting, a lost connection ends the subscription. (Failures before this
-    // point reject connect or subscribe instead, and are reported once, by the caller.)
-    client.on('close', (error) => done(report(io, 'aliot sub', error ?? new Error('the connection closed'))));
+    // Each step races the end of the run (Ctrl-C, -W), so that neither waits for the other.
+    const ended = await untilFinished(client.connect(), finished);
+    if (ended !== undefined) return ended;
     if (timeout !== undefined) {
       timer = setTimeout(() => {
-        io.stderr.write(`aliot sub: timed out after ${timeout} s with ${received} message${received === 1 ? '' : 's'}\n`);
+        const got = `${received} message${received === 1 ? '' : 's'}`;
+        io.stderr.write(`aliot sub: timed out after ${timeout} s with ${got}${subscribed ? '' : ' (the SUBACK had not come)'}\n`);
         done(EXIT.timeout);
-      }, timeout * 1000);
+      }, Math.max(0, timeout * 1000 - (performance.now() - started)));
     }
+    const endedEarly = await untilFinished(client.subscribe(subscriptions), finished);
+    if (endedEarly !== undefined) return endedEarly;
+    subscribed = true;
+    // Without reconnecting, a lost connection ends the subscription. (Failures before this
+    // point reject connect or subscribe instead, and are reported once, below.)
+    client.on('close', (error) =>
+      done(report(io, 'aliot sub', error ?? new MqttClientError('connection-closed', 'the connection closed'), context)),
+    );
     return io.signal.aborted ? EXIT.ok : await finished;
+  } catch (error) {
+    return report(io, 'aliot sub', error, context);
   } finally {
     clearTimeout(timer);
     io.signal.removeEventListener('abort', stop);
     client.removeAllListeners('close');
     await endClient(client);
   }
+}
+
+/**
+ * `undefined` once `step` resolves, or the exit code if the run finished first; rejects as the
+ * step does. A step left behind may still reject later: that is expected and ignored.
+ */
+async function untilFinished(step: Promise<unknown>, finished: Promise<number>): Promise<number | undefined> {
+  step.catch(() => undefined);
+  return Promise.race([step.then(() => undefined), finished]);
 }

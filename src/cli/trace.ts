@@ -6,12 +6,13 @@
  * never a password, only its length, and nothing a terminal could misread. The password's bytes
  * are masked in the hex.
  */
-import type { Duplex } from 'node:stream';
-import { decodeFrame } from '../packet/codec.js';
+import type { MqttClient } from '../client/client.js';
 import { packetSummary } from '../packet/describe.js';
 import type { Packet } from '../packet/types.js';
-import type { TransportOptions } from '../transport/options.js';
+import { debug } from '../shared/builtins.js';
 import { maskedHexPreview } from './hex.js';
+import type { Io } from './io.js';
+import { PLAIN } from './style.js';
 import type { Style } from './style.js';
 
 /** Bytes of a frame shown in a trace line before `…`. */
@@ -28,63 +29,12 @@ export function traceLine(label: string, up: boolean, packet: Packet, frame: Uin
 }
 
 /**
- * Cuts a byte stream into frames, for tracing what crossed a socket. Built on the codec's own
- * fixed-header parser; the first bytes it cannot read end the trace of that stream (the client
- * itself reports the protocol error).
+ * `--debug`: every packet the client sends or receives, on `io.stderr`, from the client's own
+ * packet events. When NODE_DEBUG=aliot is set the library traces them already, so this stays
+ * off rather than print each twice.
  */
-export class FrameCutter {
-  private held: Uint8Array = new Uint8Array(0);
-  private broken = false;
-
-  /** The whole frames completed by `chunk`, each with its decoded packet. */
-  push(chunk: Uint8Array): Array<{ frame: Uint8Array; packet: Packet }> {
-    if (this.broken) return [];
-    // A copy: the caller's chunk may be a view into memory that is reused after the write.
-    const bytes = new Uint8Array(this.held.length + chunk.length);
-    bytes.set(this.held);
-    bytes.set(chunk, this.held.length);
-    const out: Array<{ frame: Uint8Array; packet: Packet }> = [];
-    let pos = 0;
-    try {
-      for (;;) {
-        const decoded = decodeFrame(bytes, pos);
-        if (decoded === null) break;
-        out.push({ frame: bytes.subarray(pos, pos + decoded.length), packet: decoded.packet });
-        pos += decoded.length;
-      }
-    } catch {
-      this.broken = true;
-    }
-    this.held = bytes.subarray(pos);
-    return out;
-  }
-}
-
-/** Sees each frame a traced socket sends (`up`) or receives. */
-export type FrameTap = (up: boolean, packet: Packet, frame: Uint8Array) => void;
-
-/**
- * Wraps an `openSocket` so every frame written to or read from the socket is shown to `tap`,
- * without changing what the client sees. It patches the socket's `write` and `emit('data')`
- * rather than adding a 'data' listener, because a listener would switch the socket into flowing
- * mode and could see data before the client has attached its own.
- */
-export function tappedOpenSocket(open: (options: TransportOptions) => Promise<Duplex>, tap: FrameTap): (options: TransportOptions) => Promise<Duplex> {
-  return async (options) => {
-    const socket = await open(options);
-    const sent = new FrameCutter();
-    const received = new FrameCutter();
-    const write = socket.write.bind(socket) as (...args: unknown[]) => boolean;
-    socket.write = ((chunk: unknown, ...rest: unknown[]) => {
-      if (chunk instanceof Uint8Array) for (const f of sent.push(chunk)) tap(true, f.packet, f.frame);
-      return write(chunk, ...rest);
-    }) as Duplex['write'];
-    const emit = socket.emit.bind(socket) as (event: string | symbol, ...args: unknown[]) => boolean;
-    socket.emit = ((event: string | symbol, ...args: unknown[]) => {
-      const chunk = args[0];
-      if (event === 'data' && chunk instanceof Uint8Array) for (const f of received.push(chunk)) tap(false, f.packet, f.frame);
-      return emit(event, ...args);
-    }) as Duplex['emit'];
-    return socket;
-  };
+export function traceClient(client: MqttClient, io: Io): void {
+  if (debug.enabled) return;
+  client.on('packetsend', (packet, frame) => io.stderr.write(traceLine('client -> broker', true, packet, frame, PLAIN)));
+  client.on('packetreceive', (packet, frame) => io.stderr.write(traceLine('broker -> client', false, packet, frame, PLAIN)));
 }

@@ -1,4 +1,5 @@
-import type { ConnectReturnCode, QoS } from '../packet/types.js';
+import type { ConnectReturnCode, PacketType, QoS } from '../packet/types.js';
+import { CodedError } from '../shared/errors.js';
 
 /** What went wrong in a session; callers branch on these codes, never on message text. */
 export type MqttClientErrorCode =
@@ -12,21 +13,41 @@ export type MqttClientErrorCode =
   | 'connection-closed'
   /** `end()` was called (or the `signal` aborted) before the operation completed. */
   | 'client-ended'
-  /** The offline queue is full: the message was not accepted. */
+  /** No room to accept the message (`maxQueuedBytes`, or `offlineQueueSize` while offline): it was not accepted. */
   | 'queue-full'
+  /** The message is larger than `maxOutgoingPacketSize`: refused before anything was sent. */
+  | 'packet-too-large'
+  /** The server closed the connection right after this message twice in a row: it refuses it. */
+  | 'message-refused'
+  /**
+   * A well-formed packet the server may not send at this point: a PUBLISH before CONNACK
+   * [MQTT-3.2.0-1], a SUBSCRIBE from a server, an ack for an identifier nobody sent. The connection
+   * is closed [MQTT-4.8.0-1].
+   */
+  | 'unexpected-packet'
   /** The server refused one or more filters of a SUBSCRIBE (SUBACK 0x80). */
   | 'subscribe-failed'
   /** An operation the session cannot do, e.g. QoS 2 (the platform has none). */
   | 'unsupported';
 
 /** An error of the MQTT session (the wire format has `MqttProtocolError`, sockets `TransportError`). */
-export class MqttClientError extends Error {
+export class MqttClientError extends CodedError<MqttClientErrorCode> {
   override readonly name: string = 'MqttClientError';
-  readonly code: MqttClientErrorCode;
+}
 
-  constructor(code: MqttClientErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.code = code;
+/**
+ * The server sent a well-formed packet it may not send at this point (code `unexpected-packet`):
+ * the session's rule, not the wire format's, so not an MqttProtocolError. The connection closes
+ * [MQTT-4.8.0-1].
+ */
+export class UnexpectedPacketError extends MqttClientError {
+  override readonly name = 'UnexpectedPacketError';
+  /** The type of the packet that came. */
+  readonly packetType: PacketType;
+
+  constructor(packetType: PacketType, message: string) {
+    super('unexpected-packet', message);
+    this.packetType = packetType;
   }
 }
 

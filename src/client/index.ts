@@ -9,12 +9,15 @@ export {
   type EndReport,
   type UnacknowledgedMessage,
   type MqttClientEvents,
+  type MqttMessage,
+  type CloseDetails,
 } from './client.js';
-export type { MqttClientOptions, ReconnectOptions } from './options.js';
+export type { MqttClientOptions, ReconnectOptions, WillOptions, OpenSocket } from './options.js';
 export {
   MqttClientError,
   ConnectionRefusedError,
   SubscribeError,
+  UnexpectedPacketError,
   type MqttClientErrorCode,
   type ConnackHint,
   type SubscriptionGrant,

@@ -5,6 +5,11 @@
  */
 import type { PublishPacket } from '../packet/types.js';
 
+/** A message as the application gets it: the PUBLISH, with its payload as a Node Buffer (a view, not a copy). */
+export interface MqttMessage extends PublishPacket {
+  readonly payload: Buffer;
+}
+
 export interface MessageStreamHost {
   /** A stream crossed its limit (true) or came back under half of it (false). */
   streamBackpressure(stream: MessageStream, full: boolean): void;
@@ -12,10 +17,10 @@ export interface MessageStreamHost {
   streamClosed(stream: MessageStream): void;
 }
 
-export class MessageStream implements AsyncIterableIterator<PublishPacket> {
-  private readonly buffer: PublishPacket[] = [];
+export class MessageStream implements AsyncIterableIterator<MqttMessage> {
+  private readonly buffer: MqttMessage[] = [];
   private head = 0;
-  private waiter: ((result: IteratorResult<PublishPacket>) => void) | undefined;
+  private waiter: ((result: IteratorResult<MqttMessage>) => void) | undefined;
   private done = false;
   private full = false;
 
@@ -29,7 +34,7 @@ export class MessageStream implements AsyncIterableIterator<PublishPacket> {
     return this.buffer.length - this.head;
   }
 
-  push(message: PublishPacket): void {
+  push(message: MqttMessage): void {
     if (this.done) return;
     if (this.waiter !== undefined) {
       const w = this.waiter;
@@ -54,10 +59,10 @@ export class MessageStream implements AsyncIterableIterator<PublishPacket> {
     }
   }
 
-  next(): Promise<IteratorResult<PublishPacket>> {
+  next(): Promise<IteratorResult<MqttMessage>> {
     if (this.buffered > 0) {
       const value = this.buffer[this.head]!;
-      this.buffer[this.head++] = undefined as unknown as PublishPacket;
+      this.buffer[this.head++] = undefined as unknown as MqttMessage;
       if (this.head > 1024 && this.head * 2 > this.buffer.length) {
         this.buffer.splice(0, this.head);
         this.head = 0;
@@ -74,7 +79,7 @@ export class MessageStream implements AsyncIterableIterator<PublishPacket> {
     });
   }
 
-  return(): Promise<IteratorResult<PublishPacket>> {
+  return(): Promise<IteratorResult<MqttMessage>> {
     this.done = true;
     this.buffer.length = 0;
     this.head = 0;

@@ -14,8 +14,15 @@
 import type { Duplex } from 'node:stream';
 import { encodeIntoIfRoom } from '../packet/codec.js';
 import type { Clock } from '../shared/clock.js';
-import type { KeepaliveScheduler } from './keepalive.js';
 import type { Packet } from '../packet/types.js';
+
+/** What the writer tells its connection. */
+export interface WriterHooks {
+  /** A batch went to the socket at `now` (the keepalive counts from it). */
+  flushed(now: number): void;
+  /** The socket refused more (its buffer is above the high-water mark) until 'drain'. */
+  saturated(): void;
+}
 
 const MIN_SLAB = 2 * 1024;
 const MAX_SLAB = 64 * 1024;
@@ -28,6 +35,8 @@ export class FrameWriter {
   /** Bytes written in the last tick, to size the next slab. */
   private lastTick = 0;
   private thisTick = 0;
+  /** Start of the last packet written, for `lastFrame`. */
+  private lastStart = 0;
   /** Start of the unflushed batch in `slab`. */
   private start = 0;
   /** End of the unflushed batch in `slab`. */
@@ -38,12 +47,12 @@ export class FrameWriter {
   saturated = false;
 
   /**
-   * The session listens for the socket's 'drain' and calls `drained()`. Each flush tells the
-   * keepalive scheduler that bytes went out: one clock reading per batch, not per packet.
+   * The connection listens for the socket's 'drain' and calls `drained()`. Each flush tells the
+   * hooks that bytes went out: one clock reading per batch, not per packet.
    */
   constructor(
     private readonly socket: Duplex,
-    private readonly keepalive: KeepaliveScheduler,
+    private readonly hooks: WriterHooks,
     private readonly clock: Clock,
   ) {}
 
@@ -54,14 +63,24 @@ export class FrameWriter {
       this.newSlab(-written);
       written = encodeIntoIfRoom(packet, this.slab, this.end);
     }
+    this.lastStart = this.end;
     this.end += written;
     this.scheduleFlush();
+  }
+
+  /**
+   * The bytes of the packet written last, as a view that stays valid: flushed bytes are never
+   * overwritten (see the header). For observers of the wire; call it right after `write`.
+   */
+  lastFrame(): Uint8Array {
+    return this.slab.subarray(this.lastStart, this.end);
   }
 
   /** Adds prebuilt bytes (PINGREQ, DISCONNECT) to the current batch. */
   writeFrame(frame: Uint8Array): void {
     if (this.end + frame.length > this.slab.length) this.newSlab(frame.length);
     this.slab.set(frame, this.end);
+    this.lastStart = this.end;
     this.end += frame.length;
     this.scheduleFlush();
   }
@@ -72,8 +91,12 @@ export class FrameWriter {
     const batch = this.slab.subarray(this.start, this.end);
     this.thisTick += batch.length;
     this.start = this.end;
-    if (!this.socket.write(batch)) this.saturated = true;
-    this.keepalive.packetSent(this.clock.now());
+    const accepted = this.socket.write(batch);
+    this.hooks.flushed(this.clock.now());
+    if (!accepted && !this.saturated) {
+      this.saturated = true;
+      this.hooks.saturated();
+    }
   }
 
   /** Stops writing: unflushed bytes are dropped. */
@@ -90,6 +113,7 @@ export class FrameWriter {
     this.slab = Buffer.allocUnsafe(Math.max(wanted, size));
     this.start = 0;
     this.end = 0;
+    this.lastStart = 0;
   }
 
   private scheduleFlush(): void {
@@ -105,11 +129,16 @@ export class FrameWriter {
   tickEnded(): void {
     this.flushScheduled = false;
     this.flush();
+    // A socket that hands the bytes on synchronously (an in-memory pipe) can bring the answer back
+    // inside that write, and the answer can make more packets: they are in the slab, after the
+    // batch, with their own flush scheduled. Letting go of the slab now would lose them.
+    if (this.end !== this.start) return;
     this.lastTick = this.thisTick;
     this.thisTick = 0;
     this.slab = NO_SLAB;
     this.start = 0;
     this.end = 0;
+    this.lastStart = 0;
   }
 
   /** The socket drained: writes may go on. */

@@ -49,13 +49,21 @@ export function requireIntegerIn(field: string, value: unknown, min: number, max
   return value;
 }
 
-/** A short, safe description of a non-secret value for an error message. */
+/**
+ * A short, safe description of a value for an error message. Strings are described, never
+ * quoted: a device secret pasted into the wrong field (`signMethod`, say) must not be printed back.
+ */
 export function describeValue(value: unknown): string {
-  if (typeof value === 'string') return JSON.stringify(value.length > 80 ? `${value.slice(0, 80)}...` : value);
+  if (typeof value === 'string') return value.length === 0 ? 'an empty string' : `a string of ${value.length} characters`;
   if (typeof value === 'number' || typeof value === 'boolean' || value === null || value === undefined) {
     return String(value);
   }
   return describeType(value);
+}
+
+/** A value known not to be secret (a host name, say), quoted and cut to 80 characters. */
+export function quoteValue(value: string): string {
+  return JSON.stringify(value.length > 80 ? `${value.slice(0, 80)}...` : value);
 }
 
 function describeType(value: unknown): string {

@@ -7,7 +7,9 @@
  *
  *   open(clientId)      once, before the first connection: what a previous process left
  *   add(message)        a QoS 1 publish was accepted (queued, or about to go on the wire)
- *   sent(key, id)       it went on the wire with packet identifier `id` (first send only)
+ *   sent(key, id)       it went on the wire with packet identifier `id`: at its first send, and
+ *                       again whenever it goes out under a new id (resent as new after the broker
+ *                       lost the session), never for a resend with DUP under the same id
  *   acknowledged(key)   its PUBACK arrived: it leaves the store
  *   close()             the client ended: write what is pending, release the directory
  *
@@ -36,6 +38,14 @@ export interface OutboxStoreHooks {
    * durable. The client rejects their publishes with `error` unless they were acknowledged.
    */
   writeFailed(keys: readonly number[], error: Error): void;
+  /**
+   * Opening found damage in the stored data and skipped it (a StoreError, code `store-corrupt`):
+   * the entries `open` returns are the intact ones, but a message in the skipped bytes is lost.
+   * The client reports it (it is not a reason to stop). Called during `open`, before it returns.
+   * Optional, so that a store that cannot be damaged (the memory store) need not know it; the file
+   * store, given no such hook, reports through `process.emitWarning`.
+   */
+  damaged?(error: Error): void;
 }
 
 export interface OutboxStore {
@@ -50,7 +60,11 @@ export interface OutboxStore {
    * `store-full`, nothing stored) when the store has no room: the publish is then refused.
    */
   add(message: StoredMessage): number;
-  /** The message went on the wire for the first time with `packetId`. */
+  /**
+   * The message went on the wire with `packetId` for the first time, or under a new identifier
+   * (a new process whose broker kept no session sends stored messages as new ones): the store
+   * keeps the latest, so that the next process resends under the identifier the broker knows.
+   */
   sent(key: number, packetId: number): void;
   /** Its PUBACK arrived: the message leaves the store. */
   acknowledged(key: number): void;

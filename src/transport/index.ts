@@ -3,6 +3,9 @@
  * errors that say what to do.
  */
 export { openTransport } from './open.js';
-export type { TransportOptions } from './options.js';
+export type { TransportOptions, ResolvedTransportOptions } from './options.js';
 export { TransportError } from './errors.js';
-export type { TransportErrorCode, TransportPhase } from './errors.js';
+export { earlyCloseHint } from './closed.js';
+export type { EarlyCloseFacts, EarlyCloseHintCode } from './closed.js';
+export type { TransportAdvice, TransportAdviceCode, TransportErrorCode, TransportPhase } from './errors.js';
+export type { Advice, AdviceOption, Hint } from '../shared/advice.js';

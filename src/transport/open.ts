@@ -1,13 +1,8 @@
 import { isIP, nodeDns, nodeNet, nodeTls } from '../shared/builtins.js';
 import type { LookupFunction, Socket, TcpSocketConnectOpts } from 'node:net';
 import type { ConnectionOptions, TLSSocket } from 'node:tls';
-import {
-  abortedError,
-  closedEarlyError,
-  connectTimeoutError,
-  toTransportError,
-} from './errors.js';
-import type { FailureContext, TransportError, TransportPhase } from './errors.js';
+import type { FailureContext, OtherFamilyLookup, TransportError, TransportPhase } from './errors.js';
+import { abortedError, closedEarlyError, connectTimeoutError, errorCode, LOOKUP_NOT_FOUND, toTransportError } from './failures.js';
 import { resolveTransportOptions } from './options.js';
 import type { ResolvedTransportOptions, TransportOptions } from './options.js';
 
@@ -25,10 +20,14 @@ import type { ResolvedTransportOptions, TransportOptions } from './options.js';
  * tick as the `await` returns).
  */
 export async function openTransport(options: TransportOptions): Promise<Socket> {
-  return connect(resolveTransportOptions(options));
+  return openResolvedTransport(resolveTransportOptions(options));
 }
 
-function connect(options: ResolvedTransportOptions): Promise<Socket> {
+/**
+ * {@link openTransport} for options already checked by `resolveTransportOptions`: what the MQTT
+ * session uses for every attempt, so that its options are validated once, at construction.
+ */
+export function openResolvedTransport(options: ResolvedTransportOptions): Promise<Socket> {
   return new Promise<Socket>((resolve, reject) => {
     // The phase lives in a small object of its own: the lookup wrapper below needs it, and Node
     // keeps that wrapper (with the connect options) for the socket's whole life, so the wrapper
@@ -39,6 +38,7 @@ function connect(options: ResolvedTransportOptions): Promise<Socket> {
       port: options.port,
       family: options.family,
       phase: progress.phase,
+      otherFamily: progress.otherFamily,
       ...extra,
     });
 
@@ -48,7 +48,7 @@ function connect(options: ResolvedTransportOptions): Promise<Socket> {
       return;
     }
 
-    const lookup = deferredLookup(options.lookup ?? (nodeDns().lookup as LookupFunction), progress);
+    const lookup = deferredLookup(options.lookup ?? (nodeDns().lookup as LookupFunction), options.family, progress);
     const tcpOptions: TcpSocketConnectOpts = {
       host: options.host,
       port: options.port,
@@ -79,12 +79,13 @@ function connect(options: ResolvedTransportOptions): Promise<Socket> {
     const onAbort = (): void => {
       fail(abortedError(context(), signal?.reason, true));
     };
-    const timer = setTimeout(() => {
+    const { clock } = options;
+    const timer = clock.setTimeout(() => {
       fail(connectTimeoutError(context(), options.connectTimeout));
     }, options.connectTimeout);
 
     function cleanup(): void {
-      clearTimeout(timer);
+      clock.clearTimeout(timer);
       signal?.removeEventListener('abort', onAbort);
       if (readyEvent !== 'connect') {
         socket.off('connect', onConnect);
@@ -112,6 +113,7 @@ function connect(options: ResolvedTransportOptions): Promise<Socket> {
 
 interface Progress {
   phase: TransportPhase;
+  otherFamily?: OtherFamilyLookup;
 }
 
 /**
@@ -119,18 +121,45 @@ interface Progress {
  * a resolver that calls back synchronously would make Node connect, fail and even throw
  * (setting SNI on the destroyed socket) inside tls.connect(), before any listener of ours
  * exists.
+ *
+ * When a lookup in one family finds nothing, a second one in the other family tells a name that
+ * has only addresses of that family (an AAAA record missing: the usual first failure over IPv6)
+ * from a name that does not resolve at all, whose error must not advise the other family.
  */
-function deferredLookup(resolver: LookupFunction, progress: Progress): LookupFunction {
+function deferredLookup(resolver: LookupFunction, wanted: 0 | 4 | 6, progress: Progress): LookupFunction {
   return (hostname, lookupOptions, callback) => {
     resolver(hostname, lookupOptions, (error, address, family) => {
-      process.nextTick(() => {
-        if (!error && progress.phase === 'lookup') {
-          progress.phase = 'tcp';
-        }
-        callback(error, address, family);
-      });
+      const code = error ? errorCode(error) : undefined;
+      if (wanted === 0 || code === undefined || !LOOKUP_NOT_FOUND.has(code)) {
+        process.nextTick(() => {
+          if (!error && progress.phase === 'lookup') {
+            progress.phase = 'tcp';
+          }
+          callback(error, address, family);
+        });
+        return;
+      }
+      const other = wanted === 6 ? 4 : 6;
+      let answered = false;
+      const answer = (otherError: unknown): void => {
+        if (answered) return; // a resolver that calls back twice does not get to answer twice
+        answered = true;
+        progress.otherFamily = { family: other, outcome: lookupOutcome(otherError), code: otherError ? errorCode(otherError) : undefined };
+        process.nextTick(() => callback(error, address, family));
+      };
+      try {
+        resolver(hostname, { family: other }, answer);
+      } catch (thrown) {
+        answer(thrown ?? new Error('the resolver threw'));
+      }
     });
   };
+}
+
+function lookupOutcome(error: unknown): OtherFamilyLookup['outcome'] {
+  if (!error) return 'found';
+  const code = errorCode(error);
+  return code !== undefined && LOOKUP_NOT_FOUND.has(code) ? 'not-found' : 'failed';
 }
 
 function tlsOptions(options: ResolvedTransportOptions, tcpOptions: TcpSocketConnectOpts): ConnectionOptions {

@@ -1,5 +1,7 @@
 import { isIP } from '../shared/builtins.js';
 import type { LookupFunction } from 'node:net';
+import type { Clock } from '../shared/clock.js';
+import { isClock, systemClock } from '../shared/clock.js';
 import { ConfigurationError } from '../shared/errors.js';
 
 /** Options for {@link openTransport}. */
@@ -34,6 +36,8 @@ export interface TransportOptions {
   signal?: AbortSignal;
   /** Resolver to use instead of `dns.lookup`, with the same contract (e.g. a custom DNS client). */
   lookup?: LookupFunction;
+  /** Time source for the connect timeout (default real time); tests pass a virtual clock. */
+  clock?: Clock;
 }
 
 /** The options after validation and defaults: what `openTransport` actually uses. */
@@ -50,6 +54,7 @@ export interface ResolvedTransportOptions {
   readonly connectTimeout: number;
   readonly signal: AbortSignal | undefined;
   readonly lookup: LookupFunction | undefined;
+  readonly clock: Clock;
 }
 
 export const DEFAULT_CONNECT_TIMEOUT = 30_000;
@@ -84,6 +89,9 @@ export function resolveTransportOptions(options: TransportOptions): ResolvedTran
   if (options.lookup !== undefined && typeof options.lookup !== 'function') {
     throw new ConfigurationError('lookup', 'expected a function with the signature of dns.lookup');
   }
+  if (options.clock !== undefined && !isClock(options.clock)) {
+    throw new ConfigurationError('clock', 'expected an object with now(), setTimeout(callback, ms) and clearTimeout(handle)');
+  }
   return {
     host,
     port: resolvePort(options.port),
@@ -95,6 +103,7 @@ export function resolveTransportOptions(options: TransportOptions): ResolvedTran
     connectTimeout: resolveConnectTimeout(options.connectTimeout),
     signal: options.signal,
     lookup: options.lookup,
+    clock: options.clock ?? systemClock,
   };
 }
 

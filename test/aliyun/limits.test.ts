@@ -37,6 +37,7 @@ describe('checkKeepalive', () => {
       maxPayloadBytes: 262_144,
       maxTopicLength: 128,
       maxQos: 1,
+      maxPacketBytes: 262_281,
     });
   });
 });

@@ -74,8 +74,13 @@ describe('pub/sub connection options', () => {
     expect(options.connackHint?.(5)?.cause).toContain('productKey/deviceName/deviceSecret');
   });
 
-  it('-d taps the socket for a trace (NODE_DEBUG=aliot is off in this process)', () => {
-    expect(resolve(['-h', '::1']).options.openSocket).toBeUndefined();
-    expect(typeof resolve(['-h', '::1', '-d']).options.openSocket).toBe('function');
+  it('the socket is left alone: facts come from the client\'s events, -d from its packet events (checked in pubsub.test.ts)', () => {
+    const { options, facts, trace } = resolve(['-h', '::1', '--tcp', '--connect-timeout', '2']);
+    expect(options.openSocket).toBeUndefined();
+    expect(trace).toBe(false);
+    expect(resolve(['-h', '::1', '-d']).trace).toBe(true);
+    expect(options.connectTimeout).toBe(2000);
+    expect(facts).toMatchObject({ where: '[::1]:1883 over TCP', transport: 'tcp', port: 1883, platform: false, opened: false, accepted: false });
+    expect(resolve(DEVICE).facts).toMatchObject({ platform: true, port: 1883, connectTimeout: 30_000 });
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { FrameCutter, traceLine } from '../../src/cli/trace.js';
+import { traceLine } from '../../src/cli/trace.js';
 import { PLAIN } from '../../src/cli/style.js';
 import { decode, describePacket } from '../../src/packet/index.js';
 import { PLATFORM_EXAMPLE, VECTORS, vectorOf } from '../packet/vectors.js';
@@ -35,23 +35,5 @@ describe('trace lines', () => {
     expect(line).not.toContain(PLATFORM_EXAMPLE.password);
     const short = traceLine('x', true, decode(hex`c0 00`), hex`c0 00`, PLAIN);
     expect(short).toBe('  x  PINGREQ\n     c0 00\n');
-  });
-});
-
-describe('FrameCutter', () => {
-  it('cuts a stream into the same frames however it is chunked', () => {
-    const stream = Buffer.concat(VECTORS.map((v) => v.bytes));
-    for (const size of [1, 2, 3, 7, 64, stream.length]) {
-      const cutter = new FrameCutter();
-      const frames: Uint8Array[] = [];
-      for (let i = 0; i < stream.length; i += size) frames.push(...cutter.push(stream.subarray(i, i + size)).map((f) => f.frame));
-      expect(frames.map((f) => Buffer.from(f).toString('hex')), `chunks of ${size}`).toEqual(VECTORS.map((v) => Buffer.from(v.bytes).toString('hex')));
-    }
-  });
-
-  it('stops at bytes that are not MQTT, and stays stopped', () => {
-    const cutter = new FrameCutter();
-    expect(cutter.push(hex`c0 00 00 00`).map((f) => f.packet.type)).toEqual(['pingreq']);
-    expect(cutter.push(hex`c0 00`)).toEqual([]);
   });
 });

@@ -13,24 +13,16 @@ import { brokerOptions, uniqueId, useBroker } from '../client-broker/support.js'
 
 const MESSAGES = 1_000_000;
 const QUEUE = 100;
+const TOPIC = 'flood/t';
 const payload = Buffer.alloc(64, 0x61);
 
-/** Resolves once `count()` has not changed for `quietMs` (checked every 50 ms). */
-async function stopsGrowing(count: () => number, quietMs: number, limitMs: number): Promise<number> {
-  const started = Date.now();
-  let last = count();
-  let since = Date.now();
-  while (Date.now() - started < limitMs) {
-    await new Promise((resolve) => setTimeout(resolve, 50));
-    const now = count();
-    if (now !== last) {
-      last = now;
-      since = Date.now();
-    } else if (Date.now() - since >= quietMs) {
-      return now;
-    }
+/** Waits for `condition` to hold (something that must happen), failing after `ms`. */
+async function eventually(condition: () => boolean, what: string, ms: number): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`never happened within ${ms} ms: ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
   }
-  throw new Error(`still growing after ${limitMs} ms (at ${count()})`);
 }
 
 describeWithBroker('a publish loop against a stalled TLS connection', () => {
@@ -43,7 +35,8 @@ describeWithBroker('a publish loop against a stalled TLS connection', () => {
         port: tls.proxy.port,
         clientId: uniqueId('flood'),
         keepalive: 600, // the stall must not be noticed during the test
-        offlineQueueSize: QUEUE,
+        // Room for QUEUE messages of topic and payload while connected.
+        maxQueuedBytes: QUEUE * (TOPIC.length + payload.length),
       }),
     );
     await client.connect();
@@ -54,16 +47,17 @@ describeWithBroker('a publish loop against a stalled TLS connection', () => {
     let loopError: unknown;
     const loop = (async () => {
       for (let i = 0; i < MESSAGES; i++) {
-        await client.publish('flood/t', payload);
+        await client.publish(TOPIC, payload);
         resolved++;
       }
     })().catch((error: unknown) => {
       loopError = error;
     });
 
-    // The socket fills (client buffer, kernel buffers, the proxy's unread side), then the loop
-    // blocks on 'drain': the count stops moving far below a million.
-    const stuckAt = await stopsGrowing(() => resolved, 500, 20_000);
+    // The socket fills (client buffer, kernel buffers, the proxy's unread side), then the loop's
+    // publish waits in the queue for a 'drain' that cannot come while the proxy is frozen.
+    await eventually(() => client.queuedCount === 1, 'the loop\'s publish waits for the saturated socket', 20_000);
+    const stuckAt = resolved;
     expect(stuckAt).toBeGreaterThan(0);
     expect(stuckAt).toBeLessThan(MESSAGES);
     const after = process.memoryUsage();
@@ -76,7 +70,7 @@ describeWithBroker('a publish loop against a stalled TLS connection', () => {
     // Publishes fired without waiting fill the bounded queue (the loop's own publish holds one
     // place), then are refused at once, typed.
     const room = QUEUE - client.queuedCount;
-    const fired = Array.from({ length: QUEUE + 50 }, () => client.publish('flood/t', payload).then(() => 'sent', (e: unknown) => e));
+    const fired = Array.from({ length: QUEUE + 50 }, () => client.publish(TOPIC, payload).then(() => 'sent', (e: unknown) => e));
     const refusals = (await Promise.race([
       Promise.all(fired.slice(room)),
       new Promise((resolve) => setTimeout(() => resolve('pending'), 2_000)),

@@ -8,6 +8,7 @@ import { expect, it } from 'vitest';
 import { MqttClientError } from '../../src/client/index.js';
 import type { MqttClient, MqttClientOptions } from '../../src/client/index.js';
 import { MqttProtocolError } from '../../src/packet/index.js';
+import { UnexpectedPacketError } from '../../src/client/index.js';
 import type { MqttProtocolErrorCode } from '../../src/packet/index.js';
 import { useFaultProxy } from '../support/fault-proxy.js';
 import type { FaultProxy } from '../support/fault-proxy.js';
@@ -102,9 +103,9 @@ describeWithBroker('MqttClient and garbage from the network', () => {
 
     const error = await client.connect().catch((e: unknown) => e);
 
-    expect(error).toBeInstanceOf(MqttProtocolError);
-    expect((error as MqttProtocolError).packetType).toBe('publish');
-    expect((error as MqttProtocolError).code).toBe('unexpected-packet');
+    expect(error).toBeInstanceOf(UnexpectedPacketError);
+    expect((error as UnexpectedPacketError).packetType).toBe('publish');
+    expect((error as UnexpectedPacketError).code).toBe('unexpected-packet');
     expect(errors[0]).toBe(error);
     await worksAgain(client);
   });

@@ -167,18 +167,23 @@ describe('the session across connections (clean: false)', () => {
     expect(second.log.map((r) => r.packet.type)).toEqual(['connect']);
     second.send({ type: 'connack', sessionPresent: true, returnCode: 0 });
     await settle();
-    const after = second.log.slice(1).map((r) => r.packet as PublishPacket);
+    // The server closed the connection with 'a' the oldest unacknowledged message: 'a' goes out
+    // alone first, in case it is what the server refuses, and the rest wait for its PUBACK.
+    const probe = second.log.slice(1).map((r) => r.packet as PublishPacket);
+    expect(probe.map((p) => [Buffer.from(p.payload).toString(), p.dup, p.packetId])).toEqual([['a', true, original[0]!.packetId]]);
+    second.send({ type: 'puback', packetId: original[0]!.packetId! });
+    await settle();
+    const after = second.log.slice(2).map((r) => r.packet as PublishPacket).filter((p) => p.type === 'publish');
     const summary = after.map((p) => [Buffer.from(p.payload).toString(), p.dup, p.packetId]);
     expect(summary).toEqual([
-      ['a', true, original[0]!.packetId],
       ['c', true, original[2]!.packetId],
       ['d', true, original[3]!.packetId],
       ['e', false, expect.any(Number)],
       ['f', false, undefined],
     ]);
     // The new message got an id none of the unacknowledged ones holds.
-    expect([original[0], original[2], original[3]].map((p) => p!.packetId)).not.toContain(after[3]!.packetId);
-    for (const p of after.slice(0, 4)) second.send({ type: 'puback', packetId: p.packetId! });
+    expect([original[0], original[2], original[3]].map((p) => p!.packetId)).not.toContain(after[2]!.packetId);
+    for (const p of after.slice(0, 3)) second.send({ type: 'puback', packetId: p.packetId! });
     await settle();
     expect([...sent, later, later0].map((t) => t.status)).toEqual(Array(6).fill('fulfilled'));
   });

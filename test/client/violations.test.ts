@@ -1,9 +1,11 @@
 /**
  * A server that breaks the protocol: the client closes the connection [MQTT-4.8.0-1], reports an
- * MqttProtocolError, does not crash, and settles every promise it was holding.
+ * MqttProtocolError (bytes the wire format forbids) or an UnexpectedPacketError (a well-formed
+ * packet the session does not allow now), does not crash, and settles every promise it was holding.
  */
 import { describe, expect, it } from 'vitest';
 import { MqttProtocolError } from '../../src/packet/errors.js';
+import { UnexpectedPacketError } from '../../src/client/errors.js';
 import { hex } from '../support/hex.js';
 import {
   CONNACK_OK,
@@ -34,7 +36,7 @@ const afterConnack: Array<[string, Uint8Array, string | undefined]> = [
 ];
 
 describe('after CONNACK', () => {
-  it.each(afterConnack)('%s: MqttProtocolError, connection closed, pending work settles', async (_what, bytes, code) => {
+  it.each(afterConnack)('%s: a typed error with its code, connection closed, pending work settles', async (_what, bytes, code) => {
     const s = await connectedSession();
     const publish = track(s.client.publish('t', 'x', { qos: 1 }));
     const subscribe = track(s.client.subscribe('a'));
@@ -44,8 +46,8 @@ describe('after CONNACK', () => {
     await settle();
     const close = s.eventsNamed('close');
     expect(close).toHaveLength(1);
-    const error = close[0]!.args[0] as MqttProtocolError;
-    expect(error).toBeInstanceOf(MqttProtocolError);
+    const error = close[0]!.args[0] as MqttProtocolError | UnexpectedPacketError;
+    expect(error).toBeInstanceOf(code === 'unexpected-packet' ? UnexpectedPacketError : MqttProtocolError);
     if (code !== undefined) expect(error.code).toBe(code);
     expect(s.errors).toEqual([error]);
     // Reconnecting is off: what was pending fails with the reason.
@@ -83,19 +85,19 @@ describe('after CONNACK', () => {
 
 describe('before CONNACK', () => {
   it.each([
-    ['a PUBLISH [MQTT-3.2.0-1]', hex`30 03 00 01 61`],
-    ['a PINGRESP', hex`d0 00`],
-    ['garbage', hex`00 00`],
-    ['a CONNACK with reserved bits set', hex`20 02 02 00`],
-    ['a CONNACK with return code 6', hex`20 02 00 06`],
-  ])('%s rejects connect() with MqttProtocolError and closes', async (_what, bytes) => {
+    ['a PUBLISH [MQTT-3.2.0-1]', hex`30 03 00 01 61`, UnexpectedPacketError],
+    ['a PINGRESP', hex`d0 00`, UnexpectedPacketError],
+    ['garbage', hex`00 00`, MqttProtocolError],
+    ['a CONNACK with reserved bits set', hex`20 02 02 00`, MqttProtocolError],
+    ['a CONNACK with return code 6', hex`20 02 00 06`, MqttProtocolError],
+  ])('%s rejects connect() with a typed error and closes', async (_what, bytes, type) => {
     const s = session();
     const connected = track(s.client.connect());
     await s.server.next('connect');
     s.server.sendBytes(bytes);
     await s.server.current!.closed;
     await settled(connected);
-    expect(connected.error).toBeInstanceOf(MqttProtocolError);
+    expect(connected.error).toBeInstanceOf(type);
     expect(s.client.state).not.toBe('connected');
     // Nothing was left waiting on a clock.
     await elapse(s.clock, 3600_000);

@@ -108,6 +108,28 @@ export function tableLookup(table: Record<string, string>, calls: LookupCall[] =
   };
 }
 
+/**
+ * A resolver that answers per address family from a table, as dns.lookup does for a name with
+ * only some records: a family the name has no address in is ENOTFOUND, like an unknown name.
+ */
+export function familyLookup(table: Record<string, { 4?: string; 6?: string }>, calls: LookupCall[] = []): LookupFunction {
+  return (hostname, options, callback) => {
+    const family = (options.family as 0 | 4 | 6 | undefined) ?? 0;
+    calls.push({ hostname, family, all: options.all === true });
+    const entry = table[hostname] ?? {};
+    const address = family === 0 ? (entry[6] ?? entry[4]) : entry[family];
+    setImmediate(() => {
+      if (address === undefined) {
+        callback(lookupError('ENOTFOUND', hostname), '', 0);
+      } else if (options.all === true) {
+        callback(null, [{ address, family: address.includes(':') ? 6 : 4 }]);
+      } else {
+        callback(null, address, address.includes(':') ? 6 : 4);
+      }
+    });
+  };
+}
+
 /** A resolver that fails the way dns.lookup does, with the given errno code. */
 export function failingLookup(code: string): LookupFunction {
   return (hostname, _options, callback) => {

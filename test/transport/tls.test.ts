@@ -193,7 +193,8 @@ describe('openTransport refuses servers it must not trust', () => {
     void peer.nextConnection().then((socket) => socket.end('HTTP/1.1 400 Bad Request\r\n\r\n'));
     const error = await failureOf(openTransport({ host: '::1', port: peer.port, ca: loopback.ca }));
     expect(error.code).toBe('tls-handshake-failed');
-    expect(error.message).toContain('plain TCP');
+    expect(error.summary).toContain('did not answer in TLS');
+    expect(error.advice.map((a) => a.code)).toEqual(['use-plain-tcp']);
   });
 
   it('reports a server that hangs up during the handshake as a reset in the TLS phase', async () => {
@@ -203,5 +204,6 @@ describe('openTransport refuses servers it must not trust', () => {
     const error = await failureOf(openTransport({ host: '::1', port: peer.port, ca: loopback.ca }));
     expect(error.code).toBe('connection-reset');
     expect(error.phase).toBe('tls');
+    expect(error.advice.map((a) => a.code)).toEqual(['check-tls-port', 'use-plain-tcp']);
   });
 });
