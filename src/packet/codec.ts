@@ -183,7 +183,10 @@ export function encode(packet: Packet): Uint8Array {
   return target;
 }
 
-/** Frames up to this size are carved from a shared slab; larger ones get memory of their own. */
+/**
+ * Frames up to this size are carved from a shared slab; larger ones get memory of their own.
+ * @internal
+ */
 export const POOLED_MAX = 2048;
 const SLAB_SIZE = 16 * 1024;
 let slab = new ArrayBuffer(SLAB_SIZE);
@@ -213,6 +216,7 @@ export function allocate(size: number): Uint8Array {
  * Decodes the body of the frame at `at`, whose fixed header is `header`. `memory` and `base` are
  * `buf.buffer` and `buf.byteOffset`, passed in so that a caller decoding many frames from one
  * chunk reads them once.
+ * @internal
  */
 export function decodeBody(
   buf: Uint8Array,
