@@ -70,7 +70,10 @@ const KNOWN_FIELDS = new Set(['securemode', 'signmethod', 'timestamp']);
 
 /**
  * Reads a CONNECT clientId the way the platform does. The extension is required and must hold
- * `securemode` (2 or 3); `signmethod` defaults to `hmacmd5` and is matched without regard to case;
+ * `securemode`: 2 (TLS), 3 (TCP), or -2, which the platform's page on MQTT-based dynamic
+ * registration gives new public and Enterprise instances for the registration connection and the
+ * token connection that follows it (`authType=connwl`): it means TLS, so it reads as `secureMode`
+ * 2, and `fields.securemode` keeps `-2`. `signmethod` defaults to `hmacmd5` and is matched without regard to case;
  * `timestamp`, when present, must be decimal digits within JavaScript's safe integers. Unknown
  * fields are kept in `fields` and otherwise ignored. A field must be `name=value`; a known field
  * may appear once.
@@ -100,11 +103,11 @@ export function parseClientId(fullClientId: string): ParsedClientId {
     fields.set(name, field.slice(equals + 1));
   }
   const secureMode = fields.get('securemode');
-  if (secureMode !== '2' && secureMode !== '3') {
+  if (secureMode !== '2' && secureMode !== '3' && secureMode !== '-2') {
     return malformed(
       secureMode === undefined
         ? 'the extension has no securemode (2 for TLS, 3 for TCP)'
-        : `securemode=${secureMode} is not 2 (TLS) or 3 (TCP)`,
+        : `securemode=${secureMode} is not 2 (TLS), -2 (TLS, registration and token connections) or 3 (TCP)`,
     );
   }
   const methodText = fields.get('signmethod');
@@ -123,7 +126,8 @@ export function parseClientId(fullClientId: string): ParsedClientId {
   return {
     ok: true,
     clientId,
-    secureMode: secureMode === '2' ? 2 : 3,
+    // -2 announces TLS as 2 does; `fields.securemode` keeps the text as sent.
+    secureMode: secureMode === '3' ? 3 : 2,
     signMethod,
     timestamp,
     fields: Object.fromEntries(fields),
