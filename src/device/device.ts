@@ -125,6 +125,8 @@ export interface Device extends EventEmitter<DeviceEvents> {
   readonly deviceName: string;
   /** The device's Alink and user topics. */
   readonly topics: AlinkTopics;
+  /** Milliseconds a request waits for its reply unless the call says otherwise (the `replyTimeout` option). */
+  readonly replyTimeout: number;
 
   /**
    * Posts properties (`thing.event.property.post`) and resolves with the platform's `_reply`
@@ -222,6 +224,9 @@ class PlatformDevice extends EventEmitter<DeviceEvents> implements Device {
   readonly deviceName: string;
   readonly topics: AlinkTopics;
   readonly #replyTimeout: number;
+  get replyTimeout(): number {
+    return this.#replyTimeout;
+  }
   readonly #filters: readonly string[];
   /** Per device, not per network connection: a reply that crosses a reconnect still matches. */
   readonly #ids = new AlinkIdGenerator();

@@ -31,3 +31,17 @@ export {
   type DownloadResult,
   type OtaDownloadErrorCode,
 } from './ota-download.js';
+export { type ServiceRequestOptions } from './service-link.js';
+export { syncTime, type SyncTimeOptions, type TimeSync } from './ntp.js';
+export { updateTags, deleteTags } from './tags.js';
+export { getConfig, onConfigPush, type ConfigPushHandler } from './config.js';
+export {
+  openShadow,
+  ShadowReplyError,
+  type DeviceShadow,
+  type DeviceShadowEvents,
+  type ShadowDocument,
+  type ShadowDelta,
+  type ShadowWriteOptions,
+} from './shadow.js';
+export { SHADOW_ERROR_CODES } from './shadow-codes.js';

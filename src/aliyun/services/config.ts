@@ -86,7 +86,14 @@ function signMethodName(method: DigestMethod): string {
   return method === 'sha256' ? 'Sha256' : 'Md5';
 }
 
-function readConfigFile(value: unknown, path: string): ConfigFile {
+/**
+ * Reads a configuration file's description at `path` (a get reply's `data`, a push's `params`).
+ *
+ * @throws PlatformPayloadError naming the field.
+ *
+ * @internal
+ */
+export function readConfigFile(value: unknown, path: string): ConfigFile {
   const fields = Fields.of(value, path);
   const configId = fields.string('configId');
   const configSize = fields.count('configSize');
