@@ -18,10 +18,17 @@ import { Rrpc } from './cloud/rrpc.js';
 import { checkTimeout, CLOUD_QOS } from './cloud/service.js';
 import type { CloudContext, CloudService } from './cloud/service.js';
 import { ThingModel } from './cloud/thing.js';
+import { NtpService } from './cloud/ntp.js';
+import { ShadowService } from './cloud/shadow.js';
+import type { EmulatorShadow } from './cloud/shadow.js';
+import { TagService } from './cloud/tags.js';
+import { ConfigService } from './cloud/config.js';
+import type { ConfigFile } from '../aliyun/services/config.js';
+import { parseServiceTopic } from '../aliyun/service-topics.js';
 import { boundMessage } from './echo.js';
 import { EmulatorError } from './errors.js';
 import { Listener } from './listener.js';
-import { resolveEmulatorOptions } from './options.js';
+import { deviceKey, resolveEmulatorOptions } from './options.js';
 import type { ResolvedEmulatorOptions } from './options.js';
 import { Presence } from './presence.js';
 import type { OnlineDevice } from './presence.js';
@@ -68,6 +75,9 @@ class LocalPlatform extends EventEmitter<EmulatorEvents> implements Emulator {
   readonly #router = new Router();
   readonly #thing: ThingModel;
   readonly #rrpc: Rrpc;
+  readonly #shadow: ShadowService;
+  readonly #tags: TagService;
+  readonly #config: ConfigService;
   readonly #services: readonly CloudService[];
   readonly #host: SessionHost;
   #listener: Listener | undefined;
@@ -79,6 +89,7 @@ class LocalPlatform extends EventEmitter<EmulatorEvents> implements Emulator {
     this.ca = options.tls?.ca ?? '';
     const cloud: CloudContext = {
       clock: options.clock,
+      wallClock: options.wallClock,
       send: (topic, payload) => this.#router.route(topic, typeof payload === 'string' ? Buffer.from(payload, 'utf8') : payload, CLOUD_QOS),
       target: (productKey, deviceName, timeoutMs) => {
         this.#checkRunning();
@@ -88,7 +99,10 @@ class LocalPlatform extends EventEmitter<EmulatorEvents> implements Emulator {
     };
     this.#thing = new ThingModel(cloud, options);
     this.#rrpc = new Rrpc(cloud);
-    this.#services = [this.#thing, this.#rrpc];
+    this.#shadow = new ShadowService(cloud, options, (device) => options.devices.has(deviceKey(device.productKey, device.deviceName)));
+    this.#tags = new TagService(cloud, options);
+    this.#config = new ConfigService(cloud, options);
+    this.#services = [this.#thing, this.#rrpc, new NtpService(cloud, options), this.#shadow, this.#tags, this.#config];
     this.#host = {
       clock: options.clock,
       connectTimeout: options.connectTimeout,
@@ -165,6 +179,27 @@ class LocalPlatform extends EventEmitter<EmulatorEvents> implements Emulator {
     return this.#rrpc.call(productKey, deviceName, payload, timeoutMs);
   }
 
+  shadow(productKey: string, deviceName: string): EmulatorShadow {
+    return this.#shadow.read({ productKey, deviceName });
+  }
+
+  updateShadow(productKey: string, deviceName: string, desired: Record<string, unknown>, options: { version?: number; deltaUpdate?: boolean } = {}): number {
+    this.#checkRunning();
+    return this.#shadow.updateDesired({ productKey, deviceName }, desired, options);
+  }
+
+  tags(productKey: string, deviceName: string): Record<string, string> {
+    return this.#tags.read({ productKey, deviceName });
+  }
+
+  setConfig(productKey: string, config: ConfigFile | undefined): void {
+    this.#config.set(productKey, config);
+  }
+
+  pushConfig(productKey: string, deviceName: string, config?: ConfigFile, timeoutMs = DEFAULT_REPLY_TIMEOUT_MS): Promise<AlinkReply> {
+    return this.#config.push(productKey, deviceName, config, timeoutMs);
+  }
+
   close(): Promise<void> {
     this.#closing ??= this.#shutdown();
     return this.#closing;
@@ -196,8 +231,12 @@ class LocalPlatform extends EventEmitter<EmulatorEvents> implements Emulator {
     this.#router.route(topic, payload, qos);
     const device: OnlineDevice = this.#presence.of(session)!;
     const kind = device.topics.parse(topic);
-    if (kind === undefined) return;
-    for (const service of this.#services) service.published(device, topic, kind, payload);
+    if (kind !== undefined) {
+      for (const service of this.#services) service.published(device, topic, kind, payload);
+      return;
+    }
+    const serviceKind = parseServiceTopic(topic);
+    if (serviceKind !== undefined) for (const service of this.#services) service.servicePublished?.(device, topic, serviceKind, payload);
   }
 
   #ended(session: Session, outcome: SessionOutcome): void {

@@ -10,6 +10,8 @@ export { CLOSE_GRACE_MS, CONNECT_TIMEOUT_MS, MAX_CONNECT_BYTES, MAX_INBOUND_PACK
 export { MAX_EVENT_MESSAGE } from './echo.js';
 export { EmulatorError, type EmulatorErrorCode } from './errors.js';
 export { topicMatches } from './topic-filter.js';
+export type { EmulatorShadow } from './cloud/shadow.js';
+export { MAX_DEVICE_TAGS } from './cloud/tags.js';
 export type {
   Emulator,
   EmulatorOptions,

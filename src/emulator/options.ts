@@ -28,6 +28,8 @@ export interface ResolvedEmulatorOptions {
   readonly connectTimeout: number;
   readonly autoReplyPropertyPost: boolean;
   readonly autoReplyEventPost: boolean;
+  readonly autoReplyServices: boolean;
+  readonly wallClock: () => number;
 }
 
 /** The longest delay timers take; anything larger would fire at once. */
@@ -66,6 +68,14 @@ export async function resolveEmulatorOptions(options: EmulatorOptions): Promise<
   if (typeof autoReplyEventPost !== 'boolean') {
     throw new ConfigurationError('autoReplyEventPost', 'expected true or false');
   }
+  const autoReplyServices = options.autoReplyServices ?? true;
+  if (typeof autoReplyServices !== 'boolean') {
+    throw new ConfigurationError('autoReplyServices', 'expected true or false');
+  }
+  const wallClock = options.wallClock ?? Date.now;
+  if (typeof wallClock !== 'function') {
+    throw new ConfigurationError('wallClock', 'expected a function returning milliseconds since the epoch, such as Date.now');
+  }
   return {
     devices: resolveDevices(options.devices),
     host: resolveHost(options.host),
@@ -75,6 +85,8 @@ export async function resolveEmulatorOptions(options: EmulatorOptions): Promise<
     connectTimeout: requireIntegerIn('connectTimeout', options.connectTimeout ?? CONNECT_TIMEOUT_MS, 1, MAX_TIMEOUT, 'give whole milliseconds, e.g. 10000'),
     autoReplyPropertyPost,
     autoReplyEventPost,
+    autoReplyServices,
+    wallClock,
   };
 }
 

@@ -8,6 +8,8 @@ import type { AlinkReply } from '../aliyun/alink/payload.js';
 import type { Packet } from '../packet/types.js';
 import type { RefusedReturnCode } from '../aliyun/connack.js';
 import type { VerifyFailureReason } from '../sign/verify.js';
+import type { ConfigFile } from '../aliyun/services/config.js';
+import type { EmulatorShadow } from './cloud/shadow.js';
 
 /** A device the emulator knows, as registered in the IoT Platform console. */
 export interface EmulatorDevice {
@@ -44,6 +46,18 @@ export interface EmulatorOptions {
   autoReplyPropertyPost?: boolean;
   /** Answer every event post (`thing/event/{identifier}/post`) with its `post_reply` (default `true`). */
   autoReplyEventPost?: boolean;
+  /**
+   * Answer the device services' requests: NTP, shadow, configuration get, tags (default `true`).
+   * With `false` the stores still take what the test API puts in them, but a device's requests
+   * get no answer, so a test can answer them itself (`emulator.publish`), with error codes or
+   * malformed JSON.
+   */
+  autoReplyServices?: boolean;
+  /**
+   * The platform's wall clock in milliseconds since the epoch, for NTP answers and shadow
+   * timestamps; default `Date.now`. (`clock` runs the deadlines; this is the time of day.)
+   */
+  wallClock?: () => number;
 }
 
 /** One accepted device connection, as `connections()` lists it and the `connect` event reports it. */
@@ -194,6 +208,39 @@ export interface Emulator extends EventEmitter<EmulatorEvents> {
    * (`not-acknowledged`) when a subscriber's connection ends first.
    */
   publish(topic: string, payload: Uint8Array | string, qos?: 0 | 1): Promise<void>;
+  /**
+   * A device's shadow as the cloud keeps it (a copy): `reported`, `desired`, `metadata` and
+   * `version`; empty at version 0 when nothing was written.
+   *
+   * @throws ConfigurationError for a device the emulator does not know.
+   */
+  shadow(productKey: string, deviceName: string): EmulatorShadow;
+  /**
+   * An application's change of the desired state (the UpdateDeviceShadow API): replaces it (or,
+   * with `deltaUpdate`, merges into it, a key set to `"null"` removing it), at `version` (above
+   * the shadow's; default the next one), and pushes it to the device as `control` on
+   * `/shadow/get/{pk}/{dn}` when it is online and subscribed. Returns the new version.
+   *
+   * @throws ConfigurationError for an unknown device, a state that is not an object, or a
+   *   version not above the shadow's; EmulatorError `closed`.
+   */
+  updateShadow(productKey: string, deviceName: string, desired: Record<string, unknown>, options?: { version?: number; deltaUpdate?: boolean }): number;
+  /** The tags a device set with `thing.deviceinfo.update` (a copy). */
+  tags(productKey: string, deviceName: string): Record<string, string>;
+  /**
+   * Makes `config` the product's configuration file, which `thing.config.get` answers with
+   * (`undefined`: none, answered with empty data).
+   *
+   * @throws ConfigurationError naming the field of a description the platform would not send.
+   */
+  setConfig(productKey: string, config: ConfigFile | undefined): void;
+  /**
+   * Pushes the product's configuration file (after making `config` the product's, when given) to
+   * the device as `thing.config.push` and resolves with its `push_reply`, whatever its code.
+   * Rejects as {@link Emulator.sendPropertySet} does, and with ConfigurationError when the
+   * product has no configuration file.
+   */
+  pushConfig(productKey: string, deviceName: string, config?: ConfigFile, timeoutMs?: number): Promise<AlinkReply>;
   /** The accepted connections, oldest first. */
   connections(): EmulatorConnection[];
   /** Ends every connection and stops listening; resolves when all is closed. */

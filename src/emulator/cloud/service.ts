@@ -5,6 +5,7 @@
  */
 import type { Clock } from '../../shared/clock.js';
 import type { AlinkTopic } from '../../aliyun/alink/topics.js';
+import type { ParsedServiceTopic } from '../../aliyun/service-topics.js';
 import { ConfigurationError } from '../../shared/errors.js';
 import { EmulatorError } from '../errors.js';
 import type { OnlineDevice } from '../presence.js';
@@ -19,6 +20,8 @@ export const CLOUD_QOS = 1;
 /** What a service may use of the platform. */
 export interface CloudContext {
   readonly clock: Clock;
+  /** The platform's wall clock, milliseconds since the epoch (NTP answers, shadow timestamps). */
+  readonly wallClock: () => number;
   /** Publishes as the cloud to every matching subscription at {@link CLOUD_QOS}; nobody waits for PUBACK. */
   send(topic: string, payload: Uint8Array | string): void;
   /**
@@ -34,6 +37,12 @@ export interface CloudContext {
 export interface CloudService {
   /** `device` published on one of its own topics (already routed to subscribers), read as `kind`. */
   published(device: OnlineDevice, topic: string, kind: AlinkTopic, payload: Uint8Array): void;
+  /**
+   * `device` published on a service topic (NTP, shadow, configuration, tags, ...: see
+   * `parseServiceTopic`), already routed to subscribers. `kind` names the device the topic is
+   * for, which may not be `device`.
+   */
+  servicePublished?(device: OnlineDevice, topic: string, kind: ParsedServiceTopic, payload: Uint8Array): void;
   /** A device's connection ended: fail what waits on it with `error`. */
   disconnected(session: Session, error: EmulatorError): void;
   /** The emulator is closing: fail everything that waits with `error`. */
