@@ -171,21 +171,21 @@ class PlatformShadow extends EventEmitter<DeviceShadowEvents> implements DeviceS
     return this.#version;
   }
 
-  get(options?: ServiceRequestOptions): Promise<ShadowDocument> {
+  async get(options?: ServiceRequestOptions): Promise<ShadowDocument> {
     const timeout = this.#link.timeout(options);
     return this.#enqueue(async () => toDocument(await this.#exchange('get', buildShadowGet(), 'document', undefined, timeout)));
   }
 
-  report(reported: Readonly<Record<string, unknown>>, options: ShadowWriteOptions = {}): Promise<number> {
+  async report(reported: Readonly<Record<string, unknown>>, options: ShadowWriteOptions = {}): Promise<number> {
     buildShadowUpdate({ reported, version: 0 }); // checks the state before anything is queued
     return this.#write('update', options, (version) => buildShadowUpdate({ reported, version }));
   }
 
-  clearDesired(options: ShadowWriteOptions = {}): Promise<number> {
+  async clearDesired(options: ShadowWriteOptions = {}): Promise<number> {
     return this.#write('update', options, (version) => buildShadowClearDesired({ version }));
   }
 
-  delete(keys: readonly string[] | 'all', options: ShadowWriteOptions = {}): Promise<number> {
+  async delete(keys: readonly string[] | 'all', options: ShadowWriteOptions = {}): Promise<number> {
     buildShadowDelete({ keys, version: 0 });
     return this.#write('delete', options, (version) => buildShadowDelete({ keys, version }));
   }
