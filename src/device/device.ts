@@ -25,6 +25,7 @@ import { platformTransportHint } from '../aliyun/hints.js';
 import { TransportError } from '../transport/errors.js';
 import { deviceConnectionOptions } from '../aliyun/connection.js';
 import type { DeviceOptions } from '../aliyun/connection.js';
+import { tokenConnectionOptions } from './token-connection.js';
 import { ALINK_REPLY_CODES, AlinkHandlerError, AlinkReplyError, DeviceError } from './errors.js';
 import { checkPlatformPublish, checkPlatformSubscribe, PLATFORM_LIMITS } from '../aliyun/limits.js';
 
@@ -44,7 +45,7 @@ const DEVICE_DECIDES = ['host', 'servername', 'rejectUnauthorized', 'username', 
 
 /** The options of {@link connectDevice} that are the device's own, not the client's. */
 const DEVICE_KEYS: ReadonlySet<string> = new Set([
-  'productKey', 'deviceName', 'deviceSecret', 'endpoint', 'region', 'port', 'transport', 'keepalive',
+  'productKey', 'deviceName', 'deviceSecret', 'deviceToken', 'endpoint', 'region', 'port', 'transport', 'keepalive',
   'signMethod', 'clientId', 'timestamp', 'ca', 'clean', 'replyTimeout', 'subscribe',
 ] satisfies Array<keyof ConnectDeviceOptions>);
 
@@ -61,7 +62,16 @@ export type DeviceClientOptions = Omit<MqttClientOptions, keyof DeviceOptions | 
  * client options passed through ({@link DeviceClientOptions}; `family` overrides the one the
  * endpoint implies), and the handle's own two settings.
  */
-export interface ConnectDeviceOptions extends DeviceOptions, DeviceClientOptions {
+export interface ConnectDeviceOptions extends Omit<DeviceOptions, 'deviceSecret'>, DeviceClientOptions {
+  /** Signs the CONNECT; never printed. Give this or `deviceToken`. */
+  readonly deviceSecret?: string | undefined;
+  /**
+   * The DeviceToken of a device registered without pre-registration
+   * (`registerDeviceOverMqtt({ authType: 'regnwl' })`), with `clientId` the one issued with it:
+   * the device then connects over TLS with `securemode=-2,authType=connwl` and the token as its
+   * password. Never printed. Give this or `deviceSecret`.
+   */
+  readonly deviceToken?: string | undefined;
   /** Milliseconds a post waits for its `_reply`, 1..2147483647; default 10000. */
   readonly replyTimeout?: number | undefined;
   /**
@@ -251,7 +261,13 @@ class PlatformDevice extends EventEmitter<DeviceEvents> implements Device {
     if (typeof subscribe !== 'boolean') {
       throw new ConfigurationError('subscribe', `got ${describeValue(subscribe)}; use true or false`);
     }
-    const connection = deviceConnectionOptions(options);
+    if (options.deviceToken !== undefined && options.deviceSecret !== undefined) {
+      throw new ConfigurationError('deviceToken', 'give deviceSecret (a registered device) or deviceToken (a device registered without pre-registration), not both');
+    }
+    const connection =
+      options.deviceToken !== undefined
+        ? tokenConnectionOptions({ ...options, deviceToken: options.deviceToken })
+        : deviceConnectionOptions(options as DeviceOptions);
     this.topics = new AlinkTopics(options);
     this.productKey = this.topics.productKey;
     this.deviceName = this.topics.deviceName;

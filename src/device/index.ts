@@ -20,6 +20,7 @@ export {
   type DeviceErrorCode,
 } from './errors.js';
 export { registerDevice, RegistrationError, type RegisterDeviceOptions, type RegistrationErrorCode } from './register.js';
+export { registerDeviceOverMqtt, type RegisterOverMqttOptions } from './register-mqtt.js';
 export {
   downloadFirmware,
   OtaDownloadError,

@@ -52,7 +52,11 @@ export interface RegisterDeviceOptions extends ConnectionChoices {
 
 /** Why a registration failed. */
 export type RegistrationErrorCode =
-  /** The platform answered with a code other than 200: `platformCode` and `platformMessage` say why (a wrong ProductSecret, an unknown device, a product closed to dynamic registration, a device already active). */
+  /**
+   * The platform answered with a code other than 200: `platformCode` and `platformMessage` say
+   * why (a wrong ProductSecret, an unknown device, a product closed to dynamic registration, a
+   * device already active); over MQTT it refused the CONNECT, and `returnCode` is the CONNACK's.
+   */
   | 'refused'
   /** The answer was not the platform's JSON (`cause` is the PlatformPayloadError), or was for another device. */
   | 'malformed-answer'
@@ -75,17 +79,20 @@ export class RegistrationError extends Error {
   readonly platformMessage: string | undefined;
   /** For `http-status` (and `refused` when it came with one): the HTTP status. */
   readonly status: number | undefined;
+  /** For `refused` over MQTT: the CONNACK return code (4 a wrong ProductSecret, 5 not authorized). */
+  readonly returnCode: number | undefined;
 
   constructor(
     code: RegistrationErrorCode,
     message: string,
-    details: { cause?: unknown; platformCode?: number; platformMessage?: string | undefined; status?: number } = {},
+    details: { cause?: unknown; platformCode?: number; platformMessage?: string | undefined; status?: number; returnCode?: number } = {},
   ) {
     super(message, details.cause === undefined ? undefined : { cause: details.cause });
     this.code = code;
     this.platformCode = details.platformCode;
     this.platformMessage = details.platformMessage;
     this.status = details.status;
+    this.returnCode = details.returnCode;
   }
 }
 

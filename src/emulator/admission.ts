@@ -13,42 +13,71 @@ import type { RefuseReason } from './types.js';
 
 /** The verdict on a CONNECT. */
 export type Admission =
-  | { readonly ok: true; readonly productKey: string; readonly deviceName: string; readonly clientId: string }
+  | {
+      readonly ok: true;
+      readonly productKey: string;
+      readonly deviceName: string;
+      readonly clientId: string;
+      /** A registration connection: what to send after CONNACK 0, before closing it. */
+      readonly registration?: { readonly authType: 'register' | 'regnwl'; readonly topic: string; readonly payload: string } | undefined;
+    }
   | { readonly ok: false; readonly returnCode: RefusedReturnCode; readonly reason: RefuseReason; readonly message: string };
 
+/** What admission asks of the cloud side: dynamic registration and the secrets it issued. */
+export interface AdmissionCloud {
+  /** The verdict on a registration CONNECT (keepalive unchecked, as on the platform), or `undefined` for any other. */
+  registration(connect: ConnectPacket, tls: boolean): Admission | undefined;
+  /** The verdict on a token CONNECT (`authType=connwl`), or `undefined` for any other. */
+  token(connect: ConnectPacket, tls: boolean): Admission | undefined;
+  /** A device's secret: listed, or issued by registration. */
+  secretOf(productKey: string, deviceName: string): string | undefined;
+  /** Every secret the cloud holds, kept out of messages. */
+  secrets(): Iterable<string>;
+}
+
 /**
- * The platform's checks, in this order: an empty clientId (2), a will message (3), the
- * keepalive range (3), then the credentials as `verifyCredentials` reads them, with securemode
- * held to this listener's transport.
+ * The platform's checks, in this order: an empty clientId (2), a will message (3), a
+ * registration CONNECT (decided by the cloud, keepalive unchecked), the keepalive range (3), a
+ * token CONNECT (decided by the cloud), then the credentials as `verifyCredentials` reads them,
+ * with securemode held to this listener's transport.
  */
-export function admit(connect: ConnectPacket, options: ResolvedEmulatorOptions): Admission {
+export function admit(connect: ConnectPacket, options: ResolvedEmulatorOptions, cloud?: AdmissionCloud): Admission {
+  const verdict = admitByRule(connect, options, cloud);
+  if (verdict.ok) return verdict;
+  // The verdict quotes the CONNECT's fields; a device that put a secret in the wrong one must not see it logged.
+  return { ...verdict, message: redactSecrets(verdict.message, knownSecrets(connect, options, cloud)) };
+}
+
+function admitByRule(connect: ConnectPacket, options: ResolvedEmulatorOptions, cloud: AdmissionCloud | undefined): Admission {
   if (connect.clientId === '') {
     return refuse(2, 'empty-client-id', 'the clientId is empty; the platform needs the device id and its |securemode=...| extension [MQTT-3.1.3-8]');
   }
   if (connect.will !== undefined) {
     return refuse(3, 'will-not-supported', 'the CONNECT carries a will message; the platform has none (it reports a device going offline itself)');
   }
+  const tls = options.tls !== undefined;
+  const registration = cloud?.registration(connect, tls);
+  if (registration !== undefined) return registration;
   const { minKeepalive, maxKeepalive } = PLATFORM_LIMITS;
   if (connect.keepalive < minKeepalive || connect.keepalive > maxKeepalive) {
     return refuse(3, 'keepalive-out-of-range', `keepalive ${connect.keepalive} s is outside the platform's ${minKeepalive}..${maxKeepalive} s`);
   }
+  const token = cloud?.token(connect, tls);
+  if (token !== undefined) return token;
   const verdict = verifyCredentials(
     connect,
-    (productKey, deviceName) => options.devices.get(deviceKey(productKey, deviceName))?.deviceSecret,
-    { transport: options.tls ? 'tls' : 'tcp' },
+    (productKey, deviceName) => cloud?.secretOf(productKey, deviceName) ?? options.devices.get(deviceKey(productKey, deviceName))?.deviceSecret,
+    { transport: tls ? 'tls' : 'tcp' },
   );
-  if (!verdict.ok) {
-    // The verdict quotes the CONNECT's fields; a device that put a secret in the wrong one must not see it logged.
-    const message = redactSecrets(verdict.message, knownSecrets(connect, options));
-    return refuse(connackCodeForVerifyFailure(verdict.reason), verdict.reason, message);
-  }
+  if (!verdict.ok) return refuse(connackCodeForVerifyFailure(verdict.reason), verdict.reason, verdict.message);
   return { ok: true, productKey: verdict.productKey, deviceName: verdict.deviceName, clientId: verdict.clientId };
 }
 
-/** The CONNECT's password and every registered device's secret. */
-function* knownSecrets(connect: ConnectPacket, options: ResolvedEmulatorOptions): Generator<string | undefined> {
+/** The CONNECT's password, every registered device's secret, and the secrets the cloud holds. */
+function* knownSecrets(connect: ConnectPacket, options: ResolvedEmulatorOptions, cloud: AdmissionCloud | undefined): Generator<string | undefined> {
   if (connect.password !== undefined) yield Buffer.from(connect.password).toString('utf8');
   for (const device of options.devices.values()) yield device.deviceSecret;
+  if (cloud !== undefined) yield* cloud.secrets();
 }
 
 function refuse(returnCode: RefusedReturnCode, reason: RefuseReason, message: string): Admission {

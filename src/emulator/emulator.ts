@@ -13,7 +13,8 @@ import type { ConnectPacket } from '../packet/types.js';
 import { isIP } from '../shared/builtins.js';
 import { ConfigurationError } from '../shared/errors.js';
 import { admit } from './admission.js';
-import type { Admission } from './admission.js';
+import type { Admission, AdmissionCloud } from './admission.js';
+import { Registrar } from './cloud/register.js';
 import { Rrpc } from './cloud/rrpc.js';
 import { checkTimeout, CLOUD_QOS } from './cloud/service.js';
 import type { CloudContext, CloudService } from './cloud/service.js';
@@ -28,7 +29,7 @@ import { parseServiceTopic } from '../aliyun/service-topics.js';
 import { boundMessage } from './echo.js';
 import { EmulatorError } from './errors.js';
 import { Listener } from './listener.js';
-import { deviceKey, resolveEmulatorOptions } from './options.js';
+import { resolveEmulatorOptions } from './options.js';
 import type { ResolvedEmulatorOptions } from './options.js';
 import { Presence } from './presence.js';
 import type { OnlineDevice } from './presence.js';
@@ -76,6 +77,10 @@ class LocalPlatform extends EventEmitter<EmulatorEvents> implements Emulator {
   readonly #thing: ThingModel;
   readonly #rrpc: Rrpc;
   readonly #shadow: ShadowService;
+  readonly #registrar: Registrar;
+  readonly #cloudAdmission: AdmissionCloud;
+  /** Registration connections, with what to send them once CONNACK 0 is out. */
+  readonly #registering = new WeakMap<Session, NonNullable<Extract<Admission, { ok: true }>['registration']>>();
   readonly #tags: TagService;
   readonly #config: ConfigService;
   readonly #services: readonly CloudService[];
@@ -99,7 +104,15 @@ class LocalPlatform extends EventEmitter<EmulatorEvents> implements Emulator {
     };
     this.#thing = new ThingModel(cloud, options);
     this.#rrpc = new Rrpc(cloud);
-    this.#shadow = new ShadowService(cloud, options, (device) => options.devices.has(deviceKey(device.productKey, device.deviceName)));
+    this.#registrar = new Registrar(options.devices, options.products);
+    const registrar = this.#registrar;
+    this.#cloudAdmission = {
+      registration: (connect, tls) => registrar.admitRegistration(connect, tls),
+      token: (connect, tls) => registrar.admitToken(connect, tls),
+      secretOf: (productKey, deviceName) => registrar.secretOf(productKey, deviceName),
+      secrets: () => registrar.secrets(),
+    };
+    this.#shadow = new ShadowService(cloud, options, (device) => registrar.knows(device.productKey, device.deviceName));
     this.#tags = new TagService(cloud, options);
     this.#config = new ConfigService(cloud, options);
     this.#services = [this.#thing, this.#rrpc, new NtpService(cloud, options), this.#shadow, this.#tags, this.#config];
@@ -108,10 +121,7 @@ class LocalPlatform extends EventEmitter<EmulatorEvents> implements Emulator {
       connectTimeout: options.connectTimeout,
       tracing: () => this.listenerCount('packet') > 0,
       admit: (session, connect) => this.#admit(session, connect),
-      opened: (session) => {
-        this.#router.add(session);
-        this.emit('connect', session.device!);
-      },
+      opened: (session) => this.#opened(session),
       published: (session, topic, payload, qos) => this.#published(session, topic, payload, qos),
       ended: (session, outcome) => this.#ended(session, outcome),
       trace: (event) => this.emit('packet', event),
@@ -222,9 +232,31 @@ class LocalPlatform extends EventEmitter<EmulatorEvents> implements Emulator {
   }
 
   #admit(session: Session, connect: ConnectPacket): Admission {
-    const admission = admit(connect, this.#options);
-    if (admission.ok) this.#presence.claim(session, admission.productKey, admission.deviceName);
+    const admission = admit(connect, this.#options, this.#cloudAdmission);
+    if (!admission.ok) return admission;
+    if (admission.registration !== undefined) {
+      // A registration connection is nobody's session: it must not kick the device's own connection.
+      this.#registering.set(session, admission.registration);
+      return admission;
+    }
+    this.#presence.claim(session, admission.productKey, admission.deviceName);
+    this.#registrar.connected(admission.productKey, admission.deviceName);
     return admission;
+  }
+
+  #opened(session: Session): void {
+    const registration = this.#registering.get(session);
+    if (registration === undefined) {
+      this.#router.add(session);
+      this.emit('connect', session.device!);
+      return;
+    }
+    // The platform pushes the answer without a subscription, then closes the connection (C Link SDK
+    // 4.x dynreg-mqtt reads it from any PUBLISH on /ext/register or /ext/regnwl).
+    const { productKey, deviceName } = session.device!;
+    session.deliver(registration.topic, Buffer.from(registration.payload, 'utf8'), 0);
+    this.emit('register', { productKey, deviceName, authType: registration.authType });
+    session.kick();
   }
 
   #published(session: Session, topic: string, payload: Uint8Array, qos: 0 | 1): void {
@@ -252,6 +284,9 @@ class LocalPlatform extends EventEmitter<EmulatorEvents> implements Emulator {
     const { productKey, deviceName, clientId } = session.device!;
     const error = new EmulatorError('disconnected', `device ${deviceName} of product ${productKey} disconnected (${outcome.reason}) before answering`);
     for (const service of this.#services) service.disconnected(session, error);
-    this.emit('disconnect', { productKey, deviceName, clientId, reason: outcome.reason, message, connection });
+    // A registration connection is closed by the platform once answered: that is its end, not a kick.
+    const registered = this.#registering.has(session) && outcome.reason === 'kicked';
+    const reason = registered ? 'registered' : outcome.reason;
+    this.emit('disconnect', { productKey, deviceName, clientId, reason, message: registered ? 'the platform answered the registration and closed the connection' : message, connection });
   }
 }

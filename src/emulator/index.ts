@@ -12,10 +12,13 @@ export { EmulatorError, type EmulatorErrorCode } from './errors.js';
 export { topicMatches } from './topic-filter.js';
 export type { EmulatorShadow } from './cloud/shadow.js';
 export { MAX_DEVICE_TAGS } from './cloud/tags.js';
+export { MAX_CREATED_DEVICES, REGISTRATION_CODES } from './cloud/register.js';
 export type {
   Emulator,
   EmulatorOptions,
   EmulatorDevice,
+  EmulatorProduct,
+  RegisterEvent,
   EmulatorConnection,
   EmulatorEvents,
   TracedConnection,

@@ -30,6 +30,8 @@ export interface ResolvedEmulatorOptions {
   readonly autoReplyEventPost: boolean;
   readonly autoReplyServices: boolean;
   readonly wallClock: () => number;
+  /** Products open to dynamic registration: ProductSecret by productKey. */
+  readonly products: ReadonlyMap<string, string>;
 }
 
 /** The longest delay timers take; anything larger would fire at once. */
@@ -87,7 +89,25 @@ export async function resolveEmulatorOptions(options: EmulatorOptions): Promise<
     autoReplyEventPost,
     autoReplyServices,
     wallClock,
+    products: resolveProducts(options.products),
   };
+}
+
+function resolveProducts(products: unknown): Map<string, string> {
+  const open = new Map<string, string>();
+  if (products === undefined) return open;
+  if (!Array.isArray(products)) throw new ConfigurationError('products', 'expected an array of { productKey, productSecret }');
+  products.forEach((product: unknown, i) => {
+    const at = `products[${i}]`;
+    if (typeof product !== 'object' || product === null) throw new ConfigurationError(at, 'expected { productKey, productSecret }');
+    const given = product as Partial<Record<'productKey' | 'productSecret', unknown>>;
+    const productKey = requireText(`${at}.productKey`, given.productKey, 'e.g. the ProductKey from the console');
+    forbidCharacters(`${at}.productKey`, productKey, ['/', '+', '#', '&'], "'/', '+' and '#' would break its topics and '&' its user name");
+    const productSecret = requireText(`${at}.productSecret`, given.productSecret, "the product's ProductSecret");
+    if (open.has(productKey)) throw new ConfigurationError(at, `product ${productKey} is listed twice; list each product once`);
+    open.set(productKey, productSecret);
+  });
+  return open;
 }
 
 function resolveDevices(devices: unknown): Map<string, EmulatorDevice> {
@@ -106,7 +126,8 @@ function resolveDevices(devices: unknown): Map<string, EmulatorDevice> {
     forbidCharacters(`${at}.productKey`, productKey, ['/', '+', '#', '&'], why);
     const deviceName = requireText(`${at}.deviceName`, given.deviceName, 'e.g. the DeviceName from the console');
     forbidCharacters(`${at}.deviceName`, deviceName, ['/', '+', '#', '&'], why);
-    const deviceSecret = requireText(`${at}.deviceSecret`, given.deviceSecret, 'any non-empty text the device signs with');
+    // '' is a device registered in the console and not activated: dynamic registration issues its secret.
+    const deviceSecret = given.deviceSecret === '' ? '' : requireText(`${at}.deviceSecret`, given.deviceSecret, "any text the device signs with ('' for registered, not activated)");
     const key = deviceKey(productKey, deviceName);
     if (known.has(key)) {
       throw new ConfigurationError(at, `device ${deviceName} of product ${productKey} is listed twice; list each device once`);

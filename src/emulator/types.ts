@@ -15,7 +15,23 @@ import type { EmulatorShadow } from './cloud/shadow.js';
 export interface EmulatorDevice {
   productKey: string;
   deviceName: string;
+  /** `''`: registered in the console and not activated (it cannot connect until registration issues its secret). */
   deviceSecret: string;
+}
+
+/** A product open to dynamic registration. */
+export interface EmulatorProduct {
+  productKey: string;
+  /** Never printed. */
+  productSecret: string;
+}
+
+/** The `register` event: the platform handed a device its credentials. */
+export interface RegisterEvent {
+  readonly productKey: string;
+  readonly deviceName: string;
+  /** `register`: a DeviceSecret over MQTT; `regnwl`: a clientId and token over MQTT; `https`: a DeviceSecret over HTTPS. */
+  readonly authType: 'register' | 'regnwl' | 'https';
 }
 
 
@@ -53,6 +69,12 @@ export interface EmulatorOptions {
    * malformed JSON.
    */
   autoReplyServices?: boolean;
+  /**
+   * Products open to dynamic registration (one secret per product), with their ProductSecret:
+   * devices listed with an empty secret register with `authType=register` (MQTT) or over HTTPS,
+   * unlisted ones with `authType=regnwl` (see `docs/services.md`).
+   */
+  products?: EmulatorProduct[];
   /**
    * The platform's wall clock in milliseconds since the epoch, for NTP answers and shadow
    * timestamps; default `Date.now`. (`clock` runs the deadlines; this is the time of day.)
@@ -106,7 +128,9 @@ export type RefuseReason =
   /** The peer went away before its CONNECT was answered (or during the TLS handshake). */
   | 'connection-lost'
   /** `emulator.close()` was called before the CONNECT was answered. */
-  | 'server-closed';
+  | 'server-closed'
+  /** A registration CONNECT the platform refuses: a product closed to dynamic registration, a device already activated, ... (CONNACK 5). */
+  | 'registration-refused';
 
 /** The `refuse` event: a connection that never got CONNACK 0. Every connection ends with one `refuse` or one `disconnect`. */
 export interface RefuseEvent {
@@ -133,7 +157,9 @@ export type DisconnectReason =
   /** The same device connected again; the platform keeps the newer connection. */
   | 'kicked'
   /** `emulator.close()` was called. */
-  | 'server-closed';
+  | 'server-closed'
+  /** A registration connection got its answer, and the platform closed it. */
+  | 'registered';
 
 /** The `disconnect` event. */
 export interface DisconnectEvent {
@@ -162,6 +188,8 @@ export type EmulatorEvents = {
   refuse: [RefuseEvent];
   disconnect: [DisconnectEvent];
   packet: [PacketEvent];
+  /** A registration succeeded (never carries the secret or token). */
+  register: [RegisterEvent];
   /** Server-level failures only (the listening socket); a misbehaving device never causes one. */
   error: [Error];
 };
