@@ -13,6 +13,7 @@ import type { Io } from './io.js';
 import { DEMO, runDemo } from './demo.js';
 import { EMULATOR, runEmulator } from './emulator.js';
 import { PUB, runPub } from './pub.js';
+import { REGISTER, runRegister } from './register.js';
 import { SIGN, runSign } from './sign.js';
 import { SUB, runSub } from './sub.js';
 
@@ -28,6 +29,7 @@ export const COMMANDS: readonly Command[] = [
   { spec: PUB, run: runPub },
   { spec: SUB, run: runSub },
   { spec: EMULATOR, run: runEmulator },
+  { spec: REGISTER, run: runRegister },
 ];
 
 /** `src/cli/` and `dist/cli/` both sit two levels below the package root. */

@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { startEmulator } from '../emulator/emulator.js';
-import type { EmulatorDevice } from '../emulator/types.js';
+import type { EmulatorDevice, EmulatorProduct } from '../emulator/types.js';
 import { integerOption, parseArgs } from './args.js';
 import type { CommandSpec } from './args.js';
 import { EXIT, UsageError } from './io.js';
@@ -18,7 +18,7 @@ import { traceLine } from './trace.js';
 export const EMULATOR: CommandSpec = {
   name: 'emulator',
   summary: 'run the local platform stand-in for other tools to connect to',
-  usage: ['emulator --device PK:DN:SECRET [--device ...] [--port N] [--host ADDRESS] [--tcp] [--trace] [--pem]'],
+  usage: ['emulator --device PK:DN:SECRET [--device ...] [--product PK:SECRET ...] [--port N] [--host ADDRESS] [--tcp] [--trace] [--pem]'],
   description: `Runs the local stand-in for the IoT Platform (docs/emulator.md): MQTT 3.1.1 over TLS on the IPv6
 loopback, checking CONNECT credentials, keepalive and QoS as the platform does and answering
 property posts. It prints its address and the CA certificate a client must trust, logs each
@@ -31,7 +31,15 @@ connection. A test and teaching fixture, not a broker: keep it on the loopback.`
       multiple: true,
       secret: true,
       placeholder: 'PK:DN[:SECRET]',
-      help: `a device that may connect (the secret may hold ':'); without :SECRET, ${SECRET_ENV} is its secret`,
+      help: `a device that may connect (the secret may hold ':'); without :SECRET, ${SECRET_ENV} is its secret; PK:DN: (empty secret) is registered, not activated: it registers with its product's secret`,
+    },
+    {
+      name: 'product',
+      type: 'string',
+      multiple: true,
+      secret: true,
+      placeholder: 'PK:SECRET',
+      help: 'a product open to dynamic registration, with its ProductSecret (aliot register)',
     },
     { name: 'host', type: 'string', placeholder: 'ADDRESS', help: "the address to listen on (default ::1; 127.0.0.1 where there is no IPv6)" },
     { name: 'port', type: 'string', placeholder: 'N', help: 'the port (default 0: a free one, printed at start)' },
@@ -41,6 +49,7 @@ connection. A test and teaching fixture, not a broker: keep it on the loopback.`
   ],
   examples: [
     `${SECRET_ENV}=lamp-secret aliot emulator --device a1Demo:lamp --port 8883 --trace`,
+    'aliot emulator --product a1Demo:product-secret --device a1Demo:meter-0042:',
     'aliot emulator --device a1Demo:lamp:lamp-secret --device a1Demo:fan:fan-secret',
   ],
 };
@@ -58,22 +67,36 @@ function parseDevice(text: string, index: number, io: Io): EmulatorDevice {
   if (productKey === '' || deviceName === '') {
     throw new UsageError(`--device number ${index + 1} is not PK:DN:SECRET`, `e.g. --device a1Demo:lamp:lamp-secret, or --device a1Demo:lamp with ${SECRET_ENV} set`);
   }
-  if (deviceSecret === undefined || deviceSecret === '') {
-    throw new UsageError(`--device ${productKey}:${deviceName} has no secret`, `add :SECRET, or set ${SECRET_ENV}`);
+  // An explicit empty secret (`PK:DN:`) is a device registered in the console and not activated.
+  if (deviceSecret === undefined || (deviceSecret === '' && second < 0)) {
+    throw new UsageError(`--device ${productKey}:${deviceName} has no secret`, `add :SECRET, set ${SECRET_ENV}, or end it with ':' for a device that registers dynamically`);
   }
   return { productKey, deviceName, deviceSecret };
+}
+
+/** `PK:SECRET`; the secret is never quoted. */
+function parseProduct(text: string, index: number): EmulatorProduct {
+  const colon = text.indexOf(':');
+  const productKey = colon < 0 ? '' : text.slice(0, colon);
+  const productSecret = colon < 0 ? '' : text.slice(colon + 1);
+  if (productKey === '' || productSecret === '') {
+    throw new UsageError(`--product number ${index + 1} is not PK:SECRET`, 'e.g. --product a1Demo:product-secret (the ProductSecret from the console)');
+  }
+  return { productKey, productSecret };
 }
 
 export async function runEmulator(argv: readonly string[], io: Io): Promise<number> {
   const args = parseArgs(EMULATOR, argv);
   const devices = args.strings('device').map((text, i) => parseDevice(text, i, io));
-  if (devices.length === 0) {
-    throw new UsageError('no device: the stand-in refuses every CONNECT without one', 'give --device PK:DN:SECRET (repeatable)');
+  const products = args.strings('product').map((text, i) => parseProduct(text, i));
+  if (devices.length === 0 && products.length === 0) {
+    throw new UsageError('no device: the stand-in refuses every CONNECT without one', 'give --device PK:DN:SECRET, or --product PK:SECRET for devices that register (repeatable)');
   }
   const tls = !args.flag('tcp');
   const style = styleFor(io);
   const emulator = await startEmulator({
     devices,
+    products,
     host: args.string('host') ?? '::1',
     port: integerOption(args, 'port', 0, 65535, 'emulator') ?? 0,
     tls,
@@ -85,6 +108,7 @@ export async function runEmulator(argv: readonly string[], io: Io): Promise<numb
   );
   emulator.on('disconnect', (d) => log(`[${d.connection.id}] ${d.deviceName} of ${d.productKey} left: ${d.reason}`));
   emulator.on('error', (error) => log(style.error(`listener error: ${error.message}`)));
+  emulator.on('register', (r) => log(`${r.deviceName} of ${r.productKey} registered (${r.authType === 'regnwl' ? 'MQTT, without pre-registration: clientId and token issued' : r.authType === 'https' ? 'HTTPS: DeviceSecret issued' : 'MQTT: DeviceSecret issued'})`));
   if (args.flag('trace')) {
     emulator.on('packet', ({ direction, packet, bytes, connection }) => {
       const up = direction === 'in';
@@ -92,7 +116,7 @@ export async function runEmulator(argv: readonly string[], io: Io): Promise<numb
     });
   }
 
-  printBanner(io, emulator.url, emulator.host, emulator.port, tls, emulator.ca, devices, args.flag('pem'));
+  printBanner(io, emulator.url, emulator.host, emulator.port, tls, emulator.ca, devices, products, args.flag('pem'));
   await new Promise<void>((resolve) => {
     if (io.signal.aborted) resolve();
     else io.signal.addEventListener('abort', () => resolve(), { once: true });
@@ -102,7 +126,7 @@ export async function runEmulator(argv: readonly string[], io: Io): Promise<numb
   return EXIT.ok;
 }
 
-function printBanner(io: Io, url: string, host: string, port: number, tls: boolean, ca: string, devices: readonly EmulatorDevice[], pem: boolean): void {
+function printBanner(io: Io, url: string, host: string, port: number, tls: boolean, ca: string, devices: readonly EmulatorDevice[], products: readonly EmulatorProduct[], pem: boolean): void {
   const style = styleFor(io);
   const lines = [style.bold(`aliot emulator: the local platform stand-in (a test fixture, not a broker)`), `listening on ${url}`];
   const caPath = tls ? loopbackCaPath(ca) : undefined;
@@ -112,20 +136,33 @@ function printBanner(io: Io, url: string, host: string, port: number, tls: boole
   } else {
     lines.push('plain TCP: devices sign with securemode=3 (aliot sign --transport tcp)');
   }
-  lines.push(`devices: ${devices.map((d) => `${d.deviceName} of ${d.productKey}`).join(', ')}`);
-  const d = devices[0]!;
+  const listed = (d: EmulatorDevice): string => `${d.deviceName} of ${d.productKey}${d.deviceSecret === '' ? ' (not activated)' : ''}`;
+  if (devices.length > 0) lines.push(`devices: ${devices.map(listed).join(', ')}`);
+  if (products.length > 0) lines.push(`open to dynamic registration: ${products.map((p) => p.productKey).join(', ')}`);
   const endpoint = `${isIP(host) === 6 ? `[${host}]` : host}:${port}`;
   const cafile = tls ? ` --cafile ${caPath ?? 'ca.pem'}` : ' --tcp';
-  lines.push(
-    '',
-    `try, with the device's secret in ${SECRET_ENV}:`,
-    `  aliot pub --product-key ${d.productKey} --device-name ${d.deviceName} --endpoint '${endpoint}'${cafile} \\`,
-    `    -t /sys/${d.productKey}/${d.deviceName}/thing/event/property/post -q 1 \\`,
-    `    -m '{"id":"1","version":"1.0","params":{"LightSwitch":1},"method":"thing.event.property.post"}'`,
-    `or any MQTT client, with the clientId, user name and password of 'aliot sign --transport ${tls ? 'tls' : 'tcp'}'.`,
-    'Ctrl-C stops it.',
-    '',
-  );
+  const d = devices.find((device) => device.deviceSecret !== '');
+  lines.push('');
+  if (d !== undefined) {
+    lines.push(
+      `try, with the device's secret in ${SECRET_ENV}:`,
+      `  aliot pub --product-key ${d.productKey} --device-name ${d.deviceName} --endpoint '${endpoint}'${cafile} \\`,
+      `    -t /sys/${d.productKey}/${d.deviceName}/thing/event/property/post -q 1 \\`,
+      `    -m '{"id":"1","version":"1.0","params":{"LightSwitch":1},"method":"thing.event.property.post"}'`,
+      `or any MQTT client, with the clientId, user name and password of 'aliot sign --transport ${tls ? 'tls' : 'tcp'}'.`,
+    );
+  }
+  const p = products[0];
+  if (p !== undefined && tls) {
+    const pending = devices.find((device) => device.productKey === p.productKey && device.deviceSecret === '');
+    lines.push(
+      `register a device, with the product's secret in ALIOT_PRODUCT_SECRET:`,
+      pending === undefined
+        ? `  aliot register --mqtt --no-preregistration --product-key ${p.productKey} --device-name NEW-NAME --endpoint '${endpoint}'${cafile}`
+        : `  aliot register --mqtt --product-key ${p.productKey} --device-name ${pending.deviceName} --endpoint '${endpoint}'${cafile}`,
+    );
+  }
+  lines.push('Ctrl-C stops it.', '');
   io.stdout.write(`${lines.join('\n')}\n`);
 }
 
