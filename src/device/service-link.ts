@@ -40,6 +40,8 @@ const links = new WeakMap<Device, ServiceLink>();
  * The link of `device`, made on first use.
  *
  * @throws ConfigurationError (`device`) for anything but a handle from `connectDevice`.
+ *
+ * @internal
  */
 export function serviceLink(device: Device): ServiceLink {
   if (typeof device !== 'object' || device === null || !(device.client instanceof MqttClient) || typeof device.replyTimeout !== 'number') {
@@ -60,7 +62,11 @@ export function serviceLink(device: Device): ServiceLink {
  */
 type DataReader = (data: unknown) => unknown;
 
-/** One Alink request of a service; see {@link ServiceLink.alinkRequest}. */
+/**
+ * One Alink request of a service; see {@link ServiceLink.alinkRequest}.
+ *
+ * @internal
+ */
 export interface AlinkServiceRequest {
   readonly id: string;
   readonly method: string;
@@ -76,6 +82,7 @@ export interface AlinkServiceRequest {
 /** A listener the link calls with each message on one topic; it must not keep `payload` (a view into the socket's bytes). */
 type TopicHandler = (payload: Uint8Array, topic: string) => void;
 
+/** @internal */
 export class ServiceLink {
   readonly device: Device;
   /** Ids of the services' Alink requests; their replies come on topics of their own, so they cannot meet the device's. */
@@ -248,7 +255,11 @@ export class ServiceLink {
   }
 }
 
-/** The client's "ended" as the device's `device-ended`; any other error as it is. */
+/**
+ * The client's "ended" as the device's `device-ended`; any other error as it is.
+ *
+ * @internal
+ */
 export function asEnded(error: unknown, what: string): unknown {
   if (error instanceof MqttClientError && error.code === 'client-ended') {
     return new DeviceError('device-ended', `the device ended before ${what} completed`, { cause: error });

@@ -27,6 +27,7 @@ import { ownTopic } from './own-topic.js';
 
 const NO_ID = '0';
 
+/** @internal */
 export class ConfigService implements CloudService {
   readonly #cloud: CloudContext;
   readonly #answering: boolean;

@@ -12,6 +12,7 @@ import type { OnlineDevice } from '../presence.js';
 import type { CloudContext, CloudService } from './service.js';
 import { ownTopic } from './own-topic.js';
 
+/** @internal */
 export class NtpService implements CloudService {
   readonly #cloud: CloudContext;
   readonly #answering: boolean;

@@ -56,6 +56,7 @@ export const REGISTRATION_CODES = Object.freeze({
 });
 
 /** The verdict on a registration or token CONNECT, as admission reports it. */
+/** @internal */
 export type CloudAdmission =
   | {
       readonly ok: true;
@@ -68,9 +69,11 @@ export type CloudAdmission =
   | { readonly ok: false; readonly returnCode: 2 | 3 | 4 | 5; readonly reason: RegistrationRefusal; readonly message: string };
 
 /** Why a registration or token CONNECT was refused. */
+/** @internal */
 export type RegistrationRefusal = 'malformed-extension' | 'securemode-mismatch' | 'malformed-username' | 'bad-signature' | 'unknown-device' | 'registration-refused';
 
 /** An HTTPS answer: the status and the JSON body. */
+/** @internal */
 export interface FormAnswer {
   readonly status: number;
   readonly body: string;
@@ -81,6 +84,7 @@ interface Token {
   readonly deviceToken: string;
 }
 
+/** @internal */
 export class Registrar {
   readonly #devices: ReadonlyMap<string, EmulatorDevice>;
   readonly #products: ReadonlyMap<string, string>;

@@ -48,10 +48,12 @@ interface Stored {
   version: number;
 }
 
+/** @internal */
 export interface ShadowOptions {
   readonly autoReplyServices: boolean;
 }
 
+/** @internal */
 export class ShadowService implements CloudService {
   readonly #cloud: CloudContext;
   readonly #options: ShadowOptions;

@@ -28,6 +28,7 @@ const NO_ID = '0';
  */
 export const MAX_DEVICE_TAGS = 100;
 
+/** @internal */
 export class TagService implements CloudService {
   readonly #cloud: CloudContext;
   readonly #answering: boolean;
