@@ -10,7 +10,7 @@ import { ALINK_METHODS } from '../aliyun/alink/payload.js';
 import type { AlinkReply } from '../aliyun/alink/payload.js';
 import { encodedLength } from '../packet/codec.js';
 import type { ConnectPacket } from '../packet/types.js';
-import { isIP } from '../shared/builtins.js';
+import { debug, isIP } from '../shared/builtins.js';
 import { ConfigurationError } from '../shared/errors.js';
 import { admit } from './admission.js';
 import type { Admission, AdmissionCloud } from './admission.js';
@@ -268,7 +268,15 @@ class LocalPlatform extends EventEmitter<EmulatorEvents> implements Emulator {
       return;
     }
     const serviceKind = parseServiceTopic(topic);
-    if (serviceKind !== undefined) for (const service of this.#services) service.servicePublished?.(device, topic, serviceKind, payload);
+    if (serviceKind === undefined) return;
+    for (const service of this.#services) {
+      try {
+        service.servicePublished?.(device, topic, serviceKind, payload);
+      } catch (error) {
+        // A message no service rule foresaw must not take the stand-in down: it gets no answer.
+        if (debug.enabled) debug('emulator: %s on %s got no answer: %s', device.topics.deviceName, topic, (error as Error).message);
+      }
+    }
   }
 
   #ended(session: Session, outcome: SessionOutcome): void {

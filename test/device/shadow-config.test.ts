@@ -136,6 +136,21 @@ describe('the device shadow', () => {
     expect(await answer).toMatchObject({ method: 'reply', payload: { status: 'error', content: { errorcode: '400' } } });
   });
 
+  it('a reported state nested 120,000 deep (a 240 KB PUBLISH) is refused with 400, and the stand-in serves on', async () => {
+    const emulator = await start();
+    const device = await connect(emulator);
+    const shadow = await openShadow(device);
+    const deep = `{"method":"update","state":{"reported":{"a":${'['.repeat(120_000)}${']'.repeat(120_000)}}},"version":5}`;
+    const answer = new Promise<Record<string, unknown>>((resolve) =>
+      device.client.once('message', (_topic, payload) => resolve(JSON.parse(payload.toString()) as Record<string, unknown>)),
+    );
+    await device.publish(shadowUpdate, deep, { qos: 1 });
+    expect(await answer).toMatchObject({ payload: { status: 'error', content: { errorcode: '400' } } });
+    expect(await shadow.get()).toMatchObject({ reported: {}, version: 0 });
+    const nested = JSON.parse(`{"a":${'['.repeat(31)}1${']'.repeat(31)}}`) as Record<string, unknown>;
+    expect(await shadow.report(nested)).toBe(1);
+  });
+
   it('checks what it writes before anything is sent', async () => {
     const emulator = await start();
     const device = await connect(emulator);

@@ -170,6 +170,9 @@ export class ShadowService implements CloudService {
       if (request.reported !== undefined && Object.keys(reported).length === 0) {
         return this.#error(SHADOW_ERROR_CODES.emptyReported, 'the reported section is empty');
       }
+      if (!withinDepth(reported, MAX_SHADOW_DEPTH)) {
+        return this.#error(SHADOW_ERROR_CODES.badJson, `the reported state is nested deeper than ${MAX_SHADOW_DEPTH} levels, more than the stand-in keeps`);
+      }
       const merged = { ...stored.reported };
       for (const [key, value] of Object.entries(reported)) {
         if (value === SHADOW_NULL) delete merged[key];
@@ -215,6 +218,25 @@ export class ShadowService implements CloudService {
   #seconds(): number {
     return Math.floor(this.#cloud.wallClock() / 1000);
   }
+}
+
+/**
+ * How deep the stand-in lets a reported state nest. No source gives the platform's bound; this one
+ * keeps a 256 KB PUBLISH of nested arrays (which `JSON.parse` takes) from being stored, since
+ * writing it back out (`JSON.stringify`, a get) would overflow the stack.
+ */
+export const MAX_SHADOW_DEPTH = 32;
+
+/** Whether `value` nests at most `max` objects and arrays deep, checked without recursion. */
+function withinDepth(value: unknown, max: number): boolean {
+  const stack: Array<[unknown, number]> = [[value, 1]];
+  while (stack.length > 0) {
+    const [item, depth] = stack.pop()!;
+    if (typeof item !== 'object' || item === null) continue;
+    if (depth > max) return false;
+    for (const child of Object.values(item)) stack.push([child, depth + 1]);
+  }
+  return true;
 }
 
 /** The page's error code for a request the reader refused. */
