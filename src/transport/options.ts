@@ -1,11 +1,17 @@
 import { isIP } from '../shared/builtins.js';
 import type { LookupFunction } from 'node:net';
+import type { SecureContext } from 'node:tls';
 import type { Clock } from '../shared/clock.js';
 import { isClock, systemClock } from '../shared/clock.js';
 import { ConfigurationError } from '../shared/errors.js';
+import { resolveClientCertificate } from './certificate.js';
+import type { ClientCertificateOptions, ClientCertificateSummary } from './certificate.js';
 
-/** Options for {@link openTransport}. */
-export interface TransportOptions {
+/**
+ * Options for {@link openTransport}. A client certificate for mutual TLS is given as `cert` and
+ * `key` (with `passphrase` for an encrypted key) or as `pfx`: see {@link ClientCertificateOptions}.
+ */
+export interface TransportOptions extends ClientCertificateOptions {
   /**
    * Where to connect: a host name, an IPv4 literal, or an IPv6 literal with or without brackets
    * (`'::1'`, `'[::1]'`). Not a URL and without a port.
@@ -51,6 +57,13 @@ export interface ResolvedTransportOptions {
   /** `undefined` means no SNI. */
   readonly servername: string | undefined;
   readonly rejectUnauthorized: boolean;
+  /** The client certificate's public facts, when one is given (its key is in `secureContext` only). */
+  readonly clientCertificate: ClientCertificateSummary | undefined;
+  /**
+   * With a client certificate: the TLS context the connections share, holding the certificate,
+   * its key (inside OpenSSL, out of reach of inspection), the trusted `ca` and TLS 1.2 as the floor.
+   */
+  readonly secureContext: SecureContext | undefined;
   readonly connectTimeout: number;
   readonly signal: AbortSignal | undefined;
   readonly lookup: LookupFunction | undefined;
@@ -92,15 +105,23 @@ export function resolveTransportOptions(options: TransportOptions): ResolvedTran
   if (options.clock !== undefined && !isClock(options.clock)) {
     throw new ConfigurationError('clock', 'expected an object with now(), setTimeout(callback, ms) and clearTimeout(handle)');
   }
+  const port = resolvePort(options.port);
+  const ca = resolveCa(options.ca);
+  const servername = resolveServername(options.servername, host);
+  const connectTimeout = resolveConnectTimeout(options.connectTimeout);
+  // Last: the costliest check (it parses the certificate and key), made once the rest is known good.
+  const certificate = resolveClientCertificate(options, transport, ca);
   return {
     host,
-    port: resolvePort(options.port),
+    port,
     transport,
     family,
-    ca: resolveCa(options.ca),
-    servername: resolveServername(options.servername, host),
+    ca,
+    servername,
     rejectUnauthorized,
-    connectTimeout: resolveConnectTimeout(options.connectTimeout),
+    clientCertificate: certificate?.summary,
+    secureContext: certificate?.secureContext,
+    connectTimeout,
     signal: options.signal,
     lookup: options.lookup,
     clock: options.clock ?? systemClock,
