@@ -77,6 +77,11 @@ new_client() { # key, certificate, CA certificate, CA key, common name, extended
 
 ca="$out/client-ca.pem"
 new_ca "$work/ca.key" "$ca" "aliot-mqtt client test CA, never trust elsewhere"
+# The CA again under OpenSSL's subject-hash name, for servers that take a CA directory (mosquitto's
+# capath): a test broker then trusts it beside the CA of its own certificate.
+rm -rf "$out/capath"
+mkdir -p "$out/capath"
+cp "$ca" "$out/capath/$(openssl x509 -hash -noout -in "$ca").0"
 
 # The certificate the tests connect with, and its key (also encrypted, and as PKCS#12).
 new_client "$out/client.key" "$out/client.pem" "$ca" "$work/ca.key" aliot-test-client clientAuth
@@ -108,4 +113,4 @@ openssl ca -gencrl -config "$work/ca.cnf" -crlexts crl_ext -cert "$ca" -keyfile 
 new_ca "$work/foreign-ca.key" "$work/foreign-ca.pem" "aliot-mqtt unrelated client CA, never trust elsewhere"
 new_client "$out/foreign.key" "$out/foreign.pem" "$work/foreign-ca.pem" "$work/foreign-ca.key" aliot-test-foreign clientAuth
 
-chmod 644 "$out"/*.pem "$out"/*.key "$out"/*.crl "$out"/*.p12
+chmod 644 "$out"/*.pem "$out"/*.key "$out"/*.crl "$out"/*.p12 "$out"/capath/*
