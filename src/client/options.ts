@@ -53,7 +53,8 @@ export type OpenSocket = (options: ResolvedTransportOptions) => Promise<Duplex>;
  * is its key, it is within its dates, it may authenticate a client) and its key, passphrase and
  * pfx are never shown: `options.socket` holds its public facts and an opaque TLS context.
  */
-export interface MqttClientOptions extends Readonly<Omit<TransportOptions, 'port' | 'connectTimeout' | 'signal' | 'clock'>> {
+export interface MqttClientOptions
+  extends Readonly<Omit<TransportOptions, 'port' | 'connectTimeout' | 'signal' | 'clock' | 'secureContext' | 'clientCertificate'>> {
   /** Default 8883 for TLS, 1883 for TCP (the platform uses 1883 with TLS: say so). */
   readonly port?: number;
 

@@ -44,6 +44,14 @@ export interface TransportOptions extends ClientCertificateOptions {
   lookup?: LookupFunction;
   /** Time source for the connect timeout (default real time); tests pass a virtual clock. */
   clock?: Clock;
+  /**
+   * A TLS context from `tls.createSecureContext`, used as it is instead of `ca`, `cert`, `key`,
+   * `passphrase` and `pfx`: what a client certificate resolves to, so that options resolved once
+   * (an MQTT session's) can be passed to `openTransport` again and keep their certificate.
+   */
+  secureContext?: SecureContext;
+  /** The public facts of the certificate in `secureContext`, kept with it (see {@link ResolvedTransportOptions}). */
+  clientCertificate?: ClientCertificateSummary | undefined;
 }
 
 /** The options after validation and defaults: what `openTransport` actually uses. */
@@ -110,7 +118,7 @@ export function resolveTransportOptions(options: TransportOptions): ResolvedTran
   const servername = resolveServername(options.servername, host);
   const connectTimeout = resolveConnectTimeout(options.connectTimeout);
   // Last: the costliest check (it parses the certificate and key), made once the rest is known good.
-  const certificate = resolveClientCertificate(options, transport, ca);
+  const certificate = options.secureContext !== undefined ? givenContext(options, transport) : resolveClientCertificate(options, transport, ca);
   return {
     host,
     port,
@@ -149,6 +157,21 @@ function resolveHost(host: unknown): string {
     throw new ConfigurationError('host', `'${host}' contains white space`);
   }
   return host;
+}
+
+/** A secure context given as it is (resolved options passed again); it replaces the certificate options. */
+function givenContext(options: TransportOptions, transport: 'tls' | 'tcp'): { summary: ClientCertificateSummary | undefined; secureContext: SecureContext } {
+  const context = options.secureContext as unknown;
+  if (typeof context !== 'object' || context === null || !('context' in context)) {
+    throw new ConfigurationError('secureContext', 'expected a context made by tls.createSecureContext');
+  }
+  if (transport !== 'tls') throw new ConfigurationError('secureContext', "is a TLS context: connect with transport: 'tls'");
+  for (const field of ['cert', 'key', 'passphrase', 'pfx'] as const) {
+    if (options[field] !== undefined) {
+      throw new ConfigurationError(field, 'a secureContext holds the certificate already; give one or the other');
+    }
+  }
+  return { summary: options.clientCertificate, secureContext: options.secureContext! };
 }
 
 function resolvePort(port: unknown): number {

@@ -147,6 +147,30 @@ describe('a server that closes on a certificate it refuses, without an alert', (
   });
 });
 
+describe('options resolved once and opened again', () => {
+  it('keep their certificate: it travels as the secure context', async () => {
+    const peer = await requiringServer('TLSv1.3');
+    const resolved = resolveTransportOptions({ host: '::1', port: peer.port, ca: loopback.ca, ...client });
+    const accepted = peer.nextConnection();
+    await open(resolved);
+    expect((await accepted).getPeerCertificate().subject.CN).toBe('aliot-test-client');
+    expect(resolveTransportOptions(resolved).clientCertificate).toEqual(resolved.clientCertificate);
+  });
+
+  it('a secure context and certificate options together are refused, naming the option', () => {
+    const { secureContext } = resolveTransportOptions({ host: '::1', port: 1, ...client });
+    expect(() => resolveTransportOptions({ host: '::1', port: 1, secureContext, key: client.key })).toThrow(
+      expect.objectContaining({ field: 'key', name: 'ConfigurationError' }),
+    );
+    expect(() => resolveTransportOptions({ host: '::1', port: 1, secureContext, transport: 'tcp' })).toThrow(
+      expect.objectContaining({ field: 'secureContext' }),
+    );
+    expect(() => resolveTransportOptions({ host: '::1', port: 1, secureContext: {} as tls.SecureContext })).toThrow(
+      expect.objectContaining({ field: 'secureContext' }),
+    );
+  });
+});
+
 describe('what a handshake failure is not', () => {
   it('a TLS 1.2 handshake failure before the client finished (no common cipher) is no certificate problem', async () => {
     // An EC key and RSA-only ciphers: the server has nothing to offer and fails at once.
