@@ -34,4 +34,14 @@ export {
   type CaOption,
   type PlatformConnectionOptions,
 } from './connection.js';
+export {
+  X509_ENDPOINT,
+  X509_REGION,
+  X509_IDENTITY_TOPIC,
+  x509ConnectionOptions,
+  parseX509Identity,
+  type DeviceIdentity,
+  type X509DeviceOptions,
+  type X509EndpointChoice,
+} from './x509.js';
 export * from './alink/index.js';

@@ -23,7 +23,9 @@ export type AlinkPayloadErrorCode =
   /** `code` is not an integer. */
   | 'bad-code'
   /** `message` is present but not a string. */
-  | 'bad-message';
+  | 'bad-message'
+  /** An X.509 identity message without a usable `productKey` or `deviceName`. */
+  | 'bad-identity';
 
 /**
  * An incoming Alink payload that cannot be read. Branch on `code`; the message says what was
