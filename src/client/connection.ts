@@ -25,6 +25,7 @@ import { KeepaliveScheduler } from './keepalive.js';
 import type { KeepaliveHooks } from './keepalive.js';
 import { FrameWriter } from './writer.js';
 import type { WriterHooks } from './writer.js';
+import type { CloseDetails } from './events.js';
 
 /** Sees every packet with its bytes, in the order they cross the wire (`up`: client to server). */
 export type PacketTap = (up: boolean, packet: Packet, frame: Uint8Array) => void;
@@ -41,18 +42,6 @@ export interface ConnectionOwner {
   drained(conn: Connection): void;
   /** Observers of the wire, or undefined when nobody listens (then nothing is spent on them). */
   readonly tap: PacketTap | undefined;
-}
-
-/** What a closed connection came to, for the `close` event. */
-export interface CloseDetails {
-  /** CONNACK accepted the session on it. */
-  readonly accepted: boolean;
-  /**
-   * The first bytes the server sent on a connection that was never accepted (at most 64): what a
-   * server that does not speak MQTT said instead, such as a TLS record on a plain TCP connection.
-   * Empty for an accepted connection.
-   */
-  readonly received: Uint8Array;
 }
 
 const HEAD_KEPT = 64;

@@ -28,14 +28,7 @@ import type { Connection } from './connection.js';
 import { MqttClientError } from './errors.js';
 import type { Lifecycle } from './lifecycle.js';
 import type { ResolvedClientOptions } from './options.js';
-
-/** A QoS 1 message that was never acknowledged, reported by `end()`. */
-export interface UnacknowledgedMessage {
-  readonly topic: string;
-  readonly payload: Uint8Array;
-  readonly qos: 0 | 1;
-  readonly packetId: number | undefined;
-}
+import type { UnacknowledgedMessage } from './events.js';
 
 interface Outgoing {
   readonly packet: PublishPacket;
@@ -89,18 +82,18 @@ export class Outbox {
   readonly #store: OutboxStore | undefined;
   readonly #byKey: Map<number, Outgoing> | undefined;
 
-  /** `damaged`: the store found damage when opening and skipped it (a message in it is lost). */
+  /** `owner.storeDamaged`: the store found damage when opening and skipped it (a message in it is lost). */
   constructor(
     private readonly options: ResolvedClientOptions,
     private readonly lifecycle: Lifecycle,
-    damaged: (error: Error) => void,
+    owner: { storeDamaged(error: Error): void },
   ) {
     this.#store = options.store;
     if (this.#store !== undefined) {
       this.#byKey = new Map();
       const stored = this.#store.open(storeId(options.clientId), {
         writeFailed: (keys, error) => this.#writeFailed(keys, error),
-        damaged: (error) => damaged(error),
+        damaged: (error) => owner.storeDamaged(error),
       });
       this.#restore(stored);
     }

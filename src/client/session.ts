@@ -13,54 +13,25 @@
  */
 import type { Duplex } from 'node:stream';
 import { debug } from '../shared/builtins.js';
-import { ConfigurationError } from '../shared/errors.js';
 import { refTimer } from '../shared/clock.js';
-import type { Clock } from '../shared/clock.js';
+import { ConfigurationError } from '../shared/errors.js';
+import { RefClock } from './ref-clock.js';
 import { MqttProtocolError } from '../packet/errors.js';
-import type { ConnectPacket, Packet, PublishPacket, QoS, SubackPacket, Subscription } from '../packet/types.js';
-import { TransportError } from '../transport/errors.js';
+import type { ConnectPacket, Packet, PublishPacket, Subscription } from '../packet/types.js';
 import { Backoff } from './backoff.js';
 import { Connection, ListenerFailure, SocketFailure } from './connection.js';
-import type { CloseDetails, ConnectionOwner, PacketTap } from './connection.js';
-import { ConnectionRefusedError, MqttClientError, SubscribeError, UnexpectedPacketError } from './errors.js';
-import type { ConnackHint, SubscriptionGrant } from './errors.js';
+import type { ConnectionOwner, PacketTap } from './connection.js';
+import type { ConnectionInfo, EndReport, SessionEmitter } from './events.js';
+import { ConnectionRefusedError, MqttClientError } from './errors.js';
+import type { SubscriptionGrant } from './errors.js';
+import { closedError, endedError, hintFor, isFatal, toError, toTransportFailure, unexpected } from './failures.js';
 import { Inbox } from './inbox.js';
+import { Subscriptions } from './subscriptions.js';
 import type { InboxHooks } from './inbox.js';
 import type { MqttMessage } from './messages.js';
 import { Lifecycle } from './lifecycle.js';
 import { Outbox } from './outbox.js';
-import type { UnacknowledgedMessage } from './outbox.js';
 import type { ResolvedClientOptions } from './options.js';
-
-/** What a successful connection reports. */
-export interface ConnectionInfo {
-  /** The server still had a session for this client id (clean session 0 only). */
-  readonly sessionPresent: boolean;
-}
-
-export interface EndReport {
-  /** QoS 1 messages without PUBACK and messages still queued, in order; their promises rejected. */
-  readonly unacknowledged: readonly UnacknowledgedMessage[];
-}
-
-/** The events the session raises, as the client's public events. */
-export interface SessionEvents {
-  connect: [info: ConnectionInfo];
-  message: [topic: string, payload: Buffer, message: MqttMessage];
-  close: [error: Error | undefined, details: CloseDetails];
-  offline: [];
-  reconnect: [attempt: number, delay: number];
-  error: [error: Error];
-  end: [];
-  packetsend: [packet: Packet, frame: Uint8Array];
-  packetreceive: [packet: Packet, frame: Uint8Array];
-}
-
-/** The client's emitter, as the session sees it. */
-export interface SessionEmitter {
-  emit<K extends keyof SessionEvents>(event: K, ...args: SessionEvents[K]): boolean;
-  listenerCount(event: keyof SessionEvents): number;
-}
 
 interface Waiter<T> {
   resolve(value: T): void;
@@ -71,26 +42,6 @@ const SESSION_PRESENT: ConnectionInfo = Object.freeze({ sessionPresent: true });
 const NO_SESSION: ConnectionInfo = Object.freeze({ sessionPresent: false });
 /** A connection dropped sooner than this after CONNACK counts as a quick drop. */
 const QUICK_DROP_MS = 5000;
-
-/**
- * The session's clock: the caller's, with timers that follow `unref()` (a client that was told not
- * to hold the process arms no timer that does).
- */
-class RefClock implements Clock {
-  refd = true;
-  constructor(private readonly base: Clock) {}
-  now(): number {
-    return this.base.now();
-  }
-  setTimeout(callback: () => void, ms: number): unknown {
-    const handle = this.base.setTimeout(callback, ms);
-    if (!this.refd) refTimer(handle, false);
-    return handle;
-  }
-  clearTimeout(handle: unknown): void {
-    this.base.clearTimeout(handle);
-  }
-}
 
 export class Session implements ConnectionOwner, InboxHooks {
   readonly lifecycle = new Lifecycle();
@@ -104,8 +55,7 @@ export class Session implements ConnectionOwner, InboxHooks {
   readonly #backoff: Backoff | undefined;
   #attempts = 0;
   #quickDrops = 0;
-  /** Filters and QoS the server should hold for us, to restore into a session that was lost. */
-  readonly #subscriptions = new Map<string, QoS>();
+  readonly subscriptions: Subscriptions;
   #connectWaiters: Array<Waiter<ConnectionInfo>> | undefined;
   #lastConnection: ConnectionInfo = NO_SESSION;
   #ending: Promise<EndReport> | undefined;
@@ -123,8 +73,9 @@ export class Session implements ConnectionOwner, InboxHooks {
     this.clock = new RefClock(options.clock);
     if (options.reconnect !== false) this.#backoff = new Backoff(options.reconnect, options.random);
     // Damage found while opening a durable store is reported once the program can listen.
-    this.outbox = new Outbox(options, this.lifecycle, (error) => process.nextTick(() => this.#reportOrWarn(error)));
+    this.outbox = new Outbox(options, this.lifecycle, this);
     this.inbox = new Inbox(options.messageBuffer, this);
+    this.subscriptions = new Subscriptions(this.outbox, this);
   }
 
   get lastConnection(): ConnectionInfo {
@@ -155,24 +106,14 @@ export class Session implements ConnectionOwner, InboxHooks {
     return this.outbox.publish(packet);
   }
 
-  async subscribe(list: Subscription[]): Promise<SubscriptionGrant[]> {
-    if (this.lifecycle.refusing) throw this.#refusal();
-    const ack = (await this.outbox.request({ type: 'subscribe', packetId: 1, subscriptions: list })) as SubackPacket;
-    const grants = list.map((s, i): SubscriptionGrant => {
-      const code = ack.returnCodes[i]!;
-      return { topicFilter: s.topicFilter, qos: code === 0x80 ? null : code };
-    });
-    for (let i = 0; i < list.length; i++) {
-      if (grants[i]!.qos !== null) this.#subscriptions.set(list[i]!.topicFilter, list[i]!.qos);
-    }
-    if (grants.some((g) => g.qos === null)) throw new SubscribeError(grants);
-    return grants;
+  subscribe(list: Subscription[]): Promise<SubscriptionGrant[]> {
+    if (this.lifecycle.refusing) return Promise.reject(this.#refusal());
+    return this.subscriptions.subscribe(list);
   }
 
-  async unsubscribe(topicFilters: string[]): Promise<void> {
-    if (this.lifecycle.refusing) throw this.#refusal();
-    await this.outbox.request({ type: 'unsubscribe', packetId: 1, topicFilters });
-    for (const f of topicFilters) this.#subscriptions.delete(f);
+  unsubscribe(topicFilters: string[]): Promise<void> {
+    if (this.lifecycle.refusing) return Promise.reject(this.#refusal());
+    return this.subscriptions.unsubscribe(topicFilters);
   }
 
   ping(): Promise<number> {
@@ -316,7 +257,7 @@ export class Session implements ConnectionOwner, InboxHooks {
     this.outbox.attach(conn, sessionPresent);
     if (!sessionPresent) {
       this.inbox.sessionLost();
-      this.#restoreSubscriptions();
+      this.subscriptions.restore();
     }
     this.outbox.pump();
     const waiters = this.#connectWaiters;
@@ -327,23 +268,6 @@ export class Session implements ConnectionOwner, InboxHooks {
     } catch (error) {
       throw new ListenerFailure(error);
     }
-  }
-
-  #restoreSubscriptions(): void {
-    const pending = this.outbox.pendingFilters();
-    const restore: Subscription[] = [];
-    for (const [topicFilter, qos] of this.#subscriptions) if (!pending.has(topicFilter)) restore.push({ topicFilter, qos });
-    if (restore.length === 0) return;
-    this.outbox.request({ type: 'subscribe', packetId: 1, subscriptions: restore }).then(
-      (ack) => {
-        const codes = (ack as SubackPacket).returnCodes;
-        const grants = restore.map((s, i) => ({ topicFilter: s.topicFilter, qos: codes[i] === 0x80 ? null : (codes[i] ?? null) }));
-        if (grants.some((g) => g.qos === null)) this.#report(new SubscribeError(grants));
-      },
-      (error: Error) => {
-        if (!(error instanceof MqttClientError && error.code === 'client-ended')) this.#report(error);
-      },
-    );
   }
 
   /** @internal The inbox's hook: a message for the `message` event. */
@@ -496,6 +420,16 @@ export class Session implements ConnectionOwner, InboxHooks {
     if (waiters !== undefined) for (const w of waiters) w.reject(error);
   }
 
+  /** @internal What no caller waits for (a refused filter when restoring subscriptions). */
+  reportError(error: Error): void {
+    this.#report(error);
+  }
+
+  /** @internal The durable store found damage when opening: reported once the program can listen. */
+  storeDamaged(error: Error): void {
+    process.nextTick(() => this.#reportOrWarn(error));
+  }
+
   /** Emits `error`, or warns when nobody listens: for news no promise carries. */
   #reportOrWarn(error: Error): void {
     if (this.events.listenerCount('error') > 0) this.events.emit('error', error);
@@ -507,42 +441,4 @@ export class Session implements ConnectionOwner, InboxHooks {
     if (debug.enabled) debug('error: %s', error.message);
     if (this.events.listenerCount('error') > 0) this.events.emit('error', error);
   }
-}
-
-function toError(error: unknown): Error {
-  return error instanceof Error ? error : new Error(String(error));
-}
-
-export function endedError(): MqttClientError {
-  return new MqttClientError('client-ended', 'the client was ended (end() or its signal) before this completed');
-}
-
-function closedError(): MqttClientError {
-  return new MqttClientError('connection-closed', 'the server (or the network) closed the connection');
-}
-
-function unexpected(packet: Packet, message: string): UnexpectedPacketError {
-  return new UnexpectedPacketError(packet.type, message);
-}
-
-/** The caller's reading of a refusal; a hint function that throws must not hide the refusal. */
-function hintFor(connackHint: ResolvedClientOptions['connackHint'], returnCode: number): ConnackHint | undefined {
-  try {
-    return connackHint?.(returnCode);
-  } catch {
-    return undefined;
-  }
-}
-
-function toTransportFailure(error: Error, host: string, port: number): Error {
-  if (error instanceof TransportError) return error;
-  return new MqttClientError('connection-closed', `the connection to ${host} port ${port} failed: ${error.message}`, { cause: error });
-}
-
-/** Errors that will recur on every attempt: reconnecting would only hammer the server. */
-function isFatal(error: Error): boolean {
-  if (error instanceof ConnectionRefusedError) return !error.retryable;
-  if (error instanceof ConfigurationError) return true;
-  if (error instanceof TransportError) return error.code === 'tls-verification-failed';
-  return false;
 }

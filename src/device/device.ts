@@ -15,6 +15,8 @@ import { ConfigurationError } from '../shared/errors.js';
 import { describeValue, requireIntegerIn } from '../shared/validate.js';
 import { AlinkPayloadError } from '../aliyun/alink/errors.js';
 import { AlinkIdGenerator } from '../aliyun/alink/id.js';
+import { PendingReplies } from '../aliyun/alink/pending.js';
+import { readRequestId } from '../aliyun/alink/request-id.js';
 import { ALINK_METHODS, buildAlinkReply, buildAlinkRequest, parseAlinkReply, parseAlinkRequest } from '../aliyun/alink/payload.js';
 import type { AlinkReply, AlinkReplyInput, AlinkRequest } from '../aliyun/alink/payload.js';
 import { AlinkTopics } from '../aliyun/alink/topics.js';
@@ -214,14 +216,6 @@ export async function connectDevice(options: ConnectDeviceOptions): Promise<Devi
   return device;
 }
 
-interface PendingPost {
-  readonly replyTopic: string;
-  readonly method: string;
-  readonly timer: unknown;
-  readonly resolve: (reply: AlinkReply) => void;
-  readonly reject: (error: Error) => void;
-}
-
 class PlatformDevice extends EventEmitter<DeviceEvents> implements Device {
   readonly client: MqttClient;
   readonly productKey: string;
@@ -231,7 +225,8 @@ class PlatformDevice extends EventEmitter<DeviceEvents> implements Device {
   readonly #filters: readonly string[];
   /** Per device, not per network connection: a reply that crosses a reconnect still matches. */
   readonly #ids = new AlinkIdGenerator();
-  readonly #posts = new Map<string, PendingPost>();
+  /** Posts waiting for their `_reply`, by Alink id. */
+  readonly #posts: PendingReplies<AlinkReply>;
   /** Property set and service handlers by the Alink method they answer. */
   readonly #alinkHandlers = new Map<string, AlinkRequestHandler>();
   /** The RRPC handler, under the key `''`, when one is registered. */
@@ -273,6 +268,7 @@ class PlatformDevice extends EventEmitter<DeviceEvents> implements Device {
       family: clientOptions.family ?? connection.family,
       connackHint: (returnCode) => platformConnackHint(returnCode),
     });
+    this.#posts = new PendingReplies(this.client.options.clock);
     this.client.on('message', (topic, payload) => this.#received(topic, payload));
     this.client.on('end', () => this.#stop('the client ended (end(), its signal, or a refusal that cannot succeed on retry)'));
   }
@@ -350,36 +346,23 @@ class PlatformDevice extends EventEmitter<DeviceEvents> implements Device {
     const id = this.#ids.next();
     const payload = buildAlinkRequest({ id, method, params });
     checkPlatformPublish(topic, payload, { qos });
-    const reply = new Promise<AlinkReply>((resolve, reject) => {
-      const clock = this.client.options.clock;
-      const timer = clock.setTimeout(() => {
-        this.#posts.delete(id);
-        const hint = this.#filters.length === 0 ? `; with subscribe: false, subscribe to ${this.topics.postReplyFilter()} first` : '';
-        reject(new DeviceError('reply-timeout', `no reply to ${method} (id ${id}) on ${replyTopic} within ${timeout} ms${hint}`));
-      }, timeout);
-      this.#posts.set(id, { replyTopic, method, timer, resolve, reject });
+    const hint = this.#filters.length === 0 ? `; with subscribe: false, subscribe to ${this.topics.postReplyFilter()} first` : '';
+    const reply = this.#posts.wait(id, {
+      topic: replyTopic,
+      timeout,
+      what: method,
+      onTimeout: () => new DeviceError('reply-timeout', `no reply to ${method} (id ${id}) on ${replyTopic} within ${timeout} ms${hint}`),
     });
     this.client.publish(topic, payload, { qos }).catch((error: Error) => {
       const ended = error instanceof MqttClientError && error.code === 'client-ended';
       const failure = ended
         ? new DeviceError('device-ended', `the client ended before ${method} (id ${id}) was acknowledged`, { cause: error })
         : error;
-      this.#settle(id, undefined, failure);
+      this.#posts.reject(id, failure);
     });
     const answer = await reply;
     if (answer.code !== ALINK_REPLY_CODES.success) throw new AlinkReplyError(method, answer);
     return answer;
-  }
-
-  /** Ends the wait of post `id` with `reply`, or with `error`; `false` when nothing waits on it. */
-  #settle(id: string, reply: AlinkReply | undefined, error?: Error): boolean {
-    const post = this.#posts.get(id);
-    if (post === undefined) return false;
-    this.#posts.delete(id);
-    this.client.options.clock.clearTimeout(post.timer);
-    if (reply !== undefined) post.resolve(reply);
-    else post.reject(error ?? endedError(post.method));
-    return true;
   }
 
   #replyArrived(topic: string, payload: Uint8Array): void {
@@ -391,13 +374,10 @@ class PlatformDevice extends EventEmitter<DeviceEvents> implements Device {
       this.#report(new DeviceError('malformed-reply', `cannot read the reply on ${topic} (${error.message}); the post it answers will time out`, { cause: error }));
       return;
     }
-    const post = this.#posts.get(reply.id);
-    if (post === undefined || post.replyTopic !== topic) {
+    if (!this.#posts.settle(reply.id, topic, reply)) {
       // Late (after its timeout) or not ours: nothing waits for it.
       if (debug.enabled) debug('reply %s on %s matches no waiting post', reply.id, topic);
-      return;
     }
-    this.#settle(reply.id, reply);
   }
 
   // -------------------------------------------------------------------------------------------
@@ -456,7 +436,7 @@ class PlatformDevice extends EventEmitter<DeviceEvents> implements Device {
       request = parseAlinkRequest(payload);
     } catch (error) {
       if (!(error instanceof AlinkPayloadError)) throw error;
-      const id = readableId(payload);
+      const id = readRequestId(payload);
       this.#report(
         new DeviceError(
           'malformed-request',
@@ -574,9 +554,7 @@ class PlatformDevice extends EventEmitter<DeviceEvents> implements Device {
     if (this.#ended) return;
     this.#ended = true;
     this.#held = undefined;
-    for (const [id, post] of [...this.#posts]) {
-      this.#settle(id, undefined, new DeviceError('device-ended', `${why} before the reply to ${post.method} (id ${id}) came`));
-    }
+    this.#posts.rejectAll((id, method) => new DeviceError('device-ended', `${why} before the reply to ${method} (id ${id}) came`));
   }
 
   #report(error: Error): void {
@@ -634,21 +612,4 @@ function readAlinkRequest(payload: Uint8Array): AlinkRequest | undefined {
     if (error instanceof AlinkPayloadError) return undefined;
     throw error;
   }
-}
-
-/**
- * The id of a request that failed to parse, so that it can still be answered: a non-empty string,
- * or a whole number written as text; `undefined` when the payload has neither.
- */
-function readableId(payload: Uint8Array): string | undefined {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength).toString('utf8'));
-  } catch {
-    return undefined;
-  }
-  if (typeof parsed !== 'object' || parsed === null) return undefined;
-  const id: unknown = (parsed as { id?: unknown }).id;
-  if (typeof id === 'string') return id === '' ? undefined : id;
-  return Number.isSafeInteger(id) && (id as number) >= 0 ? String(id) : undefined;
 }

@@ -4,26 +4,11 @@
  * answer with a code of its choosing (`AlinkHandlerError`), and the reply codes the handle sends.
  */
 import { ConfigurationError } from '../shared/errors.js';
+import { ALINK_REPLY_CODES } from '../aliyun/alink/codes.js';
 import type { AlinkReply } from '../aliyun/alink/payload.js';
 
-/**
- * The Alink reply codes a device answers the cloud with. 200, 400, 429 and 460 are the platform's
- * general device-side codes; the platform has no general code for "this device does not
- * implement that", so `notSupported` is taken from the range it sets aside for device-specific
- * codes (100000..110000), read as "501 Not Implemented" in that range.
- */
-export const ALINK_REPLY_CODES = Object.freeze({
-  /** The request was handled. */
-  success: 200,
-  /** "request error": the device failed while handling the request (a handler threw). */
-  requestError: 400,
-  /** "too many requests": the device cannot keep up; for handlers to throw with {@link AlinkHandlerError}. */
-  tooManyRequests: 429,
-  /** "request parameter error": the request could not be read (bad JSON, bad fields). */
-  requestParameterError: 460,
-  /** No handler is registered for the request's method on this device. */
-  notSupported: 100_501,
-});
+/** The reply codes the device answers with; they live with the platform profile, which the stand-in shares. */
+export { ALINK_REPLY_CODES };
 
 /** Why a device operation failed, or what the device reports on its `error` event. */
 export type DeviceErrorCode =

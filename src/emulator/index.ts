@@ -3,8 +3,11 @@
  * IPv6 loopback, with the platform's credential checks, session rules and Alink side. A test and
  * teaching fixture, not a production broker.
  */
-export { startEmulator, DEFAULT_REPLY_TIMEOUT_MS, ALINK_REQUEST_PARAMETER_ERROR } from './emulator.js';
-export { CONNECT_TIMEOUT_MS, MAX_INBOUND_PACKET } from './session.js';
+export { startEmulator, DEFAULT_REPLY_TIMEOUT_MS } from './emulator.js';
+/** The Alink reply codes; the stand-in answers an unreadable post with `requestParameterError` (460). */
+export { ALINK_REPLY_CODES } from '../aliyun/alink/codes.js';
+export { CLOSE_GRACE_MS, CONNECT_TIMEOUT_MS, MAX_CONNECT_BYTES, MAX_INBOUND_PACKET } from './limits.js';
+export { MAX_EVENT_MESSAGE } from './echo.js';
 export { EmulatorError, type EmulatorErrorCode } from './errors.js';
 export { topicMatches } from './topic-filter.js';
 export type {

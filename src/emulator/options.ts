@@ -2,13 +2,16 @@
  * Checks the emulator's options and fills in defaults, so that a mistake surfaces as a
  * ConfigurationError naming the option before anything listens.
  */
+import type { SecureContext } from 'node:tls';
 import type { Clock } from '../shared/clock.js';
 import { systemClock } from '../shared/clock.js';
+import { nodeTls } from '../shared/builtins.js';
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import { ConfigurationError } from '../shared/errors.js';
 import { forbidCharacters, requireIntegerIn, requireText } from '../shared/validate.js';
+import { CONNECT_TIMEOUT_MS } from './limits.js';
 import type { EmulatorDevice, EmulatorOptions } from './types.js';
 
 /** The options after validation and defaults: what the emulator actually uses. */
@@ -18,12 +21,17 @@ export interface ResolvedEmulatorOptions {
   /** Without brackets. */
   readonly host: string;
   readonly port: number;
-  /** `undefined` for plain TCP. */
-  readonly tls: { readonly cert: string | Buffer; readonly key: string | Buffer; readonly ca: string } | undefined;
+  /** `undefined` for plain TCP; `context` holds the certificate and key, checked. */
+  readonly tls: { readonly context: SecureContext; readonly ca: string } | undefined;
   readonly clock: Clock;
+  /** Milliseconds from TCP accept to a CONNECT, TLS handshake included. */
+  readonly connectTimeout: number;
   readonly autoReplyPropertyPost: boolean;
   readonly autoReplyEventPost: boolean;
 }
+
+/** The longest delay timers take; anything larger would fire at once. */
+const MAX_TIMEOUT = 2_147_483_647;
 
 /** `src/emulator/` and `dist/emulator/` both sit two levels below the package root. */
 const LOOPBACK_CERTS = new URL('../../certs/loopback/', import.meta.url);
@@ -64,6 +72,7 @@ export async function resolveEmulatorOptions(options: EmulatorOptions): Promise<
     port: requireIntegerIn('port', options.port ?? 0, 0, 65_535, 'use 0 for a free port, or 1..65535'),
     tls: await resolveTls(options.tls),
     clock,
+    connectTimeout: requireIntegerIn('connectTimeout', options.connectTimeout ?? CONNECT_TIMEOUT_MS, 1, MAX_TIMEOUT, 'give whole milliseconds, e.g. 10000'),
     autoReplyPropertyPost,
     autoReplyEventPost,
   };
@@ -104,7 +113,7 @@ async function resolveTls(tls: EmulatorOptions['tls']): Promise<ResolvedEmulator
   if (tls === false) return undefined;
   if (tls === undefined || tls === true) {
     const [cert, key, ca] = await Promise.all(['server.pem', 'server.key', 'ca.pem'].map(readLoopbackFile));
-    return { cert: cert!, key: key!, ca: ca! };
+    return { context: secureContext(cert!, key!), ca: ca! };
   }
   if (typeof tls !== 'object' || tls === null) {
     throw new ConfigurationError('tls', 'expected true, false, or { cert, key } in PEM');
@@ -119,7 +128,17 @@ async function resolveTls(tls: EmulatorOptions['tls']): Promise<ResolvedEmulator
   if (typeof ca !== 'string' && !Buffer.isBuffer(ca)) {
     throw new ConfigurationError('tls.ca', 'expected PEM text as a string or Buffer');
   }
-  return { cert: tls.cert, key: tls.key, ca: ca.toString() };
+  return { context: secureContext(tls.cert, tls.key), ca: ca.toString() };
+}
+
+/** The server's TLS 1.2+ context, or a ConfigurationError when the PEM does not hold a usable certificate and key. */
+function secureContext(cert: string | Buffer, key: string | Buffer): SecureContext {
+  try {
+    return nodeTls().createSecureContext({ cert, key, minVersion: 'TLSv1.2' });
+  } catch (cause) {
+    // OpenSSL's reason names what failed to parse or match, never the key's content.
+    throw new ConfigurationError('tls', `the certificate and key cannot serve TLS (${(cause as Error).message}); give the PEM of a certificate and its own private key`);
+  }
 }
 
 async function readLoopbackFile(name: string): Promise<string> {

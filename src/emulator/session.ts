@@ -6,8 +6,7 @@
 import type { Clock } from '../shared/clock.js';
 import type { Socket } from 'node:net';
 import type { RefusedReturnCode } from '../aliyun/connack.js';
-import { PLATFORM_LIMITS } from '../aliyun/limits.js';
-import { decodeFrame, encode } from '../packet/codec.js';
+import { encode } from '../packet/codec.js';
 import { PacketDecoder } from '../packet/decoder.js';
 import { MqttProtocolError } from '../packet/errors.js';
 import type {
@@ -18,7 +17,12 @@ import type {
   SubscribePacket,
   UnsubscribePacket,
 } from '../packet/types.js';
+import type { Admission } from './admission.js';
 import { EmulatorError } from './errors.js';
+import { FrameTap } from './frames.js';
+import { InFlight } from './in-flight.js';
+import { CLOSE_GRACE_MS, MAX_CONNECT_BYTES, MAX_INBOUND_PACKET } from './limits.js';
+import type { DeliveryCallback } from './in-flight.js';
 import { topicMatches } from './topic-filter.js';
 import type {
   DisconnectReason,
@@ -27,23 +31,6 @@ import type {
   RefuseReason,
   TracedConnection,
 } from './types.js';
-
-/** A connection that has not sent CONNECT this long after it opened (TLS: after the handshake) is closed. */
-export const CONNECT_TIMEOUT_MS = 10_000;
-
-/**
- * The largest frame accepted: the platform's 256 KiB payload limit plus 1 KiB of headroom, more
- * than the fixed header (5 bytes), a 128-character topic with its length and a packet id need.
- * A larger frame is refused from its fixed header, before its body is buffered.
- */
-export const MAX_INBOUND_PACKET = PLATFORM_LIMITS.maxPayloadBytes + 1024;
-
-const MAX_PACKET_ID = 65_535;
-
-/** The host's verdict on a CONNECT. */
-export type Admission =
-  | { readonly ok: true; readonly productKey: string; readonly deviceName: string; readonly clientId: string }
-  | { readonly ok: false; readonly returnCode: RefusedReturnCode; readonly reason: RefuseReason; readonly message: string };
 
 /** How a session ended. */
 export type SessionOutcome =
@@ -58,6 +45,8 @@ export type SessionOutcome =
 /** What a session asks of the platform it belongs to. */
 export interface SessionHost {
   readonly clock: Clock;
+  /** The connect timeout the deadline comes from, for the message when it passes. */
+  readonly connectTimeout: number;
   /** Whether anyone listens to packet traces; frames are only cut out of the stream then. */
   tracing(): boolean;
   /**
@@ -74,9 +63,6 @@ export interface SessionHost {
   trace(event: PacketEvent): void;
 }
 
-/** Called once a delivery is settled: without an error on PUBACK (or at once for QoS 0). */
-export type DeliveryCallback = (error?: EmulatorError) => void;
-
 export class Session {
   readonly #socket: Socket;
   readonly #host: SessionHost;
@@ -84,28 +70,37 @@ export class Session {
   #state: 'awaiting-connect' | 'open' | 'closed' = 'awaiting-connect';
   #traced: TracedConnection;
   #device: EmulatorConnection | undefined;
-  /** Bytes of the frame the decoder holds incomplete, so a traced frame is the bytes that arrived. */
-  #held: Uint8Array[] = [];
+  readonly #tap = new FrameTap();
+  /** Bytes read before the CONNECT was accepted, at most {@link MAX_CONNECT_BYTES}. */
+  #unauthenticatedBytes = 0;
   /** The CONNECT deadline, then the keepalive check. */
   #timer: unknown;
   #lastPacketAt = 0;
   /** Topic filter to granted QoS; a new SUBSCRIBE to the same filter replaces it [MQTT-3.8.4-3]. */
   readonly #subscriptions = new Map<string, 0 | 1>();
-  /** Outgoing QoS 1 PUBLISHes waiting for PUBACK, by packet id. */
-  readonly #inFlight = new Map<number, DeliveryCallback>();
-  #nextPacketId = 1;
+  readonly #inFlight = new InFlight();
 
-  constructor(id: number, socket: Socket, host: SessionHost) {
+  /**
+   * Serves `socket`, whose CONNECT must arrive by `deadline` on the host's clock (the listener
+   * starts the connect timeout when TCP accepts, so a TLS handshake spends part of it).
+   */
+  constructor(connection: TracedConnection, socket: Socket, host: SessionHost, deadline: number) {
     this.#socket = socket;
     this.#host = host;
-    this.#traced = Object.freeze({ id, remoteAddress: socket.remoteAddress ?? '' });
+    this.#traced = connection;
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.#onData(chunk));
     socket.on('error', (error) => this.#lose('connection-lost', `socket error: ${error.message}`));
     socket.on('close', () => this.#lose('connection-lost', 'the device closed the connection without DISCONNECT'));
     this.#timer = host.clock.setTimeout(
-      () => this.#end({ accepted: false, reason: 'connect-timeout', message: `no CONNECT within ${CONNECT_TIMEOUT_MS} ms`, returnCode: undefined }),
-      CONNECT_TIMEOUT_MS,
+      () =>
+        this.#end({
+          accepted: false,
+          reason: 'connect-timeout',
+          message: `no CONNECT within ${host.connectTimeout} ms of connecting`,
+          returnCode: undefined,
+        }),
+      Math.max(0, deadline - host.clock.now()),
     );
   }
 
@@ -148,12 +143,13 @@ export class Session {
       done?.();
       return;
     }
-    const packetId = this.#freePacketId();
-    if (packetId === undefined) {
-      done?.(new EmulatorError('no-free-packet-id', `all ${MAX_PACKET_ID} packet ids of the connection wait for PUBACK; the device is not acknowledging`));
+    let packetId: number;
+    try {
+      packetId = this.#inFlight.add(done ?? (() => {}));
+    } catch (error) {
+      done?.(error as EmulatorError);
       return;
     }
-    this.#inFlight.set(packetId, done ?? (() => {}));
     this.#send({ type: 'publish', topic, payload, qos: 1, retain: false, dup: false, packetId });
   }
 
@@ -170,6 +166,26 @@ export class Session {
   }
 
   #onData(chunk: Buffer): void {
+    if (this.#state !== 'awaiting-connect') {
+      this.#consume(chunk);
+      return;
+    }
+    // Until its CONNECT is accepted a connection is nobody: read no more of it than a CONNECT can
+    // take, so that what an unauthenticated peer makes the emulator hold stays that small.
+    const room = MAX_CONNECT_BYTES - this.#unauthenticatedBytes;
+    const head = chunk.length > room ? chunk.subarray(0, room) : chunk;
+    this.#unauthenticatedBytes += head.length;
+    this.#consume(head);
+    if (this.#state === 'awaiting-connect' && this.#unauthenticatedBytes >= MAX_CONNECT_BYTES) {
+      const message = `the first packet is larger than ${MAX_CONNECT_BYTES} bytes; a CONNECT is far smaller`;
+      this.#end({ accepted: false, reason: 'connect-too-large', message, returnCode: undefined });
+      return;
+    }
+    // The CONNECT was accepted within the head: what followed it is the device's.
+    if (head !== chunk && this.open) this.#consume(chunk.subarray(head.length));
+  }
+
+  #consume(chunk: Uint8Array): void {
     if (this.#state === 'closed') return;
     let packets: Packet[];
     try {
@@ -178,7 +194,7 @@ export class Session {
       this.#onDecodeError(error);
       return;
     }
-    const frames = this.#frames(chunk, packets);
+    const frames = this.#tap.frames(chunk, packets, this.#decoder.bufferedBytes, this.#host.tracing());
     if (packets.length > 0) this.#lastPacketAt = this.#host.clock.now();
     // Handling a packet can end the session; what followed it in the chunk is then dropped.
     for (let i = 0; i < packets.length && !this.#closed; i++) {
@@ -186,33 +202,6 @@ export class Session {
       if (frames !== undefined) this.#host.trace({ direction: 'in', packet, bytes: frames[i]!, connection: this.#traced });
       this.#handle(packet);
     }
-  }
-
-  /**
-   * The bytes of each packet `chunk` completed, when tracing; and keeps `#held` in step with the
-   * decoder either way, since tracing may start in the middle of a frame.
-   */
-  #frames(chunk: Buffer, packets: Packet[]): Uint8Array[] | undefined {
-    if (packets.length === 0) {
-      this.#held.push(chunk);
-      return undefined;
-    }
-    let frames: Uint8Array[] | undefined;
-    if (this.#host.tracing()) {
-      const stream = this.#held.length === 0 ? chunk : Buffer.concat([...this.#held, chunk]);
-      frames = [];
-      let pos = 0;
-      for (let i = 0; i < packets.length; i++) {
-        // The decoder accepted these bytes already, so each frame decodes again.
-        const length = decodeFrame(stream, pos)?.length ?? stream.length - pos;
-        frames.push(stream.subarray(pos, pos + length));
-        pos += length;
-      }
-    }
-    // Frames were completed in this chunk, so what the decoder still holds is this chunk's tail.
-    const held = this.#decoder.bufferedBytes;
-    this.#held = held === 0 ? [] : [chunk.subarray(chunk.length - held)];
-    return frames;
   }
 
   get #closed(): boolean {
@@ -248,13 +237,9 @@ export class Session {
       case 'publish':
         this.#onPublish(packet);
         return;
-      case 'puback': {
-        // A PUBACK for an id not in flight (a duplicate, say) changes nothing.
-        const done = this.#inFlight.get(packet.packetId);
-        this.#inFlight.delete(packet.packetId);
-        done?.();
+      case 'puback':
+        this.#inFlight.acknowledge(packet.packetId);
         return;
-      }
       case 'subscribe':
         this.#onSubscribe(packet);
         return;
@@ -351,14 +336,6 @@ export class Session {
     }, delay);
   }
 
-  #freePacketId(): number | undefined {
-    if (this.#inFlight.size >= MAX_PACKET_ID) return undefined;
-    let id = this.#nextPacketId;
-    while (this.#inFlight.has(id)) id = id === MAX_PACKET_ID ? 1 : id + 1;
-    this.#nextPacketId = id === MAX_PACKET_ID ? 1 : id + 1;
-    return id;
-  }
-
   #send(packet: Packet): void {
     if (this.#state === 'closed') return;
     const bytes = encode(packet);
@@ -369,7 +346,7 @@ export class Session {
   /** CONNACK with a refusal, then close [MQTT-3.2.2-5]; anything the device sent after CONNECT is ignored [MQTT-3.1.4-5]. */
   #refuse(returnCode: RefusedReturnCode, reason: RefuseReason, message: string): void {
     this.#send({ type: 'connack', sessionPresent: false, returnCode });
-    this.#end({ accepted: false, reason, message, returnCode }, true);
+    this.#end({ accepted: false, reason, message, returnCode });
   }
 
   #unsupported(message: string): void {
@@ -381,23 +358,33 @@ export class Session {
     this.#end(this.#state === 'open' ? { accepted: true, reason, message } : { accepted: false, reason, message, returnCode: undefined });
   }
 
-  /** `flush`: let what was written (a refusing CONNACK) reach the device before closing. */
-  #end(outcome: SessionOutcome, flush = false): void {
+  /**
+   * Ends the session once. The socket is ended cleanly (see {@link CLOSE_GRACE_MS}) unless it is
+   * gone already or the emulator is closing, which destroys it at once.
+   */
+  #end(outcome: SessionOutcome): void {
     if (this.#state === 'closed') return;
     this.#state = 'closed';
     this.#host.clock.clearTimeout(this.#timer);
-    if (flush) {
-      this.#socket.destroySoon();
-    } else {
+    if (outcome.reason === 'connection-lost' || outcome.reason === 'server-closed') {
       this.#socket.destroy();
+    } else {
+      endGracefully(this.#socket, this.#host.clock, CLOSE_GRACE_MS);
     }
-    this.#held = [];
-    const waiting = [...this.#inFlight.values()];
-    this.#inFlight.clear();
+    this.#tap.clear();
     this.#host.ended(this, outcome);
-    if (waiting.length === 0) return;
-    // One error for all: building a stack trace for each of thousands of deliveries would take seconds.
-    const error = new EmulatorError('not-acknowledged', `the connection ended (${outcome.reason}) before the device acknowledged a QoS 1 delivery`);
-    for (const done of waiting) done(error);
+    this.#inFlight.failAll(
+      () => new EmulatorError('not-acknowledged', `the connection ended (${outcome.reason}) before the device acknowledged a QoS 1 delivery`),
+    );
   }
+}
+
+/**
+ * Ends `socket` (what was written goes out first, then TLS's close_notify and a FIN) and
+ * destroys it if the peer has not closed its side within `graceMs` on `clock`.
+ */
+function endGracefully(socket: Socket, clock: Clock, graceMs: number): void {
+  socket.end();
+  const timer = clock.setTimeout(() => socket.destroy(), graceMs);
+  socket.once('close', () => clock.clearTimeout(timer));
 }

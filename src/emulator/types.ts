@@ -34,6 +34,12 @@ export interface EmulatorOptions {
   tls?: boolean | { cert: string | Buffer; key: string | Buffer; ca?: string | Buffer };
   /** Injectable time for tests; default the process's monotonic clock and timers. */
   clock?: Clock;
+  /**
+   * Milliseconds a connection has, from the moment TCP accepts it, to complete the TLS handshake
+   * and send its CONNECT; default 10000. A connection that has not is closed (`refuse` reason
+   * `connect-timeout`).
+   */
+  connectTimeout?: number;
   /** Answer every property post with a `post_reply` (default `true`). */
   autoReplyPropertyPost?: boolean;
   /** Answer every event post (`thing/event/{identifier}/post`) with its `post_reply` (default `true`). */
@@ -73,23 +79,27 @@ export type RefuseReason =
   | 'will-not-supported'
   /** Keep Alive outside 30..1200 seconds (CONNACK 3). */
   | 'keepalive-out-of-range'
-  /** No CONNECT arrived in time (closed without CONNACK). */
+  /** The TLS handshake and the CONNECT did not both come within `connectTimeout` of the TCP connection (closed without CONNACK). */
   | 'connect-timeout'
+  /** The TLS handshake failed: not TLS at all (plain MQTT or HTTP on the TLS port), or no common version or cipher. */
+  | 'tls-handshake-failed'
+  /** The first packet was larger than `MAX_CONNECT_BYTES` (closed without CONNACK, before it was read whole). */
+  | 'connect-too-large'
   /** The first packet was not CONNECT [MQTT-3.1.0-1] (closed without CONNACK). */
   | 'first-packet-not-connect'
   /** The bytes were not MQTT (closed without CONNACK) [MQTT-4.8.0-1]. */
   | 'protocol-error'
-  /** The peer went away before its CONNECT was answered. */
+  /** The peer went away before its CONNECT was answered (or during the TLS handshake). */
   | 'connection-lost'
   /** `emulator.close()` was called before the CONNECT was answered. */
   | 'server-closed';
 
-/** The `refuse` event: a connection that never got CONNACK 0. */
+/** The `refuse` event: a connection that never got CONNACK 0. Every connection ends with one `refuse` or one `disconnect`. */
 export interface RefuseEvent {
   /** The CONNACK return code sent; absent when the connection was closed without a CONNACK. */
   readonly returnCode: RefusedReturnCode | undefined;
   readonly reason: RefuseReason;
-  /** For a log; never holds a password or secret. */
+  /** For a log: at most `MAX_EVENT_MESSAGE` characters (a long echoed value is cut), never a password or secret. */
   readonly message: string;
   readonly connection: TracedConnection;
 }
@@ -117,6 +127,7 @@ export interface DisconnectEvent {
   readonly deviceName: string;
   readonly clientId: string;
   readonly reason: DisconnectReason;
+  /** For a log, as {@link RefuseEvent.message}. */
   readonly message: string;
   readonly connection: TracedConnection;
 }

@@ -68,6 +68,13 @@ describe('aliot emulator', () => {
     expect((await emulator.stop()).code).toBe(0);
   });
 
+  it('logs a tool that speaks plain MQTT to its TLS port as a failed handshake', async () => {
+    const emulator = await startCommand(['--device', DEVICE_ARG]);
+    await expect(device(emulator.port, 'tcp').connect()).rejects.toBeInstanceOf(Error);
+    await emulator.waitFor('[1] refused (closed, no CONNACK): tls-handshake-failed');
+    expect((await emulator.stop()).code).toBe(0);
+  });
+
   it('traces every packet with --trace, the password masked', async () => {
     const emulator = await startCommand(['--device', DEVICE_ARG, '--trace']);
     const client = device(emulator.port);

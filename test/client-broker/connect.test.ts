@@ -9,10 +9,10 @@ import type { LookupFunction } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TLSSocket } from 'node:tls';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { ConnectionRefusedError } from '../../src/client/index.js';
 import type { MqttClient } from '../../src/client/index.js';
 import { TransportError } from '../../src/transport/index.js';
+import { VirtualClock } from '../support/virtual-clock.js';
 import { describeWithBroker } from '../support/mosquitto.js';
 import { DISCONNECT, SocketSpy, brokerOptions, logShows, next, uniqueId, useBroker } from './support.js';
 
@@ -25,12 +25,15 @@ function passwordLine(username: string, password: string): string {
   return `${username}:$6$${salt.toString('base64')}$${hash.toString('base64')}`;
 }
 
-/** Waits for the client's 'end' event, then long enough for a 1 ms reconnect loop to show itself. */
-async function endsWithoutRetrying(client: MqttClient, spy: SocketSpy, ended: Promise<unknown>): Promise<void> {
+/**
+ * Waits for the client's 'end' event, then shows that no retry can follow: the client (on a
+ * virtual clock) has no timer left, and an hour of virtual time starts no attempt.
+ */
+async function endsWithoutRetrying(client: MqttClient, spy: SocketSpy, ended: Promise<unknown>, clock: VirtualClock): Promise<void> {
   await ended;
   expect(client.state).toBe('ended');
-  // With reconnect delays of at most 1 ms, a loop would have made dozens of attempts by now.
-  await sleep(100);
+  expect(clock.pending()).toBe(0);
+  clock.advance(3_600_000);
   expect(spy.attempts).toBe(1);
 }
 
@@ -71,8 +74,9 @@ describeWithBroker('MqttClient against mosquitto: connecting', () => {
 
   it('refuses a server whose certificate the CA did not sign: tls-verification-failed, no retry', async () => {
     const spy = new SocketSpy();
+    const clock = new VirtualClock();
     const client = pool.track(
-      brokerOptions(suite.broker, { ca: otherCa, openSocket: spy.openSocket, reconnect: { initialDelay: 1, maxDelay: 1 } }),
+      brokerOptions(suite.broker, { ca: otherCa, openSocket: spy.openSocket, clock, reconnect: { initialDelay: 1, maxDelay: 1 } }),
     );
     const ended = next(client, 'end');
 
@@ -81,17 +85,19 @@ describeWithBroker('MqttClient against mosquitto: connecting', () => {
     expect(error).toBeInstanceOf(TransportError);
     expect((error as TransportError).code).toBe('tls-verification-failed');
     expect((error as TransportError).phase).toBe('tls');
-    await endsWithoutRetrying(client, spy, ended);
+    await endsWithoutRetrying(client, spy, ended, clock);
     expect(spy.connections).toHaveLength(0); // no socket ever reached the session
     await expect(client.publish('t', 'x')).rejects.toBe(error);
   });
 
   it('refuses a certificate for another name: tls-verification-failed (altname), no retry', async () => {
     const spy = new SocketSpy();
+    const clock = new VirtualClock();
     const client = pool.track(
       brokerOptions(suite.broker, {
         servername: 'broker.invalid',
         openSocket: spy.openSocket,
+        clock,
         reconnect: { initialDelay: 1, maxDelay: 1 },
       }),
     );
@@ -102,7 +108,7 @@ describeWithBroker('MqttClient against mosquitto: connecting', () => {
     expect(error).toBeInstanceOf(TransportError);
     expect(error.code).toBe('tls-verification-failed');
     expect(error.certificateProblem).toBe('ERR_TLS_CERT_ALTNAME_INVALID');
-    await endsWithoutRetrying(client, spy, ended);
+    await endsWithoutRetrying(client, spy, ended, clock);
   });
 
   it('end(): waits for the PUBACK, sends DISCONNECT last, and the broker logs a clean disconnect', async () => {
@@ -201,8 +207,9 @@ describeWithBroker('MqttClient against mosquitto: CONNACK refusals', () => {
     { name: 'an unknown user', credentials: { username: 'mallory', password: 'right horse' } },
   ])('$name: CONNACK 5 -> ConnectionRefusedError, the client ends, one attempt only', async ({ credentials }) => {
     const spy = new SocketSpy();
+    const clock = new VirtualClock();
     const client = pool.track(
-      brokerOptions(suite.broker, { ...credentials, openSocket: spy.openSocket, reconnect: { initialDelay: 1, maxDelay: 1 } }),
+      brokerOptions(suite.broker, { ...credentials, openSocket: spy.openSocket, clock, reconnect: { initialDelay: 1, maxDelay: 1 } }),
     );
     const ended = next(client, 'end');
     const closes: Array<Error | undefined> = [];
@@ -217,7 +224,7 @@ describeWithBroker('MqttClient against mosquitto: CONNACK refusals', () => {
     expect(error.retryable).toBe(false);
     expect(spy.connections[0]!.received.map((f) => [...f.bytes])).toEqual([[0x20, 0x02, 0x00, 0x05]]);
     expect(closes).toEqual([error]);
-    await endsWithoutRetrying(client, spy, ended);
+    await endsWithoutRetrying(client, spy, ended, clock);
     await expect(client.connect()).rejects.toBe(error);
   });
 });

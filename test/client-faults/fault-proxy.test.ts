@@ -7,6 +7,15 @@ import { once } from 'node:events';
 import { connect, createServer } from 'node:net';
 import type { AddressInfo, Server, Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
+
+/** Waits for `condition` to hold (an event that must happen), failing after `ms`: never a bare sleep. */
+async function eventually(condition: () => boolean, what: string, ms = 5000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`never happened within ${ms} ms: ${what}`);
+    await sleep(2);
+  }
+}
 import { FaultProxy, seededRandom } from '../support/fault-proxy.js';
 import type { FaultProxyOptions } from '../support/fault-proxy.js';
 
@@ -166,7 +175,9 @@ describe('FaultProxy', () => {
     const fresh = await dial(proxy);
     fresh.write('fresh');
     const [echo] = (await once(fresh, 'data')) as [Buffer];
-    await sleep(100); // what the stalled connection would have heard by now
+    // The proxy has read both and dropped them: they cannot be forwarded any more.
+    const connection = proxy.connections[0]!;
+    await eventually(() => connection.dropped.client >= 'during'.length && connection.dropped.server >= 'from the server'.length, 'the stalled bytes reach the proxy');
 
     expect(echo.toString()).toBe('fresh');
     expect(Buffer.concat(heard).toString()).toBe('before');
@@ -175,7 +186,7 @@ describe('FaultProxy', () => {
     expect(proxy.connections[0]!.stalled).toBe(true);
     // Not even a close passes: the target never hears that the client went away.
     stalled.destroy();
-    await sleep(50);
+    await eventually(() => connection.closedSides.has('client'), 'the proxy sees the client close');
     expect(target.sockets[0]!.closed).toBe(false);
   });
 
@@ -188,7 +199,8 @@ describe('FaultProxy', () => {
     client.on('data', (chunk: Buffer) => heard.push(chunk));
 
     await target.next();
-    await sleep(100);
+    // The target's greeting reached the proxy, which dropped it.
+    await eventually(() => proxy.connections[0]!.dropped.server >= 'hello'.length, "the target's hello reaches the proxy");
 
     expect(heard).toEqual([]);
     expect(client.closed).toBe(false);

@@ -8,6 +8,10 @@ import { expect, it } from 'vitest';
 import { MqttClientError } from '../../src/client/index.js';
 import { TransportError } from '../../src/transport/index.js';
 import { useFaultProxy } from '../support/fault-proxy.js';
+import type { Duplex } from 'node:stream';
+import { openTransport } from '../../src/transport/index.js';
+import type { TransportOptions } from '../../src/transport/index.js';
+import { VirtualClock } from '../support/virtual-clock.js';
 import { describeWithBroker } from '../support/mosquitto.js';
 import { brokerOptions, next, uniqueId, until, useBroker } from '../client-broker/support.js';
 
@@ -91,7 +95,14 @@ describeWithBroker('MqttClient offline queue while the proxy refuses connections
   it('end() while the proxy refuses: queued messages come back in the report, their promises reject with client-ended, no attempt after', async () => {
     const proxy = tls.proxy;
     proxy.refuse(true);
-    const client = pool.track(brokerOptions(suite.broker, { port: proxy.port, reconnect: { initialDelay: 10, maxDelay: 20 } }));
+    // A virtual clock: the retries wait for the test to move time, and the end shows in the timers.
+    const clock = new VirtualClock();
+    let attempts = 0;
+    const openSocket = (options: TransportOptions): Promise<Duplex> => {
+      attempts++;
+      return openTransport(options);
+    };
+    const client = pool.track(brokerOptions(suite.broker, { port: proxy.port, clock, openSocket, reconnect: { initialDelay: 10, maxDelay: 20 } }));
     await client.connect().catch(() => undefined);
     const published = [client.publish('faults/queue/end', 'one', { qos: 1 }), client.publish('faults/queue/end', 'two')];
     const subscribed = client.subscribe('faults/queue/end/#', { qos: 1 });
@@ -100,6 +111,7 @@ describeWithBroker('MqttClient offline queue while the proxy refuses connections
 
     const report = await client.end();
     const refusedAtEnd = proxy.refusedCount;
+    const attemptsAtEnd = attempts;
     proxy.refuse(false);
 
     expect(report.unacknowledged.map((m) => [m.topic, Buffer.from(m.payload).toString(), m.qos, m.packetId])).toEqual([
@@ -111,8 +123,10 @@ describeWithBroker('MqttClient offline queue while the proxy refuses connections
       expect(((outcome as PromiseRejectedResult).reason as MqttClientError).code).toBe('client-ended');
     }
     expect(client.state).toBe('ended');
-    // With the proxy open again, an attempt would now connect: none comes.
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    // No timer is left that could start an attempt, and an hour of virtual time starts none.
+    expect(clock.pending()).toBe(0);
+    clock.advance(3_600_000);
+    expect(attempts).toBe(attemptsAtEnd);
     expect(proxy.refusedCount).toBe(refusedAtEnd);
     expect(proxy.connections).toHaveLength(connectionsBefore);
   });

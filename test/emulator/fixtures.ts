@@ -22,3 +22,15 @@ export function emulatorPerTest(): (options?: Partial<EmulatorOptions>) => Promi
     return emulator;
   };
 }
+
+/**
+ * Resolves once `condition()` holds, checking after each turn of the event loop: for a state the
+ * emulator reaches on its own (a socket accepted) and announces to nobody. Fails after `timeoutMs`.
+ */
+export async function eventually(condition: () => boolean, what: string, timeoutMs = 5_000): Promise<void> {
+  const started = Date.now();
+  while (!condition()) {
+    if (Date.now() - started > timeoutMs) throw new Error(`${what}: not within ${timeoutMs} ms`);
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+}

@@ -9,7 +9,7 @@ import { AlinkTopics, PLATFORM_LIMITS } from '../../src/aliyun/index.js';
 import { encode } from '../../src/packet/index.js';
 import { VirtualClock } from '../support/virtual-clock.js';
 import { connectPacket, connected, RawClient, subscribe, sync } from './raw-client.js';
-import { emulatorPerTest, LAMP, SENSOR } from './fixtures.js';
+import { emulatorPerTest, eventually, LAMP, SENSOR } from './fixtures.js';
 
 const start = emulatorPerTest();
 
@@ -134,12 +134,14 @@ describe('bad input', () => {
 
 describe('close()', () => {
   it('ends every connection, including one still in its TLS handshake, and resolves', async () => {
-    const server = await start();
+    const clock = new VirtualClock();
+    const server = await start({ clock });
     const lamp = await connected(server, LAMP);
     const waiting = await RawClient.open(server); // no CONNECT yet
     const handshaking = netConnect({ host: '::1', port: server.port });
     handshaking.on('error', () => {});
-    await once(handshaking, 'connect');
+    // Each holds one deadline on the clock once the emulator has it: keepalive, CONNECT, handshake.
+    await eventually(() => clock.pending() === 3, 'three connections accepted');
     const events: string[] = [];
     server.on('disconnect', (event) => events.push(`disconnect ${event.reason}`));
     server.on('refuse', (event) => events.push(`refuse ${event.reason}`));
@@ -149,7 +151,8 @@ describe('close()', () => {
     await lamp.expectClosed();
     await waiting.expectClosed();
     if (!handshaking.closed) await once(handshaking, 'close');
-    expect(events.sort()).toEqual(['disconnect server-closed', 'refuse server-closed']);
+    // One event for each: the device, the connection without CONNECT, and the one in its handshake.
+    expect(events.sort()).toEqual(['disconnect server-closed', 'refuse server-closed', 'refuse server-closed']);
     expect(server.connections()).toEqual([]);
   });
 });
@@ -203,6 +206,9 @@ describe('options', () => {
     ['autoReplyEventPost', { devices: [], autoReplyEventPost: 1 }],
     ['tls', { devices: [], tls: 'on' }],
     ['tls.key', { devices: [], tls: { cert: 'PEM' } }],
+    ['tls', { devices: [], tls: { cert: 'not PEM', key: 'not PEM' } }],
+    ['connectTimeout', { devices: [], connectTimeout: 0 }],
+    ['connectTimeout', { devices: [], connectTimeout: 1.5 }],
   ])('refuses a bad %s with a ConfigurationError', async (field, options) => {
     const error = await startEmulator(options as unknown as EmulatorOptions).catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(ConfigurationError);

@@ -59,6 +59,10 @@ export class ProxiedConnection {
   clientBytes = 0;
   /** Bytes forwarded from the server to the client so far. */
   serverBytes = 0;
+  /** Bytes read and dropped (stalled, or after a cut), by the side that sent them. */
+  readonly dropped = { client: 0, server: 0 };
+  /** The sides whose sockets have closed. */
+  readonly closedSides = new Set<'client' | 'server'>();
   /** Why the proxy cut it, once it has. */
   cutReason: string | undefined;
   /** Forwarding has stopped: cut, stalled, or one end closed. */
@@ -154,7 +158,11 @@ export class ProxiedConnection {
   }
 
   private forward(from: 'client' | 'server', chunk: Buffer): void {
-    if (this.stopped) return; // a stall drops everything; after a cut nothing more passes
+    if (this.stopped) {
+      // A stall drops everything; after a cut nothing more passes.
+      this.dropped[from] += chunk.length;
+      return;
+    }
     const sent = from === 'client' ? this.clientBytes : this.serverBytes;
     const limit = from === 'client' ? this.faults.cutAfterClientBytes : this.faults.cutAfterServerBytes;
     const reached = limit !== undefined && sent + chunk.length >= limit;
@@ -190,6 +198,7 @@ export class ProxiedConnection {
 
   private sideClosed(socket: Socket): void {
     this.closedCount += 1;
+    this.closedSides.add(socket === this.client ? 'client' : 'server');
     // A stalled connection passes nothing on, not even a close: each end finds out for itself.
     if (!this.stalledFlag) {
       this.stopped = true;

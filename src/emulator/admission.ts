@@ -1,0 +1,56 @@
+/**
+ * Admission: the platform's verdict on a CONNECT. Which device it is, and whether the platform
+ * would let it in; who else is online is the presence's business, not this module's.
+ */
+import type { RefusedReturnCode } from '../aliyun/connack.js';
+import { PLATFORM_LIMITS } from '../aliyun/limits.js';
+import type { ConnectPacket } from '../packet/types.js';
+import { connackCodeForVerifyFailure, verifyCredentials } from '../sign/verify.js';
+import { redactSecrets } from './echo.js';
+import { deviceKey } from './options.js';
+import type { ResolvedEmulatorOptions } from './options.js';
+import type { RefuseReason } from './types.js';
+
+/** The verdict on a CONNECT. */
+export type Admission =
+  | { readonly ok: true; readonly productKey: string; readonly deviceName: string; readonly clientId: string }
+  | { readonly ok: false; readonly returnCode: RefusedReturnCode; readonly reason: RefuseReason; readonly message: string };
+
+/**
+ * The platform's checks, in this order: an empty clientId (2), a will message (3), the
+ * keepalive range (3), then the credentials as `verifyCredentials` reads them, with securemode
+ * held to this listener's transport.
+ */
+export function admit(connect: ConnectPacket, options: ResolvedEmulatorOptions): Admission {
+  if (connect.clientId === '') {
+    return refuse(2, 'empty-client-id', 'the clientId is empty; the platform needs the device id and its |securemode=...| extension [MQTT-3.1.3-8]');
+  }
+  if (connect.will !== undefined) {
+    return refuse(3, 'will-not-supported', 'the CONNECT carries a will message; the platform has none (it reports a device going offline itself)');
+  }
+  const { minKeepalive, maxKeepalive } = PLATFORM_LIMITS;
+  if (connect.keepalive < minKeepalive || connect.keepalive > maxKeepalive) {
+    return refuse(3, 'keepalive-out-of-range', `keepalive ${connect.keepalive} s is outside the platform's ${minKeepalive}..${maxKeepalive} s`);
+  }
+  const verdict = verifyCredentials(
+    connect,
+    (productKey, deviceName) => options.devices.get(deviceKey(productKey, deviceName))?.deviceSecret,
+    { transport: options.tls ? 'tls' : 'tcp' },
+  );
+  if (!verdict.ok) {
+    // The verdict quotes the CONNECT's fields; a device that put a secret in the wrong one must not see it logged.
+    const message = redactSecrets(verdict.message, knownSecrets(connect, options));
+    return refuse(connackCodeForVerifyFailure(verdict.reason), verdict.reason, message);
+  }
+  return { ok: true, productKey: verdict.productKey, deviceName: verdict.deviceName, clientId: verdict.clientId };
+}
+
+/** The CONNECT's password and every registered device's secret. */
+function* knownSecrets(connect: ConnectPacket, options: ResolvedEmulatorOptions): Generator<string | undefined> {
+  if (connect.password !== undefined) yield Buffer.from(connect.password).toString('utf8');
+  for (const device of options.devices.values()) yield device.deviceSecret;
+}
+
+function refuse(returnCode: RefusedReturnCode, reason: RefuseReason, message: string): Admission {
+  return { ok: false, returnCode, reason, message };
+}
