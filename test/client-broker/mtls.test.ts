@@ -18,7 +18,8 @@ import { openResolvedTransport } from '../../src/transport/open.js';
 import { TransportError } from '../../src/transport/index.js';
 import type { TransportErrorCode } from '../../src/transport/index.js';
 import { describeWithBroker } from '../support/mosquitto.js';
-import { SocketSpy, brokerOptions, logShows, uniqueId, useBroker } from './support.js';
+import { SocketSpy, brokerOptions, logShows, next, uniqueId, useBroker } from './support.js';
+import { VirtualClock } from '../support/virtual-clock.js';
 
 const fixtures = new URL('../fixtures/mtls/', import.meta.url);
 const read = (name: string): string => readFileSync(new URL(name, fixtures), 'latin1');
@@ -87,6 +88,23 @@ describeWithBroker('MqttClient with a client certificate against mosquitto (requ
         expect((error as TransportError).code).toBe(code);
         expect((error as TransportError).retryable).toBe(false);
         expect((error as TransportError).phase).toBe('tls');
+      });
+
+      it(`${version}: a refused certificate ends the client at once, however reconnecting is set: it would fail alike`, async () => {
+        const spy = new SocketSpy();
+        const clock = new VirtualClock();
+        const client = pool.track(
+          brokerOptions(suite.broker, { ...pair('foreign'), openSocket: spy.openSocket, clock, reconnect: { initialDelay: 1, maxDelay: 1 } }),
+        );
+        const ended = next(client, 'end');
+        const error = await client.connect().catch((e: unknown) => e);
+        expect((error as TransportError).code).toBe('client-certificate-untrusted');
+        await ended;
+        expect(client.state).toBe('ended');
+        expect(clock.pending()).toBe(0);
+        clock.advance(3_600_000);
+        expect(spy.attempts).toBe(1);
+        await expect(client.publish('t', 'x')).rejects.toBe(error);
       });
 
       it(`${version}: an expired certificate is refused by the client, naming the dates; sent anyway, the broker refuses it too`, async () => {
