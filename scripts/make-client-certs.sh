@@ -108,6 +108,14 @@ openssl ca -gencrl -config "$work/ca.cnf" -crlexts crl_ext -cert "$ca" -keyfile 
   -crl_lastupdate "$valid_from" -crl_nextupdate "$valid_until" -out "$out/client-ca.crl" 2> "$work/ca.log" \
   || { cat "$work/ca.log" >&2; exit 1; }
 
+# A device CA with an RSA key, for the stand-in's X.509 mode with a CA of one's own (the stand-in
+# signs device certificates with it, so its key is kept, test-only like everything here).
+: > "$work/index.txt"
+openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$out/rsa-device-ca.key" 2> /dev/null
+openssl req -new -key "$out/rsa-device-ca.key" -subj "/O=aliot-mqtt/CN=aliot-mqtt RSA device test CA, never trust elsewhere" -out "$work/rsa.csr"
+printf '%s\n' "basicConstraints=critical,CA:TRUE,pathlen:0" "keyUsage=critical,keyCertSign,cRLSign" "subjectKeyIdentifier=hash" > "$work/rsa.ext"
+issue "$work/rsa.csr" "$out/rsa-device-ca.pem" "$work/rsa.ext" -selfsign -keyfile "$out/rsa-device-ca.key"
+
 # Issued by a CA no test server trusts.
 : > "$work/index.txt"
 new_ca "$work/foreign-ca.key" "$work/foreign-ca.pem" "aliot-mqtt unrelated client CA, never trust elsewhere"
