@@ -10,18 +10,27 @@ import { redactSecrets } from './echo.js';
 import { deviceKey } from './options.js';
 import type { ResolvedEmulatorOptions } from './options.js';
 import type { RefuseReason } from './types.js';
+import { admitByCertificate } from './x509/admission.js';
+import type { PresentedCertificate } from './x509/admission.js';
 
 /** The verdict on a CONNECT. */
 export type Admission =
-  | { readonly ok: true; readonly productKey: string; readonly deviceName: string; readonly clientId: string }
+  | {
+      readonly ok: true;
+      readonly productKey: string;
+      readonly deviceName: string;
+      readonly clientId: string;
+      readonly authentication: 'secret' | 'certificate';
+    }
   | { readonly ok: false; readonly returnCode: RefusedReturnCode; readonly reason: RefuseReason; readonly message: string };
 
 /**
  * The platform's checks, in this order: an empty clientId (2), a will message (3), the
- * keepalive range (3), then the credentials as `verifyCredentials` reads them, with securemode
- * held to this listener's transport.
+ * keepalive range (3), then who the device is: by the certificate it presented (X.509 mode), or
+ * by the credentials as `verifyCredentials` reads them, with securemode held to this listener's
+ * transport.
  */
-export function admit(connect: ConnectPacket, options: ResolvedEmulatorOptions): Admission {
+export function admit(connect: ConnectPacket, options: ResolvedEmulatorOptions, presented?: PresentedCertificate): Admission {
   if (connect.clientId === '') {
     return refuse(2, 'empty-client-id', 'the clientId is empty; the platform needs the device id and its |securemode=...| extension [MQTT-3.1.3-8]');
   }
@@ -31,6 +40,14 @@ export function admit(connect: ConnectPacket, options: ResolvedEmulatorOptions):
   const { minKeepalive, maxKeepalive } = PLATFORM_LIMITS;
   if (connect.keepalive < minKeepalive || connect.keepalive > maxKeepalive) {
     return refuse(3, 'keepalive-out-of-range', `keepalive ${connect.keepalive} s is outside the platform's ${minKeepalive}..${maxKeepalive} s`);
+  }
+  if (presented !== undefined) {
+    const byCertificate = admitByCertificate(connect, presented, options);
+    return byCertificate.ok ? { ...byCertificate, authentication: 'certificate' } : byCertificate;
+  }
+  const certificateOnly = certificateOnlyDevice(connect, options);
+  if (certificateOnly !== undefined) {
+    return refuse(5, 'certificate-required', `device ${certificateOnly} has no secret: it authenticates by its certificate; connect with the one issueCertificate made`);
   }
   const verdict = verifyCredentials(
     connect,
@@ -42,7 +59,16 @@ export function admit(connect: ConnectPacket, options: ResolvedEmulatorOptions):
     const message = redactSecrets(verdict.message, knownSecrets(connect, options));
     return refuse(connackCodeForVerifyFailure(verdict.reason), verdict.reason, message);
   }
-  return { ok: true, productKey: verdict.productKey, deviceName: verdict.deviceName, clientId: verdict.clientId };
+  return { ok: true, productKey: verdict.productKey, deviceName: verdict.deviceName, clientId: verdict.clientId, authentication: 'secret' };
+}
+
+/** The registered device the user name names, when it has no secret (X.509 mode); as `lamp of a1Demo`. */
+function certificateOnlyDevice(connect: ConnectPacket, options: ResolvedEmulatorOptions): string | undefined {
+  if (options.x509 === undefined) return undefined;
+  const [deviceName, productKey, ...rest] = (connect.username ?? '').split('&');
+  if (deviceName === undefined || productKey === undefined || rest.length > 0) return undefined;
+  const device = options.devices.get(deviceKey(productKey, deviceName));
+  return device !== undefined && device.deviceSecret === undefined ? `${deviceName} of ${productKey}` : undefined;
 }
 
 /** The CONNECT's password and every registered device's secret. */

@@ -14,6 +14,7 @@ export type {
   Emulator,
   EmulatorOptions,
   EmulatorDevice,
+  EmulatorCertificateDevice,
   EmulatorConnection,
   EmulatorEvents,
   TracedConnection,
