@@ -57,7 +57,6 @@ const OID = {
   clientAuth: '1.3.6.1.5.5.7.3.2',
   ecdsaWithSha256: '1.2.840.10045.4.3.2',
   sha256WithRsa: '1.2.840.113549.1.1.11',
-  ed25519: '1.3.101.112',
 } as const;
 
 export class DeviceCa {
@@ -85,7 +84,7 @@ export class DeviceCa {
    * A CA from its certificate and private key in PEM.
    *
    * @throws ConfigurationError (`x509.cert`, `x509.key`) when the certificate is not a CA's, the key
-   *   is not its key, or the key is of a kind this cannot sign with (EC, RSA and Ed25519 can).
+   *   is not its key, or the key is of a kind this does not sign with (it signs with EC and RSA keys).
    */
   static fromPem(cert: string | Buffer, key: string | Buffer): DeviceCa {
     const crypto = nodeCrypto();
@@ -103,8 +102,8 @@ export class DeviceCa {
     }
     if (!certificate.ca) throw new ConfigurationError('x509.cert', 'is not a CA certificate (basicConstraints CA:TRUE): it cannot issue device certificates');
     if (!certificate.checkPrivateKey(privateKey)) throw new ConfigurationError('x509.key', "is not the device CA certificate's private key");
-    if (!['ec', 'rsa', 'ed25519'].includes(privateKey.asymmetricKeyType ?? '')) {
-      throw new ConfigurationError('x509.key', `is a ${privateKey.asymmetricKeyType ?? 'unknown'} key; the stand-in signs with EC, RSA or Ed25519 keys`);
+    if (!['ec', 'rsa'].includes(privateKey.asymmetricKeyType ?? '')) {
+      throw new ConfigurationError('x509.key', `is a ${privateKey.asymmetricKeyType ?? 'unknown'} key; the stand-in signs with EC or RSA keys`);
     }
     return new DeviceCa(certificate.toString(), certificate, privateKey);
   }
@@ -189,10 +188,8 @@ export class DeviceCa {
     switch (key.asymmetricKeyType) {
       case 'ec':
         return [sequence(oid(OID.ecdsaWithSha256)), (data) => crypto.sign('sha256', data, { key, dsaEncoding: 'der' })];
-      case 'rsa':
+      default: // RSA, PKCS#1 v1.5 (fromPem lets no other kind in)
         return [sequence(oid(OID.sha256WithRsa), nullValue()), (data) => crypto.sign('sha256', data, key)];
-      default:
-        return [sequence(oid(OID.ed25519)), (data) => crypto.sign(null, data, key)];
     }
   }
 }
