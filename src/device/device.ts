@@ -273,6 +273,8 @@ class PlatformDevice extends EventEmitter<DeviceEvents> implements Device {
   readonly #rrpcHandlers = new Map<string, RrpcHandler>();
   /** Messages that arrived before `connectDevice` resolved; `undefined` once they are handled. */
   #held: Array<{ readonly topic: string; readonly payload: Uint8Array }> | undefined = [];
+  /** A bad identity message while connectDevice runs: it fails connectDevice, or is reported once it has resolved. */
+  #identityError: Error | undefined;
   #ended = false;
 
   /** Checks every option and builds the client; no I/O. */
@@ -342,6 +344,7 @@ class PlatformDevice extends EventEmitter<DeviceEvents> implements Device {
       await this.client.connect();
       if (this.#topics === undefined) this.#known(await this.#identity!.wait(this.#replyTimeout));
       if (this.#filters.length > 0) await this.client.subscribe(this.#filters, { qos: 1 });
+      if (this.#identityError !== undefined) throw this.#identityError;
     } catch (error) {
       this.#identity?.cancel(error as Error);
       this.#stop('connecting failed');
@@ -452,8 +455,11 @@ class PlatformDevice extends EventEmitter<DeviceEvents> implements Device {
     if (this.#ended) return;
     const said = this.#identity?.receive(topic, payload);
     if (said !== undefined && said !== false) {
-      // While connectDevice waits, a bad identity message fails the wait; afterwards it is reported.
-      if (said.error !== undefined && this.#held === undefined) this.#report(said.error);
+      // While connectDevice runs, a bad identity message fails it; afterwards it is reported.
+      if (said.error !== undefined) {
+        if (this.#held === undefined) this.#report(said.error);
+        else this.#identityError ??= said.error;
+      }
       if (said.identity !== undefined) this.emit('identity', said.identity);
       return;
     }
@@ -473,6 +479,8 @@ class PlatformDevice extends EventEmitter<DeviceEvents> implements Device {
   #release(): void {
     const held = this.#held ?? [];
     this.#held = undefined;
+    // Came after connectDevice's last look, before it resolved.
+    if (this.#identityError !== undefined) this.#report(this.#identityError);
     for (const { topic, payload } of held) this.#received(topic, payload);
   }
 
