@@ -30,8 +30,10 @@ describe('npm pack', () => {
         /^dist\/pkg\/[\w-]+\.js$/.test(p) ||
           /^dist\/types\/.+\.d\.ts$/.test(p) ||
           // The stand-in (aliot-mqtt/emulator, aliot demo) serves TLS with the public loopback test
-          // certificate by default, so its key ships; its README says it is public.
+          // certificate by default, so its key ships; its README says it is public. So does its
+          // throwaway device CA's key, which X.509 mode issues device certificates with.
           /^certs\/(aliyun-iot-root-ca\.pem|loopback\/(ca\.pem|server\.pem|server\.key|README\.md))$/.test(p) ||
+          /^certs\/emulator\/(device-ca\.pem|device-ca\.key|README\.md)$/.test(p) ||
           ['README.md', 'LICENSE', 'package.json'].includes(p),
         p,
       ).toBe(true);

@@ -40,6 +40,7 @@ export {
   X509_IDENTITY_TOPIC,
   x509ConnectionOptions,
   parseX509Identity,
+  x509ConnackHint,
   type DeviceIdentity,
   type X509DeviceOptions,
   type X509EndpointChoice,

@@ -40,6 +40,8 @@ import type { CaOption, PlatformConnectionOptions } from './connection.js';
 import { checkRegion, DEFAULT_PORT, DEFAULT_REGION, IPV6_REGION } from './endpoints.js';
 import type { AliyunRegion, PlatformEndpoint } from './endpoints.js';
 import { checkKeepalive, PLATFORM_LIMITS } from './limits.js';
+import { platformConnackHint } from './connack.js';
+import type { PlatformConnackHint } from './connack.js';
 
 /** Where X.509 devices connect: `x509.itls.cn-shanghai.aliyuncs.com:1883`, over TLS. */
 export const X509_ENDPOINT: PlatformEndpoint = Object.freeze({
@@ -147,6 +149,30 @@ export function x509ConnectionOptions(device: X509DeviceOptions): PlatformConnec
     [],
     ['ca'],
   );
+}
+
+/** Where a certificate device's refusals differ from a signing device's: nothing is signed. */
+const X509_CONNACK: Readonly<Record<number, Pick<PlatformConnackHint, 'cause' | 'fix'>>> = {
+  4: {
+    cause: "the user name is not the certificate's device (deviceName&productKey), nor & for a device that does not know who it is",
+    fix: 'leave productKey and deviceName out to be told them after connecting, or give the ones the platform sent',
+  },
+  5: {
+    cause:
+      "the certificate's device is unknown to the platform, disabled or deleted, or its product does not authenticate by X.509 certificate, " +
+      'or the user name names another device',
+    fix: "check the device and its product's authentication mode in the IoT Platform console, and connect with the certificate downloaded from the device's page",
+  },
+};
+
+/**
+ * The platform's reading of a CONNACK refusal for a device that authenticates by certificate:
+ * as {@link platformConnackHint}, with the causes that a certificate device can have for 4 and 5.
+ */
+export function x509ConnackHint(returnCode: number): PlatformConnackHint | undefined {
+  const hint = platformConnackHint(returnCode);
+  const own = X509_CONNACK[returnCode];
+  return hint === undefined || own === undefined ? hint : Object.freeze({ ...hint, ...own });
 }
 
 /**

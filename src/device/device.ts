@@ -26,6 +26,7 @@ import { TransportError } from '../transport/errors.js';
 import type { DeviceOptions } from '../aliyun/connection.js';
 import type { DeviceIdentity } from '../aliyun/x509.js';
 import type { x509ConnectionOptions } from '../aliyun/x509.js';
+import { x509ConnackHint } from '../aliyun/x509.js';
 import { IdentityWatch, signIn } from './identity.js';
 import type { CertificateDeviceOptions } from './identity.js';
 import { ALINK_REPLY_CODES, AlinkHandlerError, AlinkReplyError, DeviceError } from './errors.js';
@@ -304,7 +305,7 @@ class PlatformDevice extends EventEmitter<DeviceEvents> implements Device {
       ...clientOptions,
       ...connection,
       family: clientOptions.family ?? connection.family,
-      connackHint: (returnCode) => platformConnackHint(returnCode),
+      connackHint: (returnCode) => (certificate ? x509ConnackHint(returnCode) : platformConnackHint(returnCode)),
     });
     this.#posts = new PendingReplies(this.client.options.clock);
     if (certificate) this.#identity = new IdentityWatch(identity, this.client.options.clock);

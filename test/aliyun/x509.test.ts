@@ -10,7 +10,9 @@ import {
   platformTransportHint,
   X509_ENDPOINT,
   X509_IDENTITY_TOPIC,
+  x509ConnackHint,
   x509ConnectionOptions,
+  platformConnackHint,
 } from '../../src/aliyun/index.js';
 import type { X509DeviceOptions } from '../../src/aliyun/index.js';
 import { AlinkPayloadError } from '../../src/aliyun/alink/errors.js';
@@ -123,5 +125,16 @@ describe('what the profile adds to a failure on the X.509 endpoint', () => {
   it('nothing for other failures, nor for certificate failures elsewhere', () => {
     expect(platformTransportHint({ code: 'connection-refused', host })).toBeUndefined();
     expect(platformTransportHint({ code: 'client-certificate-required', host: 'broker.example' })).toBeUndefined();
+  });
+});
+
+describe('x509ConnackHint', () => {
+  it('reads 4 and 5 for a device that signs nothing, and the rest as for any device', () => {
+    expect(x509ConnackHint(5)).toMatchObject({ returnCode: 5, meaning: 'not authorized' });
+    expect(x509ConnackHint(5)!.cause).toContain("the certificate's device is unknown to the platform");
+    expect(x509ConnackHint(5)!.cause).not.toContain('deviceSecret');
+    expect(x509ConnackHint(4)!.cause).toContain("the user name is not the certificate's device");
+    expect(x509ConnackHint(3)).toEqual(platformConnackHint(3));
+    expect(x509ConnackHint(0)).toBeUndefined();
   });
 });

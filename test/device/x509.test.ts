@@ -93,6 +93,7 @@ describe('a certificate device against the stand-in in X.509 mode', () => {
       ca: emulator.ca,
     });
     await expect(attempt).rejects.toMatchObject({ name: 'ConnectionRefusedError', returnCode: 5 });
+    await expect(attempt).rejects.toThrow("the certificate's device is unknown to the platform");
   });
 });
 

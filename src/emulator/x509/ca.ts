@@ -32,6 +32,7 @@ import {
   utf8String,
 } from './der.js';
 import type { Element } from './der.js';
+import { DEVICE_CA_DIRECTORY } from '../device-ca-files.js';
 
 /** A device certificate and its private key, in PEM. The key is the device's secret: keep it so. */
 export interface DeviceCertificate {
@@ -42,8 +43,6 @@ export interface DeviceCertificate {
 /** The organization every device certificate of the stand-in names; `OU` and `CN` name the device. */
 export const DEVICE_ORGANIZATION = 'aliot-mqtt stand-in device';
 
-/** `src/emulator/x509/` and `dist/emulator/x509/`... the package root is found from the build's layout. */
-const SHIPPED_CA = new URL('../../../certs/emulator/', import.meta.url);
 
 const OID = {
   organization: '2.5.4.10',
@@ -111,7 +110,7 @@ export class DeviceCa {
   /** The CA shipped in `certs/emulator` (public on purpose: see its README). */
   static async shipped(): Promise<DeviceCa> {
     const read = async (name: string): Promise<string> => {
-      const url = new URL(name, SHIPPED_CA);
+      const url = new URL(name, DEVICE_CA_DIRECTORY);
       try {
         return await readFile(url, 'utf8');
       } catch (cause) {
