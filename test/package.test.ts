@@ -65,10 +65,12 @@ describe('npm pack', () => {
   // `npm run size` breaks these figures down; the README quotes them. The budget grows only with
   // a feature: 150/480 kB before the durable outbox store (about 12 kB packed with its types);
   // 165/540 kB before the platform's service formats, dynamic registration and the OTA download
-  // (about 33 kB packed with their types).
-  it('stays small for gateways with little room: under 190 kB packed, 650 kB unpacked', () => {
-    expect(packed.size).toBeLessThan(190_000);
-    expect(packed.unpackedSize).toBeLessThan(650_000);
+  // (about 33 kB packed with their types); 190/650 kB before client certificates, the platform's
+  // X.509 mode and the stand-in's device CA (about 22 kB packed with their types, the CLI's flags
+  // and the certificate issuing included).
+  it('stays small for gateways with little room: under 212 kB packed, 730 kB unpacked', () => {
+    expect(packed.size).toBeLessThan(212_000);
+    expect(packed.unpackedSize).toBeLessThan(730_000);
   });
 
   it('builds the code it ships in a fresh clone, where there is no dist/ yet (prepack)', () => {

@@ -41,7 +41,6 @@ export {
   x509ConnectionOptions,
   parseX509Identity,
   x509ConnackHint,
-  type DeviceIdentity,
   type X509DeviceOptions,
   type X509EndpointChoice,
 } from './x509.js';

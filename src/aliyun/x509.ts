@@ -28,12 +28,13 @@
  * since there is no signature for them to describe.
  */
 import { ConfigurationError } from '../shared/errors.js';
-import { describeValue, forbidCharacters, requireOneOf, requireText } from '../shared/validate.js';
+import { describeValue, requireOneOf } from '../shared/validate.js';
 import { withHiddenSecrets } from '../sign/redact.js';
 import { clientIdProblem } from '../sign/extension.js';
 import { isIP } from '../shared/builtins.js';
-import { AlinkPayloadError } from './alink/errors.js';
-import { readObject, readString } from './alink/payload.js';
+import { checkIdentity, readIdentity } from './wire/identity.js';
+import type { DeviceIdentity } from './wire/identity.js';
+import { readJson } from './wire/read.js';
 import { aliyunRootCa } from './ca.js';
 import { hostEndpoint } from './connection.js';
 import type { CaOption, PlatformConnectionOptions } from './connection.js';
@@ -56,11 +57,7 @@ export const X509_REGION: AliyunRegion = 'cn-shanghai';
 /** The topic the platform tells an X.509 device its identity on, right after CONNACK; no subscription needed. */
 export const X509_IDENTITY_TOPIC = '/ext/auth/identity/response';
 
-/** Who the platform says a device is. */
-export interface DeviceIdentity {
-  readonly productKey: string;
-  readonly deviceName: string;
-}
+export type { DeviceIdentity };
 
 /** Where an X.509 device connects: the platform's X.509 endpoint (default), or any host (a local stand-in). */
 export type X509EndpointChoice = 'x509' | { readonly host: string; readonly port?: number | undefined };
@@ -176,21 +173,16 @@ export function x509ConnackHint(returnCode: number): PlatformConnackHint | undef
 }
 
 /**
- * The identity in a message on {@link X509_IDENTITY_TOPIC}.
+ * The identity in a message on {@link X509_IDENTITY_TOPIC}, read as the platform's other formats
+ * read a device's identity.
  *
- * @throws AlinkPayloadError `invalid-utf8`, `invalid-json` or `not-an-object` for a payload that is
- *   not a JSON object; `bad-identity` when productKey or deviceName is missing, not a non-empty
- *   string, or holds a character that would break the device's topics (`/`, `+`, `#`) or its user
- *   name (`&`).
+ * @throws PlatformPayloadError `invalid-utf8`, `invalid-json` or `not-an-object` for a payload
+ *   that is not a JSON object; `missing-field` or `bad-field` (naming it) when productKey or
+ *   deviceName is missing, not a non-empty string, or holds a character that would break the
+ *   device's topics (`/`, `+`, `#`) or its user name (`&`).
  */
 export function parseX509Identity(payload: Uint8Array | string): DeviceIdentity {
-  const object = readObject(payload);
-  const read = (name: 'productKey' | 'deviceName'): string => {
-    const value = readString(object, name, 'bad-identity', 'bad-identity');
-    if (/[/+#&]/.test(value)) throw new AlinkPayloadError('bad-identity', `${name} holds '/', '+', '#' or '&', which no device's name can`);
-    return value;
-  };
-  return Object.freeze({ productKey: read('productKey'), deviceName: read('deviceName') });
+  return Object.freeze(readIdentity(readJson(payload), ''));
 }
 
 /** Both parts of a known identity, or neither. */
@@ -203,12 +195,7 @@ function knownIdentity(device: X509DeviceOptions): DeviceIdentity | undefined {
       'give both productKey and deviceName (the identity the platform sent), or neither: the platform sends them after connecting',
     );
   }
-  const why = "'/', '+' and '#' would break its topics and '&' its user name";
-  const pk = requireText('productKey', productKey, "use the productKey the platform's identity message named");
-  forbidCharacters('productKey', pk, ['/', '+', '#', '&'], why);
-  const dn = requireText('deviceName', deviceName, "use the deviceName the platform's identity message named");
-  forbidCharacters('deviceName', dn, ['/', '+', '#', '&'], why);
-  return { productKey: pk, deviceName: dn };
+  return checkIdentity({ productKey, deviceName }, '');
 }
 
 function checkPortOption(port: unknown): number {

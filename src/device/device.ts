@@ -24,7 +24,7 @@ import { platformConnackHint } from '../aliyun/connack.js';
 import { platformTransportHint } from '../aliyun/hints.js';
 import { TransportError } from '../transport/errors.js';
 import type { DeviceOptions } from '../aliyun/connection.js';
-import type { DeviceIdentity } from '../aliyun/x509.js';
+import type { DeviceIdentity } from '../aliyun/wire/identity.js';
 import type { x509ConnectionOptions } from '../aliyun/x509.js';
 import { x509ConnackHint } from '../aliyun/x509.js';
 import { IdentityWatch, signIn } from './identity.js';

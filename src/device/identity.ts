@@ -7,7 +7,7 @@
  */
 import type { Clock } from '../shared/clock.js';
 import { ConfigurationError } from '../shared/errors.js';
-import { AlinkPayloadError } from '../aliyun/alink/errors.js';
+import { PlatformPayloadError } from '../aliyun/wire/errors.js';
 import { deviceConnectionOptions } from '../aliyun/connection.js';
 import type { DeviceOptions, PlatformConnectionOptions } from '../aliyun/connection.js';
 import { parseX509Identity, x509ConnectionOptions, X509_ENDPOINT, X509_IDENTITY_TOPIC } from '../aliyun/x509.js';
@@ -96,7 +96,7 @@ export class IdentityWatch {
     try {
       said = parseX509Identity(payload);
     } catch (error) {
-      if (!(error instanceof AlinkPayloadError)) throw error;
+      if (!(error instanceof PlatformPayloadError)) throw error;
       return this.#fail(new DeviceError('malformed-identity', `cannot read the identity the platform sent on ${topic} (${error.message})`, { cause: error }));
     }
     const known = this.#identity;

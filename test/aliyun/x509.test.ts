@@ -15,7 +15,7 @@ import {
   platformConnackHint,
 } from '../../src/aliyun/index.js';
 import type { X509DeviceOptions } from '../../src/aliyun/index.js';
-import { AlinkPayloadError } from '../../src/aliyun/alink/errors.js';
+import { PlatformPayloadError } from '../../src/aliyun/index.js';
 import { parseClientId } from '../../src/sign/extension.js';
 import { ConfigurationError } from '../../src/shared/errors.js';
 
@@ -94,13 +94,13 @@ describe('parseX509Identity', () => {
     ['not JSON', 'productKey=pk', 'invalid-json'],
     ['not UTF-8', Buffer.from([0xff, 0xfe]), 'invalid-utf8'],
     ['an array', '[]', 'not-an-object'],
-    ['no productKey', '{"deviceName":"lamp"}', 'bad-identity'],
-    ['an empty deviceName', '{"productKey":"pk","deviceName":""}', 'bad-identity'],
-    ['a numeric productKey', '{"productKey":1,"deviceName":"lamp"}', 'bad-identity'],
-    ['a wildcard in the deviceName', '{"productKey":"pk","deviceName":"#"}', 'bad-identity'],
-    ['an ampersand in the productKey', '{"productKey":"p&k","deviceName":"lamp"}', 'bad-identity'],
+    ['no productKey', '{"deviceName":"lamp"}', 'missing-field'],
+    ['an empty deviceName', '{"productKey":"pk","deviceName":""}', 'bad-field'],
+    ['a numeric productKey', '{"productKey":1,"deviceName":"lamp"}', 'bad-field'],
+    ['a wildcard in the deviceName', '{"productKey":"pk","deviceName":"#"}', 'bad-field'],
+    ['an ampersand in the productKey', '{"productKey":"p&k","deviceName":"lamp"}', 'bad-field'],
   ])('refuses %s', (_what, payload, code) => {
-    expect(() => parseX509Identity(payload)).toThrow(AlinkPayloadError);
+    expect(() => parseX509Identity(payload)).toThrow(PlatformPayloadError);
     expect(() => parseX509Identity(payload)).toThrow(expect.objectContaining({ code }));
   });
 });

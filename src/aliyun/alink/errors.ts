@@ -23,9 +23,7 @@ export type AlinkPayloadErrorCode =
   /** `code` is not an integer. */
   | 'bad-code'
   /** `message` is present but not a string. */
-  | 'bad-message'
-  /** An X.509 identity message without a usable `productKey` or `deviceName`. */
-  | 'bad-identity';
+  | 'bad-message';
 
 /**
  * An incoming Alink payload that cannot be read. Branch on `code`; the message says what was

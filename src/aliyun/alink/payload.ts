@@ -152,8 +152,7 @@ export function parseAlinkReply(payload: Uint8Array | string): AlinkReply {
 
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
 
-/** The payload as a JSON object; AlinkPayloadError `invalid-utf8`, `invalid-json` or `not-an-object` otherwise. */
-export function readObject(payload: Uint8Array | string): Record<string, unknown> {
+function readObject(payload: Uint8Array | string): Record<string, unknown> {
   let text: string;
   if (typeof payload === 'string') {
     text = payload;
@@ -180,8 +179,7 @@ function readId(object: Record<string, unknown>): string {
   return readString(object, 'id', 'missing-id', 'bad-id');
 }
 
-/** A field that must be a non-empty string; AlinkPayloadError `missing` or `bad` otherwise. */
-export function readString(
+function readString(
   object: Record<string, unknown>,
   name: string,
   missing: AlinkPayloadErrorCode,
