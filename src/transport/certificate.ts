@@ -145,9 +145,11 @@ function fromPem(cert: unknown, key: unknown, passphrase: string | undefined, ca
     throw new ConfigurationError('key', `the private key does not parse (${reason(error)}); check that the PEM is whole and unaltered`);
   }
   if (!certificate.checkPrivateKey(privateKey)) {
+    const chain = certText.split(PEM_CERTIFICATE).length > 2;
     throw new ConfigurationError(
       'key',
-      `is not the private key of the certificate (${certificate.subject.replace(/\n/g, ',')}): give the key that was made with this certificate`,
+      `is not the private key of the certificate (${certificate.subject.replace(/\n/g, ',')}): give the key that was made with this certificate` +
+        (chain ? "; cert holds a chain, and the client's own certificate must come first in it, before its CAs" : ''),
     );
   }
   const summary = checkCertificate(certificate, 'cert', 'pem', now);

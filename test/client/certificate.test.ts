@@ -68,6 +68,7 @@ describe('a client certificate that is usable', () => {
     ['cert and key as Buffers', { cert: bytes('client.pem'), key: bytes('client.key') }],
     ['cert and key as plain Uint8Arrays', { cert: new Uint8Array(bytes('client.pem')), key: new Uint8Array(bytes('client.key')) }],
     ['an encrypted key with its passphrase', { cert, key: text('client-encrypted.key'), passphrase: PASSPHRASE }],
+    ['a chain, the client certificate first', { cert: cert + text('client-ca.pem'), key }],
     ['a pfx with its passphrase', { pfx: bytes('client.p12'), passphrase: PASSPHRASE }],
   ])('%s: built, its public facts in options.socket', (_what, options) => {
     const { client, error, opens } = construct(options);
@@ -103,6 +104,7 @@ describe('what makes a client certificate unusable is refused at construction', 
     ['the certificate given as the key', { cert, key: cert }, 'key', /holds a certificate, not a private key/],
     ['a damaged key', { cert, key: key.replace(/\n[A-Za-z0-9+/]{40}/, '\nAAAA') }, 'key', /does not parse|is not the private key/],
     ['a key that belongs to another certificate', { cert, key: text('foreign.key') }, 'key', /is not the private key of the certificate \(O=aliot-mqtt,CN=aliot-test-client\)/],
+    ['a chain with the CA first', { cert: text('client-ca.pem') + cert, key }, 'key', /must come first in it, before its CAs/],
     ['a certificate without its key', { cert }, 'key', /needs its private key/],
     ['a key without its certificate', { key }, 'cert', /needs its certificate/],
     ['a passphrase alone', { passphrase: PASSPHRASE }, 'passphrase', /give key and cert, or pfx/],
