@@ -373,5 +373,11 @@ function addressOf(error: unknown): string | undefined {
 }
 
 function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
+  if (error instanceof Error) return error.message;
+  try {
+    return String(error);
+  } catch {
+    // An object without toString or Symbol.toPrimitive (a null prototype, say): its kind will do.
+    return Object.prototype.toString.call(error);
+  }
 }
