@@ -77,8 +77,11 @@ export class PacketDecoder {
    * Payloads of frames wholly inside `chunk` are views into it: do not reuse its memory while you
    * hold them. The bytes of a frame that `chunk` leaves incomplete are copied before `push`
    * returns.
+   *
+   * `frames`, when given, receives each returned packet's whole frame (fixed header included), in
+   * the same order: the bytes as they crossed the wire, for whoever shows them.
    */
-  push(buf: Uint8Array): Packet[] {
+  push(buf: Uint8Array, frames?: Uint8Array[]): Packet[] {
     const end = buf.length;
     const out: Packet[] = [];
     let pos = 0;
@@ -86,7 +89,7 @@ export class PacketDecoder {
     let base = this.streamOffset - this.bufferedBytes;
     try {
       if (this.frame !== undefined || this.headBytes > 0) {
-        pos = this.continueFrame(buf, out);
+        pos = this.continueFrame(buf, out, frames);
         if (pos < 0) {
           this.streamOffset += end;
           return out;
@@ -109,6 +112,7 @@ export class PacketDecoder {
           break;
         }
         out.push(decodeBody(buf, pos, header, memory, memoryBase));
+        if (frames !== undefined) frames.push(buf.subarray(pos, pos + size));
         pos += size;
       }
       this.streamOffset += end;
@@ -176,7 +180,7 @@ export class PacketDecoder {
    * after the frame once it is complete (and decoded into `out`), or -1 when all of `buf` was
    * taken. Error offsets are relative to the frame's first byte.
    */
-  private continueFrame(buf: Uint8Array, out: Packet[]): number {
+  private continueFrame(buf: Uint8Array, out: Packet[], frames: Uint8Array[] | undefined): number {
     let pos = 0;
     if (this.frame === undefined) {
       // Five bytes settle a fixed header one way or the other.
@@ -201,6 +205,7 @@ export class PacketDecoder {
     this.frame = undefined;
     this.filled = 0;
     out.push(decodeBody(frame, 0, this.header, frame.buffer, frame.byteOffset));
+    if (frames !== undefined) frames.push(frame.subarray(0, this.frameSize));
     return pos + need;
   }
 }

@@ -232,3 +232,21 @@ describe('PacketDecoder: a frame that trickles in costs about its size, not a li
     expect(kept).toBeLessThan(1 << 20);
   });
 });
+
+describe('frames for observers', () => {
+  it('push(chunk, frames) hands over each packet\'s whole frame, however the stream is cut', () => {
+    const stream = hexBytes('30 03 00 01 61 40 02 00 07 d0 00');
+    for (const size of [1, 2, 3, 5, stream.length]) {
+      const decoder = new PacketDecoder();
+      const frames: Uint8Array[] = [];
+      const packets = [];
+      for (let i = 0; i < stream.length; i += size) packets.push(...decoder.push(stream.subarray(i, i + size), frames));
+      expect(packets.map((p) => p.type)).toEqual(['publish', 'puback', 'pingresp']);
+      expect(frames.map((f) => Buffer.from(f).toString('hex')), `chunks of ${size}`).toEqual(['3003000161', '40020007', 'd000']);
+    }
+  });
+});
+
+function hexBytes(text: string): Uint8Array {
+  return Uint8Array.from(text.split(' ').map((b) => parseInt(b, 16)));
+}
