@@ -11,10 +11,10 @@
 // The declarations the package ships go to dist/types/: those the entry points' declarations
 // reach, and no others (tsc writes one for every module, internal ones too).
 //
-// The page of `aliot web` gets mqtt-explain.js in dist/web/page/: the explainer and the codec
-// bundled for the browser (below).
+// The page of `aliot web` goes to dist/web/page/: its hand-written files from src/web/page/ as
+// they are, and mqtt-explain.js, the explainer and the codec bundled for the browser (below).
 import { rolldown } from 'rolldown';
-import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -67,6 +67,7 @@ console.log(`dist/types: ${reached.size} declaration files, ${(declarationBytes 
 // fast paths and has portable ones), which are pointed at a small stand-in that a browser can run.
 const page = path('dist/web/page');
 rmSync(page, { recursive: true, force: true });
+cpSync(path('src/web/page'), page, { recursive: true });
 const browser = await rolldown({
   input: path('dist/cli/explain-page.js'),
   platform: 'browser',

@@ -15,6 +15,7 @@ import { EMULATOR, runEmulator } from './emulator.js';
 import { PUB, runPub } from './pub.js';
 import { SIGN, runSign } from './sign.js';
 import { SUB, runSub } from './sub.js';
+import { WEB, runWeb } from './web.js';
 
 export interface Command {
   readonly spec: CommandSpec;
@@ -28,6 +29,7 @@ export const COMMANDS: readonly Command[] = [
   { spec: PUB, run: runPub },
   { spec: SUB, run: runSub },
   { spec: EMULATOR, run: runEmulator },
+  { spec: WEB, run: runWeb },
 ];
 
 /** `src/cli/` and `dist/cli/` both sit two levels below the package root. */

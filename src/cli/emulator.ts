@@ -49,7 +49,7 @@ connection. A test and teaching fixture, not a broker: keep it on the loopback.`
 const LOOPBACK_CA = new URL('../../certs/loopback/ca.pem', import.meta.url);
 
 /** `PK:DN:SECRET` (or `PK:DN` and the secret from the environment); the secret is never quoted. */
-function parseDevice(text: string, index: number, io: Io): EmulatorDevice {
+export function parseDevice(text: string, index: number, io: Io): EmulatorDevice {
   const first = text.indexOf(':');
   const second = first < 0 ? -1 : text.indexOf(':', first + 1);
   const productKey = first < 0 ? '' : text.slice(0, first);
