@@ -126,7 +126,15 @@ describe('the session view', () => {
     expect(await button(/^5\. Ping/).getAttribute('title')).toBe('connect first');
     await step(page, /^1\. Connect/);
     expect(await button(/^3\. Post properties/).getAttribute('title')).toBe('subscribe first');
+    expect(await button(/^Run every step/).getAttribute('title')).toBe('it starts from the beginning: disconnect first');
     expect(await button(/^5\. Ping/).isEnabled()).toBe(true);
+    // A pause on the wire opens a gap that says how long it was.
+    await step(page, /^5\. Ping/);
+    await page.waitForTimeout(700);
+    await step(page, /^5\. Ping/);
+    const gap = page.locator('#timeline li.gap').last();
+    expect(await gap.textContent()).toMatch(/^\d+ ms with nothing on the wire$/);
+    expect(await gap.evaluate((li: any) => li.nextElementSibling.className)).toBe('step');
     await step(page, /^7\. Disconnect/);
   });
 
@@ -317,6 +325,21 @@ describe('the page as a whole', () => {
     expect(problems).toEqual([]);
     // The only error answers: the signing panel's, for the ProductKey with '&' typed in on purpose.
     expect(new Set(refused)).toEqual(new Set(['400 /api/sign']));
+  });
+
+  it('keeps its list bounded when left open for a long time', async () => {
+    const page = await openPage();
+    try {
+      for (let i = 0; i < 2100; i++) web.feed.record({ kind: 'note', level: 'info', text: `filler ${i}` });
+      await expect.poll(() => page.locator('#timeline li', { hasText: 'filler 2099' }).count(), { timeout: 20_000 }).toBe(1);
+      expect(await page.locator('#timeline > li').count()).toBe(2000);
+      expect(await page.locator('#history-note').textContent()).toMatch(/^The \d+ oldest items have left this view, which keeps the last 2000\.$/);
+      await page.getByRole('button', { name: 'Clear the view' }).click();
+      expect(await page.locator('#timeline > li').count()).toBe(0);
+      expect(await page.locator('#history-note').isHidden()).toBe(true);
+    } finally {
+      await page.close();
+    }
   });
 
   it('has readable contrast (WCAG AA, 4.5:1) for its text, and a name for every control', async () => {

@@ -80,6 +80,7 @@ function showState(next) {
     button.setAttribute('aria-busy', String(state.busy === step));
   }
   runAll.disabled = runningAll || state.busy !== undefined || state.device !== 'none';
+  runAll.title = runAll.disabled && state.device !== 'none' ? 'it starts from the beginning: disconnect first' : '';
 }
 
 async function runStep(step) {
@@ -124,7 +125,7 @@ $('#own-device-body').replaceChildren(
   h('pre', {}, info.commands.aliot),
   h('p', {}, 'With mosquitto_sub, using the credentials aliot sign makes (Client Identifier, User Name, Password):'),
   h('pre', {}, info.commands.mosquitto),
-  h('p', {}, `Then run step 4 on another device, or publish to its topics, and watch both sessions. Connecting as ${info.demoDevice.deviceName} while the demo device is connected makes the platform drop the older connection, as the real one does.`),
+  h('p', {}, `Its session is drawn beside the demo device's, each arrow marked with its connection number and device name. Connecting as ${info.demoDevice.deviceName} while the demo device is connected makes the stand-in drop the older connection, as the platform does.`),
 );
 
 const signing = createSigningPanel(

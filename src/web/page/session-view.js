@@ -7,6 +7,8 @@ import { bytes, duration, h } from './dom.js';
 
 /** A pause longer than this gets a gap of its own. */
 const GAP_MS = 250;
+/** Items the list keeps; older ones leave it, so that a page left open for days stays light. */
+const MAX_ITEMS = 2000;
 
 export function createSessionView({ timeline, historyNote, onSelect }) {
   let lastSeq = 0;
@@ -16,6 +18,7 @@ export function createSessionView({ timeline, historyNote, onSelect }) {
   /** The arrow buttons in order, for the keyboard. */
   let arrows = [];
   let selected;
+  let trimmed = 0;
 
   timeline.addEventListener('keydown', (event) => {
     const index = arrows.indexOf(document.activeElement);
@@ -42,7 +45,26 @@ export function createSessionView({ timeline, historyNote, onSelect }) {
     const since = lastT === undefined ? undefined : event.t - lastT;
     lastT = event.t;
     timeline.append(item(event, since));
+    trim();
     if (following) timeline.scrollTop = timeline.scrollHeight;
+  }
+
+  function trim() {
+    while (timeline.childElementCount > MAX_ITEMS) {
+      const first = timeline.firstElementChild;
+      const arrow = first.querySelector('button.arrow');
+      if (arrow !== null) {
+        arrows = arrows.filter((a) => a !== arrow);
+        if (selected === arrow) selected = undefined;
+        if (arrow.tabIndex === 0 && arrows.length > 0) arrows[0].tabIndex = 0;
+      }
+      first.remove();
+      trimmed++;
+    }
+    if (trimmed > 0) {
+      historyNote.hidden = false;
+      historyNote.textContent = `The ${trimmed} oldest items have left this view, which keeps the last ${MAX_ITEMS}.`;
+    }
   }
 
   function item(event, since) {
@@ -130,6 +152,7 @@ export function createSessionView({ timeline, historyNote, onSelect }) {
     timeline.replaceChildren();
     arrows = [];
     selected = undefined;
+    trimmed = 0;
     lastT = undefined;
     pending.clear();
     historyNote.hidden = true;
