@@ -37,8 +37,8 @@ afterAll(async () => {
   await web?.close();
 });
 
-async function openPage(width = 1400): Promise<Page> {
-  const page = await browser.newPage({ viewport: { width, height: 1000 } });
+async function openPage(width = 1400, height = 1000): Promise<Page> {
+  const page = await browser.newPage({ viewport: { width, height } });
   page.on('request', (request) => requests.push(request.url()));
   page.on('response', (response) => {
     if (response.status() >= 400) refused.push(`${response.status()} ${new URL(response.url()).pathname}`);
@@ -78,7 +78,8 @@ function rows(page: Page): Promise<string[][]> {
 describe('the session view', () => {
   let page: Page;
   beforeAll(async () => {
-    page = await openPage();
+    // Tall enough that the README's screenshot shows the lost PUBACK and the resend together.
+    page = await openPage(1400, 1300);
   });
   afterAll(() => page.close());
 
