@@ -444,6 +444,10 @@ try {
   console.log(`  bare TLS socket:            heap ${kib(idleRow.perBareHeap)} KiB, RSS ${kib(idleRow.perBareRss)} KiB`);
   console.log(`  connected MqttClient:       heap ${kib(idleRow.perClientHeap)} KiB, RSS ${kib(idleRow.perClientRss)} KiB`);
   console.log(`  client above bare socket:   heap ${kib(idleRow.perClientHeap - idleRow.perBareHeap)} KiB`);
+  if (vsDir !== undefined) {
+    const vsIdle = runChild('vs-idle', broker.port, ['--expose-gc']);
+    console.log(`  the --vs build's client:    heap ${kib(vsIdle.perClientHeap)} KiB, ${kib(vsIdle.perClientHeap - vsIdle.perBareHeap)} KiB above its bare socket`);
+  }
 
   const imp = importCost();
   console.log(

@@ -35,3 +35,20 @@ export {
   type PlatformConnectionOptions,
 } from './connection.js';
 export * from './alink/index.js';
+export { PlatformPayloadError, type PlatformPayloadErrorCode } from './wire/errors.js';
+export type { PlatformReply, PlatformRequest } from './wire/envelope.js';
+export type { DeviceIdentity } from './wire/identity.js';
+export { DIGEST_HEX_LENGTH, parseDigestMethod, type DigestMethod } from './wire/digest.js';
+export {
+  serviceTopic,
+  parseServiceTopic,
+  SERVICE_METHODS,
+  REGISTER_TOPIC,
+  REGNWL_TOPIC,
+  type ServiceTopicKind,
+  type ParsedServiceTopic,
+} from './service-topics.js';
+export * from './gateway/index.js';
+export * from './services/index.js';
+export * from './register/index.js';
+export * from './ota/index.js';

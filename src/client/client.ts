@@ -88,9 +88,10 @@ export class MqttClient extends EventEmitter<MqttClientEvents> {
     this.options = Object.freeze(resolved);
     const { clientId, keepalive, clean, username, will } = resolved;
     this.#session = new Session(resolved, { type: 'connect', clientId, keepalive, clean, username, password, will }, this);
+    // Shared functions, not closures: a gateway holds thousands of clients.
     const emitter = this as EventEmitter;
-    emitter.on('newListener', (event: string | symbol) => this.#observe(event, 1));
-    emitter.on('removeListener', (event: string | symbol) => this.#observe(event, 0));
+    emitter.on('newListener', listenerAdded);
+    emitter.on('removeListener', listenerRemoved);
     this.#observe(undefined, 0);
     const signal = resolved.signal;
     if (signal !== undefined) {
@@ -249,7 +250,11 @@ export class MqttClient extends EventEmitter<MqttClientEvents> {
     return `MqttClient { state: '${this.state}', clientId: ${JSON.stringify(o.clientId)}, server: '${o.socket.host}' port ${o.socket.port} over ${o.socket.transport.toUpperCase()}, inflight: ${this.inflightCount}, queued: ${this.queuedCount} }`;
   }
 
-  /** Keeps the session's wire tap in step with the listeners: nothing is spent when nobody observes. */
+  /** @internal Keeps the session's wire tap in step with the listeners: nothing is spent when nobody observes. */
+  static observe(client: MqttClient, event: string | symbol, adding: number): void {
+    client.#observe(event, adding);
+  }
+
   #observe(event: string | symbol | undefined, adding: number): void {
     if (event !== undefined && event !== 'packetsend' && event !== 'packetreceive') return;
     const observed = adding + this.listenerCount('packetsend') + this.listenerCount('packetreceive') > 0;
@@ -264,6 +269,14 @@ export class MqttClient extends EventEmitter<MqttClientEvents> {
     }
     this.#session.tap = tap;
   }
+}
+
+function listenerAdded(this: MqttClient, event: string | symbol): void {
+  MqttClient.observe(this, event, 1);
+}
+
+function listenerRemoved(this: MqttClient, event: string | symbol): void {
+  MqttClient.observe(this, event, 0);
 }
 
 /** The `NODE_DEBUG=aliot` line of a packet. */

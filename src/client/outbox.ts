@@ -82,18 +82,18 @@ export class Outbox {
   readonly #store: OutboxStore | undefined;
   readonly #byKey: Map<number, Outgoing> | undefined;
 
-  /** `damaged`: the store found damage when opening and skipped it (a message in it is lost). */
+  /** `owner.storeDamaged`: the store found damage when opening and skipped it (a message in it is lost). */
   constructor(
     private readonly options: ResolvedClientOptions,
     private readonly lifecycle: Lifecycle,
-    damaged: (error: Error) => void,
+    owner: { storeDamaged(error: Error): void },
   ) {
     this.#store = options.store;
     if (this.#store !== undefined) {
       this.#byKey = new Map();
       const stored = this.#store.open(storeId(options.clientId), {
         writeFailed: (keys, error) => this.#writeFailed(keys, error),
-        damaged: (error) => damaged(error),
+        damaged: (error) => owner.storeDamaged(error),
       });
       this.#restore(stored);
     }

@@ -73,9 +73,9 @@ export class Session implements ConnectionOwner, InboxHooks {
     this.clock = new RefClock(options.clock);
     if (options.reconnect !== false) this.#backoff = new Backoff(options.reconnect, options.random);
     // Damage found while opening a durable store is reported once the program can listen.
-    this.outbox = new Outbox(options, this.lifecycle, (error) => process.nextTick(() => this.#reportOrWarn(error)));
+    this.outbox = new Outbox(options, this.lifecycle, this);
     this.inbox = new Inbox(options.messageBuffer, this);
-    this.subscriptions = new Subscriptions(this.outbox, (error) => this.#report(error));
+    this.subscriptions = new Subscriptions(this.outbox, this);
   }
 
   get lastConnection(): ConnectionInfo {
@@ -418,6 +418,16 @@ export class Session implements ConnectionOwner, InboxHooks {
     const waiters = this.#connectWaiters;
     this.#connectWaiters = undefined;
     if (waiters !== undefined) for (const w of waiters) w.reject(error);
+  }
+
+  /** @internal What no caller waits for (a refused filter when restoring subscriptions). */
+  reportError(error: Error): void {
+    this.#report(error);
+  }
+
+  /** @internal The durable store found damage when opening: reported once the program can listen. */
+  storeDamaged(error: Error): void {
+    process.nextTick(() => this.#reportOrWarn(error));
   }
 
   /** Emits `error`, or warns when nobody listens: for news no promise carries. */

@@ -19,3 +19,15 @@ export {
   DeviceError,
   type DeviceErrorCode,
 } from './errors.js';
+export { registerDevice, RegistrationError, type RegisterDeviceOptions, type RegistrationErrorCode } from './register.js';
+export {
+  downloadFirmware,
+  OtaDownloadError,
+  partialPath,
+  discardPartial,
+  type FirmwareFile,
+  type DownloadFirmwareOptions,
+  type DownloadProgress,
+  type DownloadResult,
+  type OtaDownloadErrorCode,
+} from './ota-download.js';

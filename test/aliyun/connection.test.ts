@@ -187,3 +187,25 @@ describe('deviceConnectionOptions', () => {
     expect(error.message).toContain('cn-shanghai');
   });
 });
+
+describe('a secret pasted into the wrong field is never printed back', () => {
+  const secret = 'a1b2-Pasted-Device-Secret-9f8e7d';
+  it.each([
+    ['signMethod', { signMethod: secret }],
+    ['transport', { transport: secret }],
+    ['region', { region: secret }],
+    ['clean', { clean: secret }],
+    ['keepalive', { keepalive: secret }],
+  ] as const)('%s', (field, extra) => {
+    let message = '';
+    try {
+      deviceConnectionOptions({ productKey: 'a1B2c3D4e5F', deviceName: 'dev', deviceSecret: 's', ...(extra as unknown as Partial<DeviceOptions>) });
+    } catch (error) {
+      message = (error as Error).message;
+      expect((error as { field?: string }).field).toBe(field);
+    }
+    expect(message).not.toBe('');
+    expect(message).not.toContain(secret);
+    expect(message).not.toContain(secret.slice(0, 12));
+  });
+});

@@ -97,3 +97,17 @@ describe('aliot sign', () => {
     }
   });
 });
+
+describe('a secret pasted into the wrong flag', () => {
+  const secret = 'Pasted-Device-Secret-3c9d1e';
+  it.each([
+    ['--sign-method', ['--sign-method', secret]],
+    ['--transport', ['--transport', secret]],
+    ['--timestamp', ['--timestamp', secret]],
+  ])('%s: refused without printing the value back', async (_flag, flag) => {
+    const result = await run(['sign', '--product-key', 'pk', '--device-name', 'd', '--device-secret', 's', ...flag]);
+    expect(result.code).not.toBe(0);
+    expect(result.stderr).not.toBe('');
+    expect(result.stderr + result.stdout).not.toContain(secret);
+  });
+});
