@@ -7,6 +7,7 @@
  * startWeb serves the built page; `npm test` builds first.
  */
 import { mkdirSync, readFileSync } from 'node:fs';
+import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import { explain } from '../../src/cli/explain.js';
@@ -163,13 +164,23 @@ describe('the session view', () => {
     const late = await openPage();
     try {
       await expect.poll(() => late.locator('#timeline li.packet').count()).toBe(await page.locator('#timeline li.packet').count());
+      const disconnects = (p: Page) => p.getByRole('button', { name: /^Device to platform: DISCONNECT/ }).count();
+      const before = [await disconnects(page), await disconnects(late)];
       const device = await connectDevice({ ...WEB_GUEST_DEVICE, endpoint: { host: '::1', port: web.emulator.port }, ca: web.emulator.ca, reconnect: false });
       await device.client.ping();
+      // A message larger than the page keeps of a frame (16 KiB), from the cloud to the device.
+      await device.client.subscribe(device.topics.user('big'), { qos: 0 });
+      const received = new Promise((resolve) => device.client.once('message', resolve));
+      await web.emulator.publish(device.topics.user('big'), 'x'.repeat(20_000));
+      await received;
       await device.end();
-      for (const p of [page, late]) {
-        await expect.poll(() => p.getByRole('button', { name: /^Device to platform: DISCONNECT/ }).count()).toBeGreaterThan(1);
-        expect(await p.locator('#timeline li.packet .who', { hasText: 'sensor' }).count()).toBe(6);
+      for (const [i, p] of [page, late].entries()) {
+        await expect.poll(() => disconnects(p)).toBe(before[i]! + 1);
+        expect(await p.locator('#timeline li.packet .who', { hasText: 'sensor' }).count()).toBe(9);
       }
+      await late.getByRole('button', { name: /^Platform to device: PUBLISH · QoS 0 · \/a1DemoProd\/sensor\/user\/big · payload 20000 bytes/ }).click();
+      await expect.poll(() => late.locator('#dissection .truncated').textContent()).toMatch(/^The page keeps only the first 16384 bytes of a packet; this one has 20\d{3} bytes/);
+      expect(await late.locator('#dissection tr.problem').textContent()).toContain('Error truncated');
     } finally {
       await late.close();
     }
@@ -230,6 +241,23 @@ describe('the dissector', () => {
     await expect.poll(() => page.locator('#dissection tr.problem').textContent()).toContain('Error invalid-flags at byte 0');
     expect(await page.locator('#dissection tr.problem').textContent()).toContain('(MQTT-2.2.2-1)');
     expect(await page.locator('#dissection tr.field.bad td.offset').allTextContents()).toEqual(['0']);
+  });
+
+  it('lays out whatever bytes it is given without failing: reserved types, overlong lengths, random bytes', async () => {
+    const cases = ['00', 'f0 00', '10', '30 80 80 80 80', 'e0 01 00', '20 02 01 06', '82 02 00 00'];
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 1, maxLength: 40 }), (bytes) => void cases.push(Buffer.from(bytes).toString('hex').replace(/(..)(?!$)/g, '$1 '))),
+      { numRuns: 40, seed: 13 },
+    );
+    const before = problems.length;
+    for (const hex of cases) {
+      await paste(hex);
+      const expected = explain(parseHex(hex));
+      const verdict = expected.problem === undefined ? 'the decoder accepts it.' : `the decoder refuses it at byte ${expected.problem.offset}`;
+      await expect.poll(() => page.locator('#dissection-status').textContent()).toContain(verdict);
+      expect(await page.locator('#dissection table.fields').count(), hex).toBe(expected.packets.length);
+    }
+    expect(problems.slice(before)).toEqual([]);
   });
 
   it('says what is wrong with hex it cannot read, next to the box', async () => {

@@ -57,7 +57,7 @@ export function createDissector({ form, input, examples, error, status, output }
     const explanation = model.dissect(frame);
     const parts = [h('h3', { tabindex: '-1', class: 'dissection-title' }, title)];
     if (truncated !== undefined) {
-      parts.push(h('p', { class: 'truncated' }, `Only the first ${byteCount(frame.length)} of this ${byteCount(truncated)} packet were kept for the page, so its end shows as cut short.`));
+      parts.push(h('p', { class: 'truncated' }, `The page keeps only the first ${byteCount(frame.length)} of a packet; this one has ${byteCount(truncated)}, so its end shows as cut short.`));
     }
     for (const packet of explanation.packets) parts.push(...packetView(packet, frame, masked, explanation.byteLength));
     output.replaceChildren(...parts);
