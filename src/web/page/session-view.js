@@ -37,29 +37,55 @@ export function createSessionView({ timeline, historyNote, onSelect }) {
     arrows[index].scrollIntoView({ block: 'nearest' });
   }
 
+  /** Events not drawn yet: drawn together, a batch at a time, so a burst (the history) lays out once. */
+  let queue = [];
+  let scheduled = false;
+
   function add(event) {
     if (event.seq <= lastSeq) return; // seen already (a reconnect resends what the browser may have)
     lastSeq = event.seq;
+    queue.push(event);
+    // Bounded even where timers are held back (a hidden tab): older ones would be trimmed anyway.
+    if (queue.length > MAX_ITEMS) trimmed += queue.splice(0, queue.length - MAX_ITEMS).length;
+    if (!scheduled) {
+      scheduled = true;
+      setTimeout(flush, 0);
+    }
+  }
+
+  function flush() {
+    scheduled = false;
     const following = timeline.scrollTop + timeline.clientHeight >= timeline.scrollHeight - 40;
-    if (lastT !== undefined && event.t - lastT > GAP_MS) timeline.append(gap(event.t - lastT));
-    const since = lastT === undefined ? undefined : event.t - lastT;
-    lastT = event.t;
-    timeline.append(item(event, since));
+    const batch = document.createDocumentFragment();
+    for (const event of queue) {
+      if (lastT !== undefined && event.t - lastT > GAP_MS) batch.append(gap(event.t - lastT));
+      const since = lastT === undefined ? undefined : event.t - lastT;
+      lastT = event.t;
+      batch.append(item(event, since));
+    }
+    queue = [];
+    timeline.append(batch);
     trim();
     if (following) timeline.scrollTop = timeline.scrollHeight;
   }
 
   function trim() {
-    while (timeline.childElementCount > MAX_ITEMS) {
-      const first = timeline.firstElementChild;
-      const arrow = first.querySelector('button.arrow');
-      if (arrow !== null) {
-        arrows = arrows.filter((a) => a !== arrow);
-        if (selected === arrow) selected = undefined;
-        if (arrow.tabIndex === 0 && arrows.length > 0) arrows[0].tabIndex = 0;
+    const excess = timeline.childElementCount - MAX_ITEMS;
+    if (excess > 0) {
+      const gone = new Set();
+      for (let i = 0; i < excess; i++) {
+        const first = timeline.firstElementChild;
+        const arrow = first.querySelector('button.arrow');
+        if (arrow !== null) gone.add(arrow);
+        first.remove();
       }
-      first.remove();
-      trimmed++;
+      trimmed += excess;
+      if (gone.size > 0) {
+        const hadStop = arrows.some((a) => gone.has(a) && a.tabIndex === 0);
+        arrows = arrows.filter((a) => !gone.has(a));
+        if (selected !== undefined && gone.has(selected)) selected = undefined;
+        if (hadStop && arrows.length > 0) arrows[0].tabIndex = 0;
+      }
     }
     if (trimmed > 0) {
       historyNote.hidden = false;
@@ -149,6 +175,7 @@ export function createSessionView({ timeline, historyNote, onSelect }) {
   }
 
   function clear() {
+    queue = [];
     timeline.replaceChildren();
     arrows = [];
     selected = undefined;
