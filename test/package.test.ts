@@ -67,12 +67,12 @@ describe('npm pack', () => {
   // `npm run size` breaks these figures down; the README quotes them. The budget grows only with
   // a feature: 150/480 kB before the durable outbox store (about 12 kB packed with its types);
   // 165/540 kB before the platform's service formats, dynamic registration and the OTA download
-  // (about 33 kB packed with their types); 190/650 kB before `aliot web`, whose page (107 kB of
-  // HTML, CSS and JavaScript, half of it the explainer bundled for the browser) and server (36 kB
-  // in the CLI bundle) add 43 kB packed, 143 kB unpacked.
-  it('stays small for gateways with little room: under 235 kB packed, 795 kB unpacked', () => {
+  // (about 33 kB packed with their types); 190/650 kB before `aliot web`, whose page (111 kB of
+  // HTML, CSS and JavaScript, half of it the explainer bundled for the browser) and server (38 kB
+  // in the CLI bundle) add 45 kB packed, 149 kB unpacked.
+  it('stays small for gateways with little room: under 235 kB packed, 800 kB unpacked', () => {
     expect(packed.size).toBeLessThan(235_000);
-    expect(packed.unpackedSize).toBeLessThan(795_000);
+    expect(packed.unpackedSize).toBeLessThan(800_000);
   });
 
   it('builds the code it ships in a fresh clone, where there is no dist/ yet (prepack)', () => {

@@ -4,16 +4,15 @@
  * `mqtt-explain.js` (the page's entry point; nothing in Node imports this module). Nothing here
  * dissects; the page never decides by itself what a byte means or whether a frame is valid.
  *
- * This is the one module that knows the shape of the explainer's output. Today a problem carries
- * the decoder's whole `message`; the codec's errors are being given separate `detail` and
- * `statement` fields (branch `packet`), and when they land only {@link pageProblem} changes.
+ * This is the one module that knows the shape of the explainer's output (explain-model.ts): the
+ * page's shape is kept apart from it, so that a change there is met here alone.
  */
 import { explain } from './explain.js';
-import type { ExplainedPacket, ExplainProblem, Explanation } from './explain.js';
+import type { ExplainedPacket, ExplainProblem, Explanation } from './explain-model.js';
 import { parseHex } from './hex.js';
 import { UsageError } from './io.js';
 
-export type { ExplainField, ExplainPart } from './explain.js';
+export type { ExplainField, ExplainPart } from './explain-model.js';
 
 /** Why the decoder refused the bytes, as the page shows it. */
 export interface PageProblem {
@@ -72,15 +71,7 @@ export function dissect(bytes: Uint8Array): PageExplanation {
 /** What the CLI says about a redacted password, which names a flag the page does not have. */
 const CLI_PASSWORD_HINT = '; shown with --show-password';
 
-/** The statement id the decoder's message cites, e.g. `[MQTT-3.3.2-2]`. */
-const STATEMENT = /\[(MQTT-\d+(?:\.\d+)*-\d+)/;
-
 function pageProblem(problem: ExplainProblem | undefined): PageProblem | undefined {
   if (problem === undefined) return undefined;
-  return {
-    code: problem.code,
-    offset: problem.offset,
-    detail: problem.message,
-    statement: STATEMENT.exec(problem.message)?.[1],
-  };
+  return { code: problem.code, offset: problem.offset, detail: problem.detail, statement: problem.statement };
 }

@@ -60,7 +60,7 @@ export function checkPacket(packet: Packet, option: string): void {
     encodedLength(packet);
   } catch (error) {
     if (!(error instanceof MqttProtocolError)) throw error;
-    throw new UsageError(`${option}: ${error.message.slice(0, error.message.lastIndexOf(' ['))}`);
+    throw new UsageError(`${option}: ${error.detail}${error.statement === undefined ? '' : ` [${error.statement}]`}`);
   }
 }
 

@@ -14,7 +14,7 @@ import { EventEmitter } from 'node:events';
 import { debug } from '../shared/builtins.js';
 import { ConfigurationError } from '../shared/errors.js';
 import { describeValue } from '../shared/validate.js';
-import { describePacket } from './trace.js';
+import { describePacket } from '../packet/describe.js';
 import type { Packet, PublishPacket, Subscription } from '../packet/types.js';
 import type { PacketTap } from './connection.js';
 import { MqttClientError } from './errors.js';

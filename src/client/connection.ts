@@ -13,7 +13,7 @@
  *   read would otherwise make us queue PUBACKs without limit; not reading makes TCP hold it back.
  */
 import type { Duplex } from 'node:stream';
-import { DISCONNECT_FRAME, PINGREQ_FRAME, encode } from '../packet/codec.js';
+import { DISCONNECT_FRAME, PINGREQ_FRAME } from '../packet/codec.js';
 import { PacketDecoder } from '../packet/decoder.js';
 import { MqttProtocolError } from '../packet/errors.js';
 import type { ConnectPacket, Packet } from '../packet/types.js';
@@ -219,8 +219,10 @@ export class Connection implements KeepaliveHooks, WriterHooks {
       this.#head = Buffer.concat([head, chunk.subarray(0, HEAD_KEPT - head.length)]);
     }
     let packets: Packet[];
+    // Observed, the decoder also hands over each packet's frame: the bytes as they came.
+    const frames = this.owner.tap === undefined ? undefined : ([] as Uint8Array[]);
     try {
-      packets = this.#decoder.push(chunk);
+      packets = this.#decoder.push(chunk, frames);
     } catch (error) {
       this.close(toError(error)); // [MQTT-4.8.0-1]
       return;
@@ -228,10 +230,11 @@ export class Connection implements KeepaliveHooks, WriterHooks {
     const now = this.clock.now();
     this.keepalive.packetReceived(now);
     let listenerError: unknown;
-    for (const packet of packets) {
+    for (let i = 0; i < packets.length; i++) {
+      const packet = packets[i]!;
       if (this.#closed) break;
       const tap = this.owner.tap;
-      if (tap !== undefined) tap(false, packet, encode(packet));
+      if (tap !== undefined && frames !== undefined) tap(false, packet, frames[i]!);
       try {
         this.owner.handle(this, packet, now);
       } catch (error) {

@@ -219,8 +219,10 @@ export class Session implements ConnectionOwner, InboxHooks {
           // [MQTT-3.9.3-1]: one return code per filter, the automatic re-subscribe included.
           const error = new MqttProtocolError(
             'invalid-remaining-length',
-            `SUBACK carries ${packet.returnCodes.length} return codes for ${request.packet.subscriptions.length} filters [MQTT-3.9.3-1]`,
+            `SUBACK carries ${packet.returnCodes.length} return codes for ${request.packet.subscriptions.length} filters`,
             'suback',
+            undefined,
+            'MQTT-3.9.3-1',
           );
           request.reject(error);
           throw error;
@@ -247,7 +249,7 @@ export class Session implements ConnectionOwner, InboxHooks {
     if (sessionPresent && this.options.clean) {
       // [MQTT-3.2.2-1]: with Clean Session 1 the server must answer Session Present 0. Believing
       // it would skip restoring the subscriptions.
-      throw new MqttProtocolError('invalid-connack-flags', 'CONNACK says Session Present on a Clean Session connection [MQTT-3.2.2-1]', 'connack');
+      throw new MqttProtocolError('invalid-connack-flags', 'CONNACK says Session Present on a Clean Session connection', 'connack', undefined, 'MQTT-3.2.2-1');
     }
     conn.accept(now);
     this.#attempts = 1;
