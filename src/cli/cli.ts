@@ -16,6 +16,7 @@ import { EMULATOR_ISSUE, runIssue } from './issue.js';
 import { PUB, runPub } from './pub.js';
 import { SIGN, runSign } from './sign.js';
 import { SUB, runSub } from './sub.js';
+import { WEB, runWeb } from './web.js';
 
 export interface Command {
   readonly spec: CommandSpec;
@@ -31,6 +32,7 @@ export const COMMANDS: readonly Command[] = [
   { spec: PUB, run: runPub },
   { spec: SUB, run: runSub },
   { spec: EMULATOR, run: runEmulator, subcommands: [{ spec: EMULATOR_ISSUE, run: runIssue }] },
+  { spec: WEB, run: runWeb },
 ];
 
 /** `src/cli/` and `dist/cli/` both sit two levels below the package root. */

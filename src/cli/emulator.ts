@@ -63,7 +63,7 @@ const LOOPBACK_CA = new URL('../../certs/loopback/ca.pem', import.meta.url);
  * `PK:DN:SECRET` (or `PK:DN` and the secret from the environment, or with `x509` no secret at
  * all); the secret is never quoted.
  */
-function parseDevice(text: string, index: number, io: Io, x509: boolean): EmulatorDevice | EmulatorCertificateDevice {
+export function parseDevice(text: string, index: number, io: Io, x509: boolean): EmulatorDevice | EmulatorCertificateDevice {
   const first = text.indexOf(':');
   const second = first < 0 ? -1 : text.indexOf(':', first + 1);
   const productKey = first < 0 ? '' : text.slice(0, first);
