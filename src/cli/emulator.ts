@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { startEmulator } from '../emulator/emulator.js';
-import type { EmulatorDevice, EmulatorProduct } from '../emulator/types.js';
+import type { EmulatorCertificateDevice, EmulatorDevice, EmulatorProduct } from '../emulator/types.js';
 import { integerOption, parseArgs } from './args.js';
 import type { CommandSpec } from './args.js';
 import { EXIT, UsageError } from './io.js';
@@ -18,12 +18,22 @@ import { traceLine } from './trace.js';
 export const EMULATOR: CommandSpec = {
   name: 'emulator',
   summary: 'run the local platform stand-in for other tools to connect to',
-  usage: ['emulator --device PK:DN:SECRET [--device ...] [--product PK:SECRET ...] [--port N] [--host ADDRESS] [--tcp] [--trace] [--pem]'],
+  usage: [
+    'emulator --device PK:DN:SECRET [--device ...] [--product PK:SECRET ...] [--port N] [--host ADDRESS] [--tcp] [--trace] [--pem]',
+    'emulator --x509 --device PK:DN[:SECRET] [--device ...] [options]',
+    'emulator issue --device PK:DN [--out DIR]',
+  ],
   description: `Runs the local stand-in for the IoT Platform (docs/emulator.md): MQTT 3.1.1 over TLS on the IPv6
 loopback, checking CONNECT credentials, keepalive and QoS as the platform does and answering
 property posts. It prints its address and the CA certificate a client must trust, logs each
 device that connects, is refused or leaves, and runs until Ctrl-C or SIGTERM, then closes every
-connection. A test and teaching fixture, not a broker: keep it on the loopback.`,
+connection. A test and teaching fixture, not a broker: keep it on the loopback.
+
+With --x509 it also authenticates devices by certificate, as the platform's X.509 endpoint does:
+a device that presents a certificate the stand-in's throwaway device CA (certs/emulator) issued
+it is admitted as the device the certificate names, and told its identity on
+/ext/auth/identity/response; a --device given without a secret connects that way only. 'aliot
+emulator issue' issues a device its certificate and key.`,
   options: [
     {
       name: 'device',
@@ -31,7 +41,7 @@ connection. A test and teaching fixture, not a broker: keep it on the loopback.`
       multiple: true,
       secret: true,
       placeholder: 'PK:DN[:SECRET]',
-      help: `a device that may connect (the secret may hold ':'); without :SECRET, ${SECRET_ENV} is its secret; PK:DN: (empty secret) is registered, not activated: it registers with its product's secret`,
+      help: `a device that may connect (the secret may hold ':'); without :SECRET, ${SECRET_ENV} is its secret (with --x509 and neither, it authenticates by certificate only); PK:DN: (an empty secret) is registered, not activated: it registers with its product's secret`,
     },
     {
       name: 'product',
@@ -41,6 +51,7 @@ connection. A test and teaching fixture, not a broker: keep it on the loopback.`
       placeholder: 'PK:SECRET',
       help: 'a product open to dynamic registration, with its ProductSecret (aliot register)',
     },
+    { name: 'x509', type: 'boolean', help: "also authenticate devices by certificates the stand-in's device CA issued (see 'aliot emulator issue')" },
     { name: 'host', type: 'string', placeholder: 'ADDRESS', help: "the address to listen on (default ::1; 127.0.0.1 where there is no IPv6)" },
     { name: 'port', type: 'string', placeholder: 'N', help: 'the port (default 0: a free one, printed at start)' },
     { name: 'tcp', type: 'boolean', help: 'plain TCP instead of TLS (devices then sign with securemode=3)' },
@@ -49,7 +60,6 @@ connection. A test and teaching fixture, not a broker: keep it on the loopback.`
   ],
   examples: [
     `${SECRET_ENV}=lamp-secret aliot emulator --device a1Demo:lamp --port 8883 --trace`,
-    'aliot emulator --product a1Demo:product-secret --device a1Demo:meter-0042:',
     'aliot emulator --device a1Demo:lamp:lamp-secret --device a1Demo:fan:fan-secret',
   ],
 };
@@ -57,8 +67,11 @@ connection. A test and teaching fixture, not a broker: keep it on the loopback.`
 /** `src/cli/` and `dist/cli/` both sit two levels below the package root. */
 const LOOPBACK_CA = new URL('../../certs/loopback/ca.pem', import.meta.url);
 
-/** `PK:DN:SECRET` (or `PK:DN` and the secret from the environment); the secret is never quoted. */
-function parseDevice(text: string, index: number, io: Io): EmulatorDevice {
+/**
+ * `PK:DN:SECRET` (or `PK:DN` and the secret from the environment, or with `x509` no secret at
+ * all); the secret is never quoted.
+ */
+export function parseDevice(text: string, index: number, io: Io, x509: boolean): EmulatorDevice | EmulatorCertificateDevice {
   const first = text.indexOf(':');
   const second = first < 0 ? -1 : text.indexOf(':', first + 1);
   const productKey = first < 0 ? '' : text.slice(0, first);
@@ -68,8 +81,10 @@ function parseDevice(text: string, index: number, io: Io): EmulatorDevice {
     throw new UsageError(`--device number ${index + 1} is not PK:DN:SECRET`, `e.g. --device a1Demo:lamp:lamp-secret, or --device a1Demo:lamp with ${SECRET_ENV} set`);
   }
   // An explicit empty secret (`PK:DN:`) is a device registered in the console and not activated.
-  if (deviceSecret === undefined || (deviceSecret === '' && second < 0)) {
-    throw new UsageError(`--device ${productKey}:${deviceName} has no secret`, `add :SECRET, set ${SECRET_ENV}, or end it with ':' for a device that registers dynamically`);
+  if (deviceSecret === '' && second >= 0) return { productKey, deviceName, deviceSecret };
+  if (deviceSecret === undefined || deviceSecret === '') {
+    if (x509 && second < 0) return { productKey, deviceName };
+    throw new UsageError(`--device ${productKey}:${deviceName} has no secret`, `add :SECRET, or set ${SECRET_ENV}${x509 ? '' : ', or run with --x509 for a device that authenticates by certificate'}`);
   }
   return { productKey, deviceName, deviceSecret };
 }
@@ -87,12 +102,14 @@ function parseProduct(text: string, index: number): EmulatorProduct {
 
 export async function runEmulator(argv: readonly string[], io: Io): Promise<number> {
   const args = parseArgs(EMULATOR, argv);
-  const devices = args.strings('device').map((text, i) => parseDevice(text, i, io));
+  const x509 = args.flag('x509');
+  const devices = args.strings('device').map((text, i) => parseDevice(text, i, io, x509));
   const products = args.strings('product').map((text, i) => parseProduct(text, i));
   if (devices.length === 0 && products.length === 0) {
     throw new UsageError('no device: the stand-in refuses every CONNECT without one', 'give --device PK:DN:SECRET, or --product PK:SECRET for devices that register (repeatable)');
   }
   const tls = !args.flag('tcp');
+  if (x509 && !tls) throw new UsageError('--x509 needs TLS: devices present their certificates in the TLS handshake', 'leave out --tcp');
   const style = styleFor(io);
   const emulator = await startEmulator({
     devices,
@@ -100,9 +117,13 @@ export async function runEmulator(argv: readonly string[], io: Io): Promise<numb
     host: args.string('host') ?? '::1',
     port: integerOption(args, 'port', 0, 65535, 'emulator') ?? 0,
     tls,
+    x509,
   });
   const log = (text: string): void => io.stdout.write(`${text}\n`);
-  emulator.on('connect', (c) => log(`[${c.id}] ${c.deviceName} of ${c.productKey} connected (clientId ${c.clientId}, keepalive ${c.keepalive} s)`));
+  emulator.on('connect', (c) => {
+    const how = c.authentication === 'certificate' ? ', by certificate' : '';
+    log(`[${c.id}] ${c.deviceName} of ${c.productKey} connected (clientId ${c.clientId}, keepalive ${c.keepalive} s${how})`);
+  });
   emulator.on('refuse', (r) =>
     log(style.error(`[${r.connection.id}] refused${r.returnCode === undefined ? ' (closed, no CONNACK)' : ` with CONNACK ${r.returnCode}`}: ${r.reason}: ${r.message}`)),
   );
@@ -116,7 +137,7 @@ export async function runEmulator(argv: readonly string[], io: Io): Promise<numb
     });
   }
 
-  printBanner(io, emulator.url, emulator.host, emulator.port, tls, emulator.ca, devices, products, args.flag('pem'));
+  printBanner(io, emulator.url, emulator.host, emulator.port, tls, emulator.ca, devices, args.flag('pem'), x509, products);
   await new Promise<void>((resolve) => {
     if (io.signal.aborted) resolve();
     else io.signal.addEventListener('abort', () => resolve(), { once: true });
@@ -126,7 +147,18 @@ export async function runEmulator(argv: readonly string[], io: Io): Promise<numb
   return EXIT.ok;
 }
 
-function printBanner(io: Io, url: string, host: string, port: number, tls: boolean, ca: string, devices: readonly EmulatorDevice[], products: readonly EmulatorProduct[], pem: boolean): void {
+function printBanner(
+  io: Io,
+  url: string,
+  host: string,
+  port: number,
+  tls: boolean,
+  ca: string,
+  devices: ReadonlyArray<EmulatorDevice | EmulatorCertificateDevice>,
+  pem: boolean,
+  x509: boolean,
+  products: readonly EmulatorProduct[],
+): void {
   const style = styleFor(io);
   const lines = [style.bold(`aliot emulator: the local platform stand-in (a test fixture, not a broker)`), `listening on ${url}`];
   const caPath = tls ? loopbackCaPath(ca) : undefined;
@@ -136,15 +168,27 @@ function printBanner(io: Io, url: string, host: string, port: number, tls: boole
   } else {
     lines.push('plain TCP: devices sign with securemode=3 (aliot sign --transport tcp)');
   }
-  const listed = (d: EmulatorDevice): string => `${d.deviceName} of ${d.productKey}${d.deviceSecret === '' ? ' (not activated)' : ''}`;
+  const listed = (d: EmulatorDevice | EmulatorCertificateDevice): string =>
+    `${d.deviceName} of ${d.productKey}${d.deviceSecret === undefined ? ' (certificate only)' : d.deviceSecret === '' ? ' (not activated)' : ''}`;
   if (devices.length > 0) lines.push(`devices: ${devices.map(listed).join(', ')}`);
   if (products.length > 0) lines.push(`open to dynamic registration: ${products.map((p) => p.productKey).join(', ')}`);
   const endpoint = `${isIP(host) === 6 ? `[${host}]` : host}:${port}`;
   const cafile = tls ? ` --cafile ${caPath ?? 'ca.pem'}` : ' --tcp';
-  const d = devices.find((device) => device.deviceSecret !== '');
-  lines.push('');
-  if (d !== undefined) {
+  const d = devices[0];
+  if (x509 && d !== undefined) {
     lines.push(
+      "X.509 mode: devices may present a certificate the stand-in's device CA issued (certs/emulator/device-ca.pem)",
+      '',
+      'issue a device its certificate, then connect with it:',
+      `  aliot emulator issue --device ${d.productKey}:${d.deviceName} --out ./${d.deviceName}`,
+      `  aliot pub --cert ./${d.deviceName}/device.pem --key ./${d.deviceName}/device.key --endpoint '${endpoint}'${cafile} \\`,
+      `    -t /sys/${d.productKey}/${d.deviceName}/thing/event/property/post -q 1 \\`,
+      `    -m '{"id":"1","version":"1.0","params":{"LightSwitch":1},"method":"thing.event.property.post"}'`,
+    );
+  }
+  if (d !== undefined && d.deviceSecret !== undefined && d.deviceSecret !== '') {
+    lines.push(
+      '',
       `try, with the device's secret in ${SECRET_ENV}:`,
       `  aliot pub --product-key ${d.productKey} --device-name ${d.deviceName} --endpoint '${endpoint}'${cafile} \\`,
       `    -t /sys/${d.productKey}/${d.deviceName}/thing/event/property/post -q 1 \\`,

@@ -108,13 +108,14 @@ export async function runRegister(argv: readonly string[], io: Io): Promise<numb
   let via: string;
   try {
     if (mqtt) {
-      const endpoint = endpointOption(args, undefined, help);
+      const endpoint = endpointOption(args, undefined, help, 'product');
+      if (endpoint === 'x509') throw new UsageError("--endpoint x509 is for devices with certificates; registration goes to the product's MQTT endpoint", help);
       via = `over MQTT (authType=${noPreregistration ? 'regnwl' : 'register'})`;
       issued = await registerDeviceOverMqtt({ ...common, endpoint, authType: noPreregistration ? 'regnwl' : 'register' });
     } else {
       via = 'over HTTPS';
       const text = args.string('endpoint');
-      const target = text === undefined ? {} : endpointOption(args, undefined, help);
+      const target = text === undefined ? {} : endpointOption(args, undefined, help, 'product');
       if (typeof target === 'string') throw new UsageError(`over HTTPS --endpoint is HOST:PORT (the registration host); '${target}' is an MQTT endpoint: add --mqtt`, help);
       issued = await registerDevice({ ...common, ...target });
     }

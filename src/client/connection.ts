@@ -18,6 +18,8 @@ import { PacketDecoder } from '../packet/decoder.js';
 import { MqttProtocolError } from '../packet/errors.js';
 import type { ConnectPacket, Packet } from '../packet/types.js';
 import type { Clock } from '../shared/clock.js';
+import { afterHandshakeError } from '../transport/failures.js';
+import type { ResolvedTransportOptions } from '../transport/options.js';
 import { MqttClientError } from './errors.js';
 import { KeepaliveScheduler } from './keepalive.js';
 import type { KeepaliveHooks } from './keepalive.js';
@@ -50,6 +52,8 @@ export interface ConnectionSettings {
   readonly keepalive: number;
   readonly pingTimeout: number;
   readonly maxPacketSize: number;
+  /** The socket's options, to read a TLS alert that comes after the handshake. */
+  readonly socket: ResolvedTransportOptions;
 }
 
 /** A listener's exception on its way out of packet handling: not the server's fault. */
@@ -103,6 +107,11 @@ export class Connection implements KeepaliveHooks, WriterHooks {
 
   get closed(): boolean {
     return this.#closed;
+  }
+
+  /** The options this connection's socket was opened with. */
+  get transport(): ResolvedTransportOptions {
+    return this.settings.socket;
   }
 
   /** What the session tells the `close` event about this connection. */
@@ -360,7 +369,10 @@ function onSocketData(this: ConnectionSocket, chunk: Buffer): void {
 
 function onSocketError(this: ConnectionSocket, error: Error): void {
   const conn = this[CONNECTION]!;
-  conn.close(new SocketFailure(error));
+  // With TLS 1.3 a server's refusal of the client's certificate arrives here, on the first read
+  // after the handshake, before any CONNACK: the transport says what it means.
+  const refused = conn.accepted ? undefined : afterHandshakeError(error, conn.transport);
+  conn.close(new SocketFailure(refused ?? error));
 }
 
 function onSocketClose(this: ConnectionSocket): void {

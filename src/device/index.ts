@@ -5,6 +5,8 @@ export {
   type Device,
   type DeviceEvents,
   type ConnectDeviceOptions,
+  type ConnectCertificateDeviceOptions,
+  type DeviceHandleOptions,
   type DeviceClientOptions,
   type PostOptions,
   type EventPostOptions,
@@ -12,6 +14,7 @@ export {
   type AlinkRequestHandler,
   type RrpcHandler,
 } from './device.js';
+export type { CertificateDeviceOptions } from './identity.js';
 export {
   ALINK_REPLY_CODES,
   AlinkReplyError,

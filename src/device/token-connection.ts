@@ -11,6 +11,7 @@ import { withHiddenSecrets } from '../sign/redact.js';
 import { deviceConnectionOptions } from '../aliyun/connection.js';
 import type { DeviceOptions, PlatformConnectionOptions } from '../aliyun/connection.js';
 import { tokenConnectCredentials } from '../aliyun/register/mqtt.js';
+import type { SignIn } from './identity.js';
 
 /** A device's options with a token instead of a secret. */
 export type TokenDeviceOptions = Omit<DeviceOptions, 'deviceSecret'> & { readonly deviceToken: string };
@@ -39,4 +40,29 @@ export function tokenConnectionOptions(options: TokenDeviceOptions): PlatformCon
     ['password'],
     ['ca'],
   );
+}
+
+/** What {@link tokenSignIn} reads of `connectDevice`'s options. */
+export interface TokenSignInOptions extends TokenDeviceOptions {
+  readonly deviceSecret?: string | undefined;
+  readonly cert?: unknown;
+  readonly pfx?: unknown;
+}
+
+/**
+ * How a token device signs in, for `connectDevice`: its token connection, and its identity.
+ *
+ * @throws ConfigurationError for a token together with a secret or a certificate, and as
+ *   {@link tokenConnectionOptions} does.
+ */
+export function tokenSignIn(options: TokenSignInOptions): SignIn {
+  for (const field of ['deviceSecret', 'cert', 'pfx'] as const) {
+    if (options[field] !== undefined) {
+      throw new ConfigurationError(
+        field === 'deviceSecret' ? 'deviceToken' : field,
+        'a device signs in with its DeviceToken, its secret or its certificate: give one (a token comes from a registration without pre-registration)',
+      );
+    }
+  }
+  return { certificate: false, connection: tokenConnectionOptions(options), identity: { productKey: options.productKey, deviceName: options.deviceName } };
 }

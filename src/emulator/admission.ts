@@ -10,6 +10,8 @@ import { redactSecrets } from './echo.js';
 import { deviceKey } from './options.js';
 import type { ResolvedEmulatorOptions } from './options.js';
 import type { RefuseReason } from './types.js';
+import { admitByCertificate } from './x509/admission.js';
+import type { PresentedCertificate } from './x509/admission.js';
 
 /** The verdict on a CONNECT. */
 export type Admission =
@@ -18,6 +20,7 @@ export type Admission =
       readonly productKey: string;
       readonly deviceName: string;
       readonly clientId: string;
+      readonly authentication: 'secret' | 'certificate';
       /** A registration connection: what to send after CONNACK 0, before closing it. */
       readonly registration?: { readonly authType: 'register' | 'regnwl'; readonly topic: string; readonly payload: string } | undefined;
     }
@@ -37,18 +40,19 @@ export interface AdmissionCloud {
 
 /**
  * The platform's checks, in this order: an empty clientId (2), a will message (3), a
- * registration CONNECT (decided by the cloud, keepalive unchecked), the keepalive range (3), a
- * token CONNECT (decided by the cloud), then the credentials as `verifyCredentials` reads them,
- * with securemode held to this listener's transport.
+ * registration CONNECT (decided by the cloud, keepalive unchecked), the keepalive range (3),
+ * then who the device is: by the certificate it presented (X.509 mode), by a token (a device
+ * registered without pre-registration, decided by the cloud), or by the credentials as
+ * `verifyCredentials` reads them, with securemode held to this listener's transport.
  */
-export function admit(connect: ConnectPacket, options: ResolvedEmulatorOptions, cloud?: AdmissionCloud): Admission {
-  const verdict = admitByRule(connect, options, cloud);
+export function admit(connect: ConnectPacket, options: ResolvedEmulatorOptions, presented?: PresentedCertificate, cloud?: AdmissionCloud): Admission {
+  const verdict = admitByRule(connect, options, presented, cloud);
   if (verdict.ok) return verdict;
   // The verdict quotes the CONNECT's fields; a device that put a secret in the wrong one must not see it logged.
   return { ...verdict, message: redactSecrets(verdict.message, knownSecrets(connect, options, cloud)) };
 }
 
-function admitByRule(connect: ConnectPacket, options: ResolvedEmulatorOptions, cloud: AdmissionCloud | undefined): Admission {
+function admitByRule(connect: ConnectPacket, options: ResolvedEmulatorOptions, presented: PresentedCertificate | undefined, cloud: AdmissionCloud | undefined): Admission {
   if (connect.clientId === '') {
     return refuse(2, 'empty-client-id', 'the clientId is empty; the platform needs the device id and its |securemode=...| extension [MQTT-3.1.3-8]');
   }
@@ -62,6 +66,14 @@ function admitByRule(connect: ConnectPacket, options: ResolvedEmulatorOptions, c
   if (connect.keepalive < minKeepalive || connect.keepalive > maxKeepalive) {
     return refuse(3, 'keepalive-out-of-range', `keepalive ${connect.keepalive} s is outside the platform's ${minKeepalive}..${maxKeepalive} s`);
   }
+  if (presented !== undefined) {
+    const byCertificate = admitByCertificate(connect, presented, options);
+    return byCertificate.ok ? { ...byCertificate, authentication: 'certificate' } : byCertificate;
+  }
+  const certificateOnly = certificateOnlyDevice(connect, options);
+  if (certificateOnly !== undefined) {
+    return refuse(5, 'certificate-required', `device ${certificateOnly} has no secret: it authenticates by its certificate; connect with the one issueCertificate made`);
+  }
   const token = cloud?.token(connect, tls);
   if (token !== undefined) return token;
   const verdict = verifyCredentials(
@@ -70,7 +82,16 @@ function admitByRule(connect: ConnectPacket, options: ResolvedEmulatorOptions, c
     { transport: tls ? 'tls' : 'tcp' },
   );
   if (!verdict.ok) return refuse(connackCodeForVerifyFailure(verdict.reason), verdict.reason, verdict.message);
-  return { ok: true, productKey: verdict.productKey, deviceName: verdict.deviceName, clientId: verdict.clientId };
+  return { ok: true, productKey: verdict.productKey, deviceName: verdict.deviceName, clientId: verdict.clientId, authentication: 'secret' };
+}
+
+/** The registered device the user name names, when it has no secret (X.509 mode); as `lamp of a1Demo`. */
+function certificateOnlyDevice(connect: ConnectPacket, options: ResolvedEmulatorOptions): string | undefined {
+  if (options.x509 === undefined) return undefined;
+  const [deviceName, productKey, ...rest] = (connect.username ?? '').split('&');
+  if (deviceName === undefined || productKey === undefined || rest.length > 0) return undefined;
+  const device = options.devices.get(deviceKey(productKey, deviceName));
+  return device !== undefined && device.deviceSecret === undefined ? `${deviceName} of ${productKey}` : undefined;
 }
 
 /** The CONNECT's password, every registered device's secret, and the secrets the cloud holds. */

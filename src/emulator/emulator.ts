@@ -6,6 +6,8 @@
  */
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
+import { X509_IDENTITY_TOPIC } from '../aliyun/x509.js';
 import { ALINK_METHODS } from '../aliyun/alink/payload.js';
 import type { AlinkReply } from '../aliyun/alink/payload.js';
 import { encodedLength } from '../packet/codec.js';
@@ -29,7 +31,7 @@ import { parseServiceTopic } from '../aliyun/service-topics.js';
 import { boundMessage } from './echo.js';
 import { EmulatorError } from './errors.js';
 import { Listener } from './listener.js';
-import { resolveEmulatorOptions } from './options.js';
+import { deviceKey, resolveEmulatorOptions } from './options.js';
 import type { ResolvedEmulatorOptions } from './options.js';
 import { Presence } from './presence.js';
 import type { OnlineDevice } from './presence.js';
@@ -37,6 +39,9 @@ import { Router } from './router.js';
 import { Session } from './session.js';
 import type { SessionHost, SessionOutcome } from './session.js';
 import type { Emulator, EmulatorConnection, EmulatorEvents, EmulatorOptions, TracedConnection } from './types.js';
+import type { DeviceCertificate } from './x509/ca.js';
+import { presentedCertificate } from './x509/admission.js';
+import type { PresentedCertificate } from './x509/admission.js';
 
 /** How long `sendPropertySet`, `callService` and `rrpc` wait for the device by default. */
 export const DEFAULT_REPLY_TIMEOUT_MS = 10_000;
@@ -85,6 +90,8 @@ class LocalPlatform extends EventEmitter<EmulatorEvents> implements Emulator {
   readonly #config: ConfigService;
   readonly #services: readonly CloudService[];
   readonly #host: SessionHost;
+  /** X.509 mode: the certificate each connection's device presented in the handshake, if any. */
+  readonly #certificates = new WeakMap<Session, PresentedCertificate>();
   #listener: Listener | undefined;
   #closing: Promise<void> | undefined;
 
@@ -210,6 +217,15 @@ class LocalPlatform extends EventEmitter<EmulatorEvents> implements Emulator {
     return this.#config.push(productKey, deviceName, config, timeoutMs);
   }
 
+  issueCertificate(productKey: string, deviceName: string): DeviceCertificate {
+    const ca = this.#options.x509;
+    if (ca === undefined) throw new EmulatorError('x509-off', 'the emulator is not in X.509 mode: start it with x509: true to issue device certificates');
+    if (!this.#options.devices.has(deviceKey(productKey, deviceName))) {
+      throw new EmulatorError('not-registered', `device ${String(deviceName)} of product ${String(productKey)} is not registered: add it to devices first`);
+    }
+    return ca.issue({ productKey, deviceName });
+  }
+
   close(): Promise<void> {
     this.#closing ??= this.#shutdown();
     return this.#closing;
@@ -228,11 +244,15 @@ class LocalPlatform extends EventEmitter<EmulatorEvents> implements Emulator {
   }
 
   #accept(socket: Socket, connection: TracedConnection, deadline: number): void {
-    this.#sessions.add(new Session(connection, socket, this.#host, deadline));
+    const session = new Session(connection, socket, this.#host, deadline);
+    const ca = this.#options.x509;
+    const presented = ca === undefined ? undefined : presentedCertificate(socket as TLSSocket, ca);
+    if (presented !== undefined) this.#certificates.set(session, presented);
+    this.#sessions.add(session);
   }
 
   #admit(session: Session, connect: ConnectPacket): Admission {
-    const admission = admit(connect, this.#options, this.#cloudAdmission);
+    const admission = admit(connect, this.#options, this.#certificates.get(session), this.#cloudAdmission);
     if (!admission.ok) return admission;
     if (admission.registration !== undefined) {
       // A registration connection is nobody's session: it must not kick the device's own connection.
@@ -248,7 +268,13 @@ class LocalPlatform extends EventEmitter<EmulatorEvents> implements Emulator {
     const registration = this.#registering.get(session);
     if (registration === undefined) {
       this.#router.add(session);
-      this.emit('connect', session.device!);
+      const device = session.device!;
+      // As the platform does for a certificate device, on every connection: who it is, no subscription needed.
+      if (device.authentication === 'certificate') {
+        const identity = JSON.stringify({ productKey: device.productKey, deviceName: device.deviceName });
+        session.deliver(X509_IDENTITY_TOPIC, Buffer.from(identity, 'utf8'), 0);
+      }
+      this.emit('connect', device);
       return;
     }
     // The platform pushes the answer without a subscription, then closes the connection (C Link SDK

@@ -19,6 +19,7 @@ export type {
   EmulatorDevice,
   EmulatorProduct,
   RegisterEvent,
+  EmulatorCertificateDevice,
   EmulatorConnection,
   EmulatorEvents,
   TracedConnection,

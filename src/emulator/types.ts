@@ -10,6 +10,7 @@ import type { RefusedReturnCode } from '../aliyun/connack.js';
 import type { VerifyFailureReason } from '../sign/verify.js';
 import type { ConfigFile } from '../aliyun/services/config.js';
 import type { EmulatorShadow } from './cloud/shadow.js';
+import type { DeviceCertificate } from './x509/ca.js';
 
 /** A device the emulator knows, as registered in the IoT Platform console. */
 export interface EmulatorDevice {
@@ -34,11 +35,24 @@ export interface RegisterEvent {
   readonly authType: 'register' | 'regnwl' | 'https';
 }
 
+/**
+ * X.509 mode: a device with no secret, which authenticates by the certificate the stand-in issues
+ * it ({@link Emulator.issueCertificate}), as a device of an X.509 product on the platform does.
+ */
+export interface EmulatorCertificateDevice {
+  productKey: string;
+  deviceName: string;
+  deviceSecret?: undefined;
+}
+
 
 /** Options for {@link startEmulator}. */
 export interface EmulatorOptions {
-  /** The devices that may connect; any other triple is refused with CONNACK 5. */
-  devices: EmulatorDevice[];
+  /**
+   * The devices that may connect; any other triple is refused with CONNACK 5. In X.509 mode a
+   * device may have no secret: it then connects with its certificate only.
+   */
+  devices: Array<EmulatorDevice | EmulatorCertificateDevice>;
   /** Address to listen on. Default `'::1'`, the IPv6 loopback. */
   host?: string;
   /** Port; default 0 (the system picks a free one, read it back from `emulator.port`). */
@@ -58,6 +72,16 @@ export interface EmulatorOptions {
    * `connect-timeout`).
    */
   connectTimeout?: number;
+  /**
+   * X.509 device authentication, as on the platform's X.509 endpoint (needs TLS). `true` uses the
+   * stand-in's throwaway device CA in `certs/emulator` (public, test-only); an object, your own
+   * device CA's certificate and key in PEM. The listener then asks each device for a certificate:
+   * one this CA issued ({@link Emulator.issueCertificate}) admits the registered device it names,
+   * whatever the CONNECT's password, and the device is told who it is on
+   * `/ext/auth/identity/response` right after CONNACK. A device without a certificate signs in
+   * with its secret as usual. Default `false`.
+   */
+  x509?: boolean | { cert: string | Buffer; key: string | Buffer };
   /** Answer every property post with a `post_reply` (default `true`). */
   autoReplyPropertyPost?: boolean;
   /** Answer every event post (`thing/event/{identifier}/post`) with its `post_reply` (default `true`). */
@@ -93,6 +117,8 @@ export interface EmulatorConnection {
   /** Seconds, as the CONNECT asked. */
   readonly keepalive: number;
   readonly remoteAddress: string;
+  /** How the device authenticated: its secret signed the CONNECT, or (X.509 mode) its certificate. */
+  readonly authentication: 'secret' | 'certificate';
 }
 
 /** A network connection as a packet trace names it; the device fields appear once CONNECT is accepted. */
@@ -130,7 +156,15 @@ export type RefuseReason =
   /** `emulator.close()` was called before the CONNECT was answered. */
   | 'server-closed'
   /** A registration CONNECT the platform refuses: a product closed to dynamic registration, a device already activated, ... (CONNACK 5). */
-  | 'registration-refused';
+  | 'registration-refused'
+  /**
+   * X.509 mode: the device presented a certificate the device CA did not issue, or one that is
+   * expired, or one for a device that is not registered, or one for another device than the
+   * CONNECT's user name names (CONNACK 5).
+   */
+  | 'certificate-rejected'
+  /** X.509 mode: a device registered without a secret connected without its certificate (CONNACK 5). */
+  | 'certificate-required';
 
 /** The `refuse` event: a connection that never got CONNACK 0. Every connection ends with one `refuse` or one `disconnect`. */
 export interface RefuseEvent {
@@ -269,6 +303,13 @@ export interface Emulator extends EventEmitter<EmulatorEvents> {
    * product has no configuration file.
    */
   pushConfig(productKey: string, deviceName: string, config?: ConfigFile, timeoutMs?: number): Promise<AlinkReply>;
+  /**
+   * X.509 mode: issues a registered device a certificate and key (PEM) under the device CA, as
+   * the platform's console does for a device of an X.509 product. A device connecting with them
+   * is admitted as that device. Throws EmulatorError `x509-off` without X.509 mode and
+   * `not-registered` for a device not in `devices`.
+   */
+  issueCertificate(productKey: string, deviceName: string): DeviceCertificate;
   /** The accepted connections, oldest first. */
   connections(): EmulatorConnection[];
   /** Ends every connection and stops listening; resolves when all is closed. */

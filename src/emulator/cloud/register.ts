@@ -10,7 +10,8 @@
  *   MQTT) issues it a fresh DeviceSecret; asked again before the device first connects with it,
  *   the same one (a device that lost the answer can ask again); once the device has connected,
  *   it is activated and registration is refused.
- * - listed with a secret: activated; registration is refused.
+ * - listed with a secret, or with none in X.509 mode (a certificate device): activated;
+ *   registration is refused.
  * - not listed: only `regnwl` (registration without pre-registration) creates it, and issues a
  *   clientId and token; asking again issues new ones and revokes the old. At most
  *   {@link MAX_CREATED_DEVICES} devices per product are created this way.
@@ -41,7 +42,7 @@ import { PlatformPayloadError } from '../../aliyun/wire/errors.js';
 import { parseClientId } from '../../sign/extension.js';
 import type { ConnectPacket } from '../../packet/types.js';
 import { deviceKey } from '../options.js';
-import type { EmulatorDevice } from '../types.js';
+import type { EmulatorCertificateDevice, EmulatorDevice } from '../types.js';
 
 /** How many devices `regnwl` may create in one product: a bound on what a registration flood can make the stand-in keep. */
 export const MAX_CREATED_DEVICES = 10_000;
@@ -63,6 +64,8 @@ export type CloudAdmission =
       readonly productKey: string;
       readonly deviceName: string;
       readonly clientId: string;
+      /** Registration and token connections prove themselves with a secret (the ProductSecret's signature, the token). */
+      readonly authentication: 'secret';
       /** For a registration: what to send once CONNACK 0 is out, before the connection is closed. */
       readonly registration?: { readonly authType: 'register' | 'regnwl'; readonly topic: string; readonly payload: string };
     }
@@ -86,7 +89,7 @@ interface Token {
 
 /** @internal */
 export class Registrar {
-  readonly #devices: ReadonlyMap<string, EmulatorDevice>;
+  readonly #devices: ReadonlyMap<string, EmulatorDevice | EmulatorCertificateDevice>;
   readonly #products: ReadonlyMap<string, string>;
   /** Secrets issued to devices listed with none, by device key. */
   readonly #issued = new Map<string, string>();
@@ -96,7 +99,7 @@ export class Registrar {
   readonly #tokens = new Map<string, Token>();
   readonly #created = new Map<string, number>();
 
-  constructor(devices: ReadonlyMap<string, EmulatorDevice>, products: ReadonlyMap<string, string>) {
+  constructor(devices: ReadonlyMap<string, EmulatorDevice | EmulatorCertificateDevice>, products: ReadonlyMap<string, string>) {
     this.#devices = devices;
     this.#products = products;
   }
@@ -174,12 +177,12 @@ export class Registrar {
       const outcome = this.#register(productKey, deviceName);
       if (!outcome.ok) return refuse(5, outcome.httpCode === REGISTRATION_CODES.deviceNotFound ? 'unknown-device' : 'registration-refused', outcome.message);
       const payload = buildRegisterAnswerMessage({ productKey, deviceName, deviceSecret: outcome.deviceSecret });
-      return { ok: true, productKey, deviceName, clientId: bare, registration: { authType: 'register', topic: REGISTER_TOPIC, payload } };
+      return { ok: true, productKey, deviceName, clientId: bare, authentication: 'secret', registration: { authType: 'register', topic: REGISTER_TOPIC, payload } };
     }
     const outcome = this.#registerWithoutPreregistration(productKey, deviceName);
     if (!outcome.ok) return refuse(5, 'registration-refused', outcome.message);
     const payload = buildRegnwlAnswerMessage({ productKey, deviceName, ...outcome.token });
-    return { ok: true, productKey, deviceName, clientId: bare, registration: { authType: 'regnwl', topic: REGNWL_TOPIC, payload } };
+    return { ok: true, productKey, deviceName, clientId: bare, authentication: 'secret', registration: { authType: 'regnwl', topic: REGNWL_TOPIC, payload } };
   }
 
   /**
@@ -201,7 +204,7 @@ export class Registrar {
     if (parsed.clientId !== token.clientId || presented.length !== expected.length || !nodeCrypto().timingSafeEqual(presented, expected)) {
       return refuse(4, 'bad-signature', `the clientId and password are not the ones the last registration of ${deviceName} issued`);
     }
-    return { ok: true, productKey, deviceName, clientId: parsed.clientId };
+    return { ok: true, productKey, deviceName, clientId: parsed.clientId, authentication: 'secret' };
   }
 
   #register(productKey: string, deviceName: string): { ok: true; deviceSecret: string } | { ok: false; httpCode: number; message: string } {
