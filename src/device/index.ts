@@ -39,6 +39,7 @@ export { type ServiceRequestOptions } from './service-link.js';
 export { syncTime, type SyncTimeOptions, type TimeSync } from './ntp.js';
 export { updateTags, deleteTags } from './tags.js';
 export { getConfig, onConfigPush, type ConfigPushHandler } from './config.js';
+export { fetchConfigFile, ConfigFileError, type ConfigFileErrorCode, type FetchConfigFileOptions } from './config-file.js';
 export {
   openShadow,
   ShadowReplyError,
