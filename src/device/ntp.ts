@@ -145,7 +145,14 @@ function responseArrived(link: ServiceLink, state: NtpState, payload: Uint8Array
   const key = String(response.deviceSendTime);
   const waiting = state.inflight.get(key);
   if (waiting === undefined) return; // late, or another request's: nothing waits for it
-  state.waiting.settle(key, state.responseTopic, { response, receivedAt: readClock(waiting.now) });
+  let receivedAt: number;
+  try {
+    receivedAt = readClock(waiting.now);
+  } catch (error) {
+    state.waiting.reject(key, error as Error);
+    return;
+  }
+  state.waiting.settle(key, state.responseTopic, { response, receivedAt });
 }
 
 /** The `deviceSendTime` an unreadable answer still echoes, as the key its request waits under. */
