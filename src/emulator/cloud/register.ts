@@ -80,6 +80,8 @@ export type RegistrationRefusal = 'malformed-extension' | 'securemode-mismatch' 
 export interface FormAnswer {
   readonly status: number;
   readonly body: string;
+  /** The device that got its secret, when one did. */
+  readonly registered?: { readonly productKey: string; readonly deviceName: string } | undefined;
 }
 
 interface Token {
@@ -143,7 +145,8 @@ export class Registrar {
     if (!verifyRegistrationSign(form, productSecret)) return refusal(REGISTRATION_CODES.authError, 'request auth error: the sign is not the ProductSecret\'s signature of deviceName, productKey and random');
     const outcome = this.#register(form.productKey, form.deviceName);
     if (!outcome.ok) return refusal(outcome.httpCode, outcome.message);
-    return { status: 200, body: buildRegisterAnswer({ credentials: { productKey: form.productKey, deviceName: form.deviceName, deviceSecret: outcome.deviceSecret } }) };
+    const { productKey, deviceName } = form;
+    return { status: 200, body: buildRegisterAnswer({ credentials: { productKey, deviceName, deviceSecret: outcome.deviceSecret } }), registered: { productKey, deviceName } };
   }
 
   /**
