@@ -18,6 +18,7 @@ import { refTimer } from '../shared/clock.js';
 import type { Clock } from '../shared/clock.js';
 import { MqttProtocolError } from '../packet/errors.js';
 import type { ConnectPacket, Packet, PublishPacket, QoS, SubackPacket, Subscription } from '../packet/types.js';
+import { StoreError } from '../store/errors.js';
 import { TransportError } from '../transport/errors.js';
 import { Backoff } from './backoff.js';
 import { Connection, ListenerFailure, SocketFailure } from './connection.js';
@@ -52,6 +53,7 @@ export interface SessionEvents {
   reconnect: [attempt: number, delay: number];
   error: [error: Error];
   end: [];
+  restored: [acknowledged: number, refused: number];
   packetsend: [packet: Packet, frame: Uint8Array];
   packetreceive: [packet: Packet, frame: Uint8Array];
 }
@@ -122,8 +124,18 @@ export class Session implements ConnectionOwner, InboxHooks {
     this.#connect = connect;
     this.clock = new RefClock(options.clock);
     if (options.reconnect !== false) this.#backoff = new Backoff(options.reconnect, options.random);
-    // Damage found while opening a durable store is reported once the program can listen.
-    this.outbox = new Outbox(options, this.lifecycle, (error) => process.nextTick(() => this.#reportOrWarn(error)));
+    this.outbox = new Outbox(options, this.lifecycle, {
+      // Found while opening a durable store, in the constructor: reported once the program can listen.
+      damaged: (error) => process.nextTick(() => this.#reportOrWarn(error)),
+      lost: (error) => this.#reportOrWarn(error),
+      restored: (acknowledged, refused) => {
+        try {
+          this.events.emit('restored', acknowledged, refused);
+        } catch (error) {
+          this.listenerThrew(error);
+        }
+      },
+    });
     this.inbox = new Inbox(options.messageBuffer, this);
   }
 
@@ -431,7 +443,7 @@ export class Session implements ConnectionOwner, InboxHooks {
     if (this.#backoff === undefined) {
       this.lifecycle.move('give-up');
       this.#rejectConnectWaiters(error);
-      this.outbox.rejectAll(error); // nothing is held that the client will not try to send
+      this.outbox.giveUp(error); // nothing is held that the client will not try to send
       return;
     }
     this.lifecycle.move('retry-later');
@@ -499,7 +511,7 @@ export class Session implements ConnectionOwner, InboxHooks {
   /** Emits `error`, or warns when nobody listens: for news no promise carries. */
   #reportOrWarn(error: Error): void {
     if (this.events.listenerCount('error') > 0) this.events.emit('error', error);
-    else process.emitWarning(error.message, { code: 'ALIOT_STORE_DAMAGE' });
+    else process.emitWarning(error.message, { code: error instanceof StoreError && error.code === 'store-corrupt' ? 'ALIOT_STORE_DAMAGE' : 'ALIOT_STORE_LOST' });
   }
 
   /** Emits `error` when someone listens; the same error also settles the promises concerned. */
