@@ -89,12 +89,15 @@ export interface Child {
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-/** `node child.mjs ...args` (optionally through `sh -c` with a prefix such as `ulimit -f 64;`). */
-export function spawnChild(args: readonly string[], shellPrefix?: string): Child {
-  const quoted = [process.execPath, CHILD, ...args].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
+/**
+ * `node child.mjs ...args` (optionally through `sh -c` with a prefix such as `ulimit -f 64;`), or
+ * another `script` that prints lines the same way.
+ */
+export function spawnChild(args: readonly string[], shellPrefix?: string, script: string = CHILD): Child {
+  const quoted = [process.execPath, script, ...args].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
   const child =
     shellPrefix === undefined
-      ? spawn(process.execPath, [CHILD, ...args], { stdio: ['pipe', 'pipe', 'pipe'] })
+      ? spawn(process.execPath, [script, ...args], { stdio: ['pipe', 'pipe', 'pipe'] })
       : spawn('sh', ['-c', `${shellPrefix} exec ${quoted}`], { stdio: ['pipe', 'pipe', 'pipe'] });
   const lines: string[] = [];
   const waiters: Array<{ test: (line: string) => boolean; resolve: (line: string) => void }> = [];
