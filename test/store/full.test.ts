@@ -6,12 +6,11 @@
  */
 import { execFileSync } from 'node:child_process';
 import { createRequire } from 'node:module';
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { StoreError } from '../../src/store/index.js';
-import { message, openStore, spawnChild, storeFile, tempDir, tick } from './support.js';
+import { message, mountTmpfs, openStore, spawnChild, storeFile, tempDir, tick } from './support.js';
 
 const fs = createRequire(import.meta.url)('node:fs') as typeof import('node:fs');
 const sized = (n: number, bytes: number) => ({ topic: `full/${n}`, payload: Buffer.alloc(bytes, n & 0xff), retain: false, packetId: undefined });
@@ -100,21 +99,7 @@ describe('a file size limit (ulimit -f: the kernel refuses writes with EFBIG)', 
   });
 });
 
-/** A 512 KiB tmpfs mounted at a fresh directory, where this process may mount (root); else undefined. */
-function mountTmpfs(): string | undefined {
-  if (process.getuid?.() !== 0) return undefined;
-  // Not tempDir(): that one is removed after each test, and a mount point cannot be.
-  const dir = mkdtempSync(join(tmpdir(), 'aliot-store-tmpfs-'));
-  try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=512k', 'tmpfs', dir], { stdio: 'ignore' });
-    return dir;
-  } catch {
-    rmSync(dir, { recursive: true });
-    return undefined;
-  }
-}
-
-const tmpfs = mountTmpfs();
+const tmpfs = mountTmpfs('512k');
 
 describe.runIf(tmpfs !== undefined)('a full disk (a 512 KiB tmpfs: ENOSPC)', () => {
   const dir = tmpfs!;
