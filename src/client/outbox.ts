@@ -55,6 +55,8 @@ export interface OutboxHooks {
   damaged(error: Error): void;
   /** A stored message failed with no caller waiting for it, or a write failed at `end()`. */
   lost(error: Error): void;
+  /** A message no caller waits for was refused; the session reports that on 'error' itself. */
+  refusedUnheard(error: Error): void;
   /** Every restored message is settled (the `restored` event). */
   restored(acknowledged: number, refused: number): void;
 }
@@ -106,7 +108,9 @@ export class Outbox {
   ) {
     if (options.store !== undefined) {
       this.#durable = new StoreLink(options.store, options.clientId, {
-        ...hooks,
+        damaged: (error) => hooks.damaged(error),
+        lost: (error) => hooks.lost(error),
+        restored: (acknowledged, refused) => hooks.restored(acknowledged, refused),
         writeFailed: (keys, error) => this.#writeFailed(keys, error),
       });
       this.#restore(this.#durable.left);
@@ -427,6 +431,9 @@ export class Outbox {
         `${o.packet.payload.length} bytes, packet id ${packetId}), and again each time it was sent alone: it refuses it, ` +
         'often for its size (a server-side maximum packet size; see maxOutgoingPacketSize) or its topic. It was dropped; the others go on',
     );
+    // The session reports it on 'error'; with nobody listening there, a restored message's
+    // refusal would be news nobody hears (no promise carries it).
+    if (this.#durable?.adopted(o)) this.hooks.refusedUnheard(error);
     o.reject(error);
     return error;
   }

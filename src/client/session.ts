@@ -30,7 +30,7 @@ import type { InboxHooks } from './inbox.js';
 import type { MqttMessage } from './messages.js';
 import { Lifecycle } from './lifecycle.js';
 import { Outbox } from './outbox.js';
-import type { UnacknowledgedMessage } from './outbox.js';
+import type { OutboxHooks, UnacknowledgedMessage } from './outbox.js';
 import type { ResolvedClientOptions } from './options.js';
 
 /** What a successful connection reports. */
@@ -94,7 +94,7 @@ class RefClock implements Clock {
   }
 }
 
-export class Session implements ConnectionOwner, InboxHooks {
+export class Session implements ConnectionOwner, InboxHooks, OutboxHooks {
   readonly lifecycle = new Lifecycle();
   readonly outbox: Outbox;
   readonly inbox: Inbox;
@@ -124,18 +124,7 @@ export class Session implements ConnectionOwner, InboxHooks {
     this.#connect = connect;
     this.clock = new RefClock(options.clock);
     if (options.reconnect !== false) this.#backoff = new Backoff(options.reconnect, options.random);
-    this.outbox = new Outbox(options, this.lifecycle, {
-      // Found while opening a durable store, in the constructor: reported once the program can listen.
-      damaged: (error) => process.nextTick(() => this.#reportOrWarn(error)),
-      lost: (error) => this.#reportOrWarn(error),
-      restored: (acknowledged, refused) => {
-        try {
-          this.events.emit('restored', acknowledged, refused);
-        } catch (error) {
-          this.listenerThrew(error);
-        }
-      },
-    });
+    this.outbox = new Outbox(options, this.lifecycle, this);
     this.inbox = new Inbox(options.messageBuffer, this);
   }
 
@@ -371,6 +360,30 @@ export class Session implements ConnectionOwner, InboxHooks {
   /** @internal */
   drained(): void {
     this.outbox.pump();
+  }
+
+  /** @internal The outbox's hook: opening the durable store (in the constructor) found damage. */
+  damaged(error: Error): void {
+    process.nextTick(() => this.#reportOrWarn(error)); // once the program can listen
+  }
+
+  /** @internal The outbox's hook: a stored message no caller waits for failed. */
+  lost(error: Error): void {
+    this.#reportOrWarn(error);
+  }
+
+  /** @internal The outbox's hook: `closed` reports the refusal on 'error'; warn if nobody listens. */
+  refusedUnheard(error: Error): void {
+    if (this.events.listenerCount('error') === 0) process.emitWarning(error.message, { code: 'ALIOT_STORE_LOST' });
+  }
+
+  /** @internal The outbox's hook: every restored message is settled. */
+  restored(acknowledged: number, refused: number): void {
+    try {
+      this.events.emit('restored', acknowledged, refused);
+    } catch (error) {
+      this.listenerThrew(error);
+    }
   }
 
   /** @internal A 'message' or 'connect' listener threw: hand it back the way EventEmitter would. */

@@ -262,6 +262,34 @@ describe('what a previous process left', () => {
     expect(store.live.size).toBe(0);
   });
 
+  it('with nobody listening on error, a restored message refused or impossible to send is a process warning', async () => {
+    const store = new RecordingStore([entry(1, 'old/+/bad'), entry(2, 'old/poison', 7)]);
+    const s = session({ store, clean: false, reconnect: { initialDelay: 10, maxDelay: 10 } });
+    s.client.removeAllListeners('error');
+    const warnings: Error[] = [];
+    const onWarning = (warning: Error): void => void warnings.push(warning);
+    process.on('warning', onWarning);
+    try {
+      let connection = await connect(s, { ...CONNACK_OK, sessionPresent: true });
+      s.server.autoConnack({ ...CONNACK_OK, sessionPresent: true });
+      for (let i = 0; i < 3; i++) {
+        await connection.next('publish');
+        connection.close();
+        await connection.closed;
+        await elapse(s.clock, 50);
+        connection = s.server.current!;
+      }
+      await settle();
+      expect(warnings.map((w) => [(w as { code?: string }).code, w.message.slice(0, 40)])).toEqual([
+        ['ALIOT_STORE_LOST', expect.stringContaining('topic') as unknown as string],
+        ['ALIOT_STORE_LOST', 'the server closed the connection right a'],
+      ]);
+      expect(s.client.restoredCount).toBe(0);
+    } finally {
+      process.off('warning', onWarning);
+    }
+  });
+
   it('restored queued messages count against maxQueuedBytes and offlineQueueSize like any queued message', async () => {
     const store = new RecordingStore([entry(1, 'old/a'), entry(2, 'old/b')]);
     const s = session({ store, clean: false, offlineQueueSize: 2 });
