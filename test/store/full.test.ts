@@ -137,6 +137,43 @@ describe.runIf(tmpfs !== undefined)('a full disk (a 512 KiB tmpfs: ENOSPC)', () 
     expect(again.entries.map((e) => [e.key, e.packetId])).toEqual([...stored.map((key, i) => [key, i === 0 ? 1 : undefined]), [later, undefined]]);
     await again.store.close();
   });
+
+  it('a disk the store filled itself: once everything is acknowledged (acknowledgements that cannot be written either), the file is cut back in place and new messages are stored again', async () => {
+    const { store, failed } = openStore(dir, {}, 'self-filled');
+    const stored: number[] = [];
+    // Fill the disk with stored messages until a tick's write fails, then fill what is left.
+    for (let n = 0; failed.length === 0 && n < 1000; n++) {
+      const batch = [0, 1, 2, 3].map((i) => store.add(sized(4 * n + i, 3000)));
+      await tick();
+      if (failed.length === 0) stored.push(...batch);
+    }
+    expect(failed).toHaveLength(1);
+    const filler = join(dir, 'filler-2');
+    const fd = fs.openSync(filler, 'w');
+    try {
+      for (;;) fs.writeSync(fd, Buffer.alloc(512));
+    } catch (error) {
+      expect((error as NodeJS.ErrnoException).code).toBe('ENOSPC');
+    }
+    fs.closeSync(fd);
+    expect(() => store.add(sized(9999, 3000))).toThrow(expect.objectContaining({ code: 'store-full' }));
+
+    // Every stored message is acknowledged in one tick, with two new ones: nothing in the file
+    // matters any more, and no new file (a compaction) fits.
+    for (const key of stored) store.acknowledged(key);
+    const fresh = [store.add(sized(10_001, 100)), store.add(sized(10_002, 100))];
+    await tick();
+    expect(failed).toHaveLength(1);
+    expect(store.stats()).toMatchObject({ failure: undefined, messages: 2, compactions: 0 });
+    const later = store.add(sized(10_003, 100));
+    await tick();
+    await store.close();
+    const again = openStore(dir, {}, 'self-filled');
+    expect(again.entries.map((e) => e.key)).toEqual([...fresh, later]);
+    expect(again.damaged).toEqual([]);
+    await again.store.close();
+    rmSync(filler);
+  });
 });
 
 describe('other I/O errors (injected: EIO from write and from fdatasync)', () => {
