@@ -14,6 +14,7 @@ import { isIP } from '../shared/builtins.js';
 import { ConfigurationError } from '../shared/errors.js';
 import { admit } from './admission.js';
 import type { Admission } from './admission.js';
+import { GatewayCloud } from './cloud/gateway.js';
 import { Rrpc } from './cloud/rrpc.js';
 import { checkTimeout, CLOUD_QOS } from './cloud/service.js';
 import type { CloudContext, CloudService } from './cloud/service.js';
@@ -24,11 +25,12 @@ import { Listener } from './listener.js';
 import { resolveEmulatorOptions } from './options.js';
 import type { ResolvedEmulatorOptions } from './options.js';
 import { Presence } from './presence.js';
+import { DeviceRegistry } from './registry.js';
 import type { OnlineDevice } from './presence.js';
 import { Router } from './router.js';
 import { Session } from './session.js';
 import type { SessionHost, SessionOutcome } from './session.js';
-import type { Emulator, EmulatorConnection, EmulatorEvents, EmulatorOptions, TracedConnection } from './types.js';
+import type { Emulator, EmulatorConnection, EmulatorEvents, EmulatorGateway, EmulatorOptions, SubDeviceEvent, TracedConnection } from './types.js';
 
 /** How long `sendPropertySet`, `callService` and `rrpc` wait for the device by default. */
 export const DEFAULT_REPLY_TIMEOUT_MS = 10_000;
@@ -64,10 +66,12 @@ class LocalPlatform extends EventEmitter<EmulatorEvents> implements Emulator {
   readonly #options: ResolvedEmulatorOptions;
   /** Every connection that has a session, accepted or not yet. */
   readonly #sessions = new Set<Session>();
-  readonly #presence = new Presence();
+  readonly #presence = new Presence((subDevice) => this.#gateway.displaced(subDevice));
   readonly #router = new Router();
+  readonly #registry: DeviceRegistry;
   readonly #thing: ThingModel;
   readonly #rrpc: Rrpc;
+  readonly #gateway: GatewayCloud;
   readonly #services: readonly CloudService[];
   readonly #host: SessionHost;
   #listener: Listener | undefined;
@@ -77,9 +81,13 @@ class LocalPlatform extends EventEmitter<EmulatorEvents> implements Emulator {
     super();
     this.#options = options;
     this.ca = options.tls?.ca ?? '';
+    this.#registry = new DeviceRegistry(options.devices.values());
     const cloud: CloudContext = {
       clock: options.clock,
-      send: (topic, payload) => this.#router.route(topic, typeof payload === 'string' ? Buffer.from(payload, 'utf8') : payload, CLOUD_QOS),
+      send: (topic, payload, qos) => {
+        const bytes = typeof payload === 'string' ? Buffer.from(payload, 'utf8') : payload;
+        this.#router.route(topic, bytes, qos ?? (this.#gateway.isSubDeviceTopic(topic) ? 0 : CLOUD_QOS));
+      },
       target: (productKey, deviceName, timeoutMs) => {
         this.#checkRunning();
         checkTimeout(timeoutMs);
@@ -88,7 +96,9 @@ class LocalPlatform extends EventEmitter<EmulatorEvents> implements Emulator {
     };
     this.#thing = new ThingModel(cloud, options);
     this.#rrpc = new Rrpc(cloud);
-    this.#services = [this.#thing, this.#rrpc];
+    const gatewayHost = { presence: this.#presence, registry: this.#registry, subDevice: (event: SubDeviceEvent) => this.emit('subdevice', event) };
+    this.#gateway = new GatewayCloud(cloud, gatewayHost, options.topology);
+    this.#services = [this.#thing, this.#rrpc, this.#gateway];
     this.#host = {
       clock: options.clock,
       connectTimeout: options.connectTimeout,
@@ -127,6 +137,10 @@ class LocalPlatform extends EventEmitter<EmulatorEvents> implements Emulator {
   get url(): string {
     const host = isIP(this.host) === 6 ? `[${this.host}]` : this.host;
     return `${this.#options.tls ? 'mqtts' : 'mqtt'}://${host}:${this.port}`;
+  }
+
+  get gateway(): EmulatorGateway {
+    return this.#gateway;
   }
 
   connections(): EmulatorConnection[] {
@@ -187,7 +201,7 @@ class LocalPlatform extends EventEmitter<EmulatorEvents> implements Emulator {
   }
 
   #admit(session: Session, connect: ConnectPacket): Admission {
-    const admission = admit(connect, this.#options);
+    const admission = admit(connect, this.#options, this.#registry);
     if (admission.ok) this.#presence.claim(session, admission.productKey, admission.deviceName);
     return admission;
   }
@@ -196,8 +210,14 @@ class LocalPlatform extends EventEmitter<EmulatorEvents> implements Emulator {
     this.#router.route(topic, payload, qos);
     const device: OnlineDevice = this.#presence.of(session)!;
     const kind = device.topics.parse(topic);
-    if (kind === undefined) return;
-    for (const service of this.#services) service.published(device, topic, kind, payload);
+    if (kind !== undefined) {
+      for (const service of this.#services) service.published(device, topic, kind, payload);
+      return;
+    }
+    // Not one of its own thing-model topics: a gateway's request, or one of its sub-devices' topics.
+    const subDevice = this.#gateway.received(device, topic, payload);
+    const subKind = subDevice?.topics.parse(topic);
+    if (subKind !== undefined) for (const service of this.#services) service.published(subDevice!, topic, subKind, payload);
   }
 
   #ended(session: Session, outcome: SessionOutcome): void {
@@ -209,7 +229,7 @@ class LocalPlatform extends EventEmitter<EmulatorEvents> implements Emulator {
       this.emit('refuse', { returnCode: outcome.returnCode, reason: outcome.reason, message, connection });
       return;
     }
-    this.#presence.release(session);
+    this.#gateway.gatewayGone(this.#presence.release(session));
     const { productKey, deviceName, clientId } = session.device!;
     const error = new EmulatorError('disconnected', `device ${deviceName} of product ${productKey} disconnected (${outcome.reason}) before answering`);
     for (const service of this.#services) service.disconnected(session, error);
