@@ -31,3 +31,20 @@ export {
   type DownloadResult,
   type OtaDownloadErrorCode,
 } from './ota-download.js';
+export {
+  connectGateway,
+  createGateway,
+  type Gateway,
+  type GatewayEvents,
+  type GatewayOptions,
+  type GatewayRequestOptions,
+  type SubDeviceLoginOptions,
+  type GatewayPackInput,
+  type SubDeviceNotice,
+  type SubDeviceNoticeKind,
+  type ReloginReport,
+} from './gateway.js';
+export type { SubDevice, SubDeviceEvents, SubDeviceOfflineReason } from './sub-device.js';
+export type { GatewaySubscriptions } from './gateway-topics.js';
+export { GatewayError, GatewayReplyError, GatewayLoginError, type GatewayErrorCode, type FailedLogin } from './gateway-errors.js';
+export { GATEWAY_REPLY_CODES, GATEWAY_REPLY_MESSAGES, gatewayReplyHint } from './gateway-codes.js';
