@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { startEmulator } from '../emulator/emulator.js';
-import type { EmulatorDevice } from '../emulator/types.js';
+import type { EmulatorDevice, EmulatorTopology } from '../emulator/types.js';
 import { integerOption, parseArgs } from './args.js';
 import type { CommandSpec } from './args.js';
 import { EXIT, UsageError } from './io.js';
@@ -18,12 +18,14 @@ import { traceLine } from './trace.js';
 export const EMULATOR: CommandSpec = {
   name: 'emulator',
   summary: 'run the local platform stand-in for other tools to connect to',
-  usage: ['emulator --device PK:DN:SECRET [--device ...] [--port N] [--host ADDRESS] [--tcp] [--trace] [--pem]'],
+  usage: ['emulator --device PK:DN:SECRET [--device ...] [--topology GW_PK:GW_DN:PK:DN ...] [--port N] [--host ADDRESS] [--tcp] [--trace] [--pem]'],
   description: `Runs the local stand-in for the IoT Platform (docs/emulator.md): MQTT 3.1.1 over TLS on the IPv6
 loopback, checking CONNECT credentials, keepalive and QoS as the platform does and answering
-property posts. It prints its address and the CA certificate a client must trust, logs each
-device that connects, is refused or leaves, and runs until Ctrl-C or SIGTERM, then closes every
-connection. A test and teaching fixture, not a broker: keep it on the loopback.`,
+property posts. It plays the cloud side of gateways too (docs/gateway.md): topology, sub-device
+registration and logins, with the platform's checks and codes. It prints its address and the CA
+certificate a client must trust, logs each device that connects, is refused or leaves and each
+sub-device that logs in or out through a gateway, and runs until Ctrl-C or SIGTERM, then closes
+every connection. A test and teaching fixture, not a broker: keep it on the loopback.`,
   options: [
     {
       name: 'device',
@@ -31,7 +33,14 @@ connection. A test and teaching fixture, not a broker: keep it on the loopback.`
       multiple: true,
       secret: true,
       placeholder: 'PK:DN[:SECRET]',
-      help: `a device that may connect (the secret may hold ':'); without :SECRET, ${SECRET_ENV} is its secret`,
+      help: `a registered device (the secret may hold ':'); without :SECRET, ${SECRET_ENV} is its secret; PK:DN: with nothing after the colon is registered but not activated (dynamic registration gives it a secret)`,
+    },
+    {
+      name: 'topology',
+      type: 'string',
+      multiple: true,
+      placeholder: 'GW_PK:GW_DN:PK:DN',
+      help: 'puts sub-device PK:DN in the topology of gateway GW_PK:GW_DN at start (both given with --device)',
     },
     { name: 'host', type: 'string', placeholder: 'ADDRESS', help: "the address to listen on (default ::1; 127.0.0.1 where there is no IPv6)" },
     { name: 'port', type: 'string', placeholder: 'N', help: 'the port (default 0: a free one, printed at start)' },
@@ -42,13 +51,17 @@ connection. A test and teaching fixture, not a broker: keep it on the loopback.`
   examples: [
     `${SECRET_ENV}=lamp-secret aliot emulator --device a1Demo:lamp --port 8883 --trace`,
     'aliot emulator --device a1Demo:lamp:lamp-secret --device a1Demo:fan:fan-secret',
+    'aliot emulator --device a1Gw:gw1:gw-secret --device a1Meter:m1:m1-secret --topology a1Gw:gw1:a1Meter:m1 --device a1Meter:m2:',
   ],
 };
 
 /** `src/cli/` and `dist/cli/` both sit two levels below the package root. */
 const LOOPBACK_CA = new URL('../../certs/loopback/ca.pem', import.meta.url);
 
-/** `PK:DN:SECRET` (or `PK:DN` and the secret from the environment); the secret is never quoted. */
+/**
+ * `PK:DN:SECRET`, `PK:DN` with the secret from the environment, or `PK:DN:` for a device
+ * registered and not activated; the secret is never quoted.
+ */
 function parseDevice(text: string, index: number, io: Io): EmulatorDevice {
   const first = text.indexOf(':');
   const second = first < 0 ? -1 : text.indexOf(':', first + 1);
@@ -58,10 +71,27 @@ function parseDevice(text: string, index: number, io: Io): EmulatorDevice {
   if (productKey === '' || deviceName === '') {
     throw new UsageError(`--device number ${index + 1} is not PK:DN:SECRET`, `e.g. --device a1Demo:lamp:lamp-secret, or --device a1Demo:lamp with ${SECRET_ENV} set`);
   }
-  if (deviceSecret === undefined || deviceSecret === '') {
-    throw new UsageError(`--device ${productKey}:${deviceName} has no secret`, `add :SECRET, or set ${SECRET_ENV}`);
+  if (deviceSecret === undefined || (second < 0 && deviceSecret === '')) {
+    throw new UsageError(`--device ${productKey}:${deviceName} has no secret`, `add :SECRET, set ${SECRET_ENV}, or end it with ':' for a device registered but not activated`);
   }
   return { productKey, deviceName, deviceSecret };
+}
+
+/** `GW_PK:GW_DN:PK:DN` lines, gathered per gateway in the order given. */
+function parseTopology(texts: readonly string[]): EmulatorTopology[] {
+  const byGateway = new Map<string, { gateway: { productKey: string; deviceName: string }; subDevices: Array<{ productKey: string; deviceName: string }> }>();
+  texts.forEach((text, i) => {
+    const parts = text.split(':');
+    if (parts.length !== 4 || parts.some((part) => part === '')) {
+      throw new UsageError(`--topology number ${i + 1} is not GW_PK:GW_DN:PK:DN`, 'e.g. --topology a1Gw:gw1:a1Meter:m1 puts m1 under gw1');
+    }
+    const [gatewayProduct, gatewayName, productKey, deviceName] = parts as [string, string, string, string];
+    const key = `${gatewayProduct}:${gatewayName}`;
+    let entry = byGateway.get(key);
+    if (entry === undefined) byGateway.set(key, (entry = { gateway: { productKey: gatewayProduct, deviceName: gatewayName }, subDevices: [] }));
+    entry.subDevices.push({ productKey, deviceName });
+  });
+  return [...byGateway.values()];
 }
 
 export async function runEmulator(argv: readonly string[], io: Io): Promise<number> {
@@ -70,10 +100,12 @@ export async function runEmulator(argv: readonly string[], io: Io): Promise<numb
   if (devices.length === 0) {
     throw new UsageError('no device: the stand-in refuses every CONNECT without one', 'give --device PK:DN:SECRET (repeatable)');
   }
+  const topology = parseTopology(args.strings('topology'));
   const tls = !args.flag('tcp');
   const style = styleFor(io);
   const emulator = await startEmulator({
     devices,
+    topology,
     host: args.string('host') ?? '::1',
     port: integerOption(args, 'port', 0, 65535, 'emulator') ?? 0,
     tls,
@@ -84,6 +116,10 @@ export async function runEmulator(argv: readonly string[], io: Io): Promise<numb
     log(style.error(`[${r.connection.id}] refused${r.returnCode === undefined ? ' (closed, no CONNACK)' : ` with CONNACK ${r.returnCode}`}: ${r.reason}: ${r.message}`)),
   );
   emulator.on('disconnect', (d) => log(`[${d.connection.id}] ${d.deviceName} of ${d.productKey} left: ${d.reason}`));
+  emulator.on('subdevice', (e) => {
+    const through = `through ${e.gateway.deviceName} of ${e.gateway.productKey}`;
+    log(`[${e.connection.id}] ${e.deviceName} of ${e.productKey} ${e.action === 'login' ? `logged in ${through}` : `logged out ${through}: ${e.reason}`}`);
+  });
   emulator.on('error', (error) => log(style.error(`listener error: ${error.message}`)));
   if (args.flag('trace')) {
     emulator.on('packet', ({ direction, packet, bytes, connection }) => {
@@ -92,7 +128,7 @@ export async function runEmulator(argv: readonly string[], io: Io): Promise<numb
     });
   }
 
-  printBanner(io, emulator.url, emulator.host, emulator.port, tls, emulator.ca, devices, args.flag('pem'));
+  printBanner(io, emulator.url, emulator.host, emulator.port, tls, emulator.ca, devices, topology, args.flag('pem'));
   await new Promise<void>((resolve) => {
     if (io.signal.aborted) resolve();
     else io.signal.addEventListener('abort', () => resolve(), { once: true });
@@ -102,7 +138,17 @@ export async function runEmulator(argv: readonly string[], io: Io): Promise<numb
   return EXIT.ok;
 }
 
-function printBanner(io: Io, url: string, host: string, port: number, tls: boolean, ca: string, devices: readonly EmulatorDevice[], pem: boolean): void {
+function printBanner(
+  io: Io,
+  url: string,
+  host: string,
+  port: number,
+  tls: boolean,
+  ca: string,
+  devices: readonly EmulatorDevice[],
+  topology: readonly EmulatorTopology[],
+  pem: boolean,
+): void {
   const style = styleFor(io);
   const lines = [style.bold(`aliot emulator: the local platform stand-in (a test fixture, not a broker)`), `listening on ${url}`];
   const caPath = tls ? loopbackCaPath(ca) : undefined;
@@ -112,7 +158,10 @@ function printBanner(io: Io, url: string, host: string, port: number, tls: boole
   } else {
     lines.push('plain TCP: devices sign with securemode=3 (aliot sign --transport tcp)');
   }
-  lines.push(`devices: ${devices.map((d) => `${d.deviceName} of ${d.productKey}`).join(', ')}`);
+  lines.push(`devices: ${devices.map((d) => `${d.deviceName} of ${d.productKey}${d.deviceSecret === '' ? ' (registered, not activated)' : ''}`).join(', ')}`);
+  for (const { gateway, subDevices } of topology) {
+    lines.push(`topology of ${gateway.deviceName} of ${gateway.productKey}: ${subDevices.map((d) => `${d.deviceName} of ${d.productKey}`).join(', ')}`);
+  }
   const d = devices[0]!;
   const endpoint = `${isIP(host) === 6 ? `[${host}]` : host}:${port}`;
   const cafile = tls ? ` --cafile ${caPath ?? 'ca.pem'}` : ' --tcp';
