@@ -76,6 +76,9 @@ const MAX_TIMEOUT = 2_147_483_647;
  */
 const FIRST_GATEWAY_ID = 2_000_000_001;
 
+const EVENT = 'thing/event/';
+const POST_REPLY = '/post_reply';
+
 /** How long a sub-device refused with 429 (five logins a minute) waits before the next try. */
 const RATE_LIMIT_WAIT = 60_000;
 
@@ -520,7 +523,11 @@ class PlatformGateway extends EventEmitter<GatewayEvents> implements Gateway, Su
         return this.#timeoutError(`${method} of ${subDevice.key}`, id, replyTopic, timeout);
       },
     });
-    void this.#send(subDevice, id, topic, payload, qos, reply);
+    if (subDevice.state === 'online') {
+      this.client.publish(topic, payload, { qos }).catch((error: Error) => this.#posts.reject(id, this.#sendFailed(error, `a post of ${subDevice.key}`, id)));
+    } else {
+      void this.#sendWhenBack(subDevice, id, topic, payload, qos, reply);
+    }
     const answer = await reply;
     if (answer.code !== ALINK_REPLY_CODES.success) throw new AlinkReplyError(method, answer);
     return answer;
@@ -568,15 +575,13 @@ class PlatformGateway extends EventEmitter<GatewayEvents> implements Gateway, Su
     return message === undefined ? { id, code, data } : { id, code, data, message };
   }
 
-  /** Publishes a sub-device's post, once the sub-device is back online if it is on its way. */
-  async #send(subDevice: SubDeviceHandle, id: string, topic: string, payload: string, qos: 0 | 1, reply: Promise<AlinkReply>): Promise<void> {
-    if (subDevice.state === 'returning') {
-      this.#held.add(id);
-      const settled = reply.then(() => {}, () => {});
-      while (stateOf(subDevice) === 'returning' && this.#held.has(id)) await Promise.race([this.#roundEnded.promise, settled]);
-      // A timeout took it out, or the sub-device went offline for good and its posts failed with it.
-      if (!this.#held.delete(id) || stateOf(subDevice) !== 'online') return;
-    }
+  /** Publishes the post of a sub-device on its way back online, once it is back. */
+  async #sendWhenBack(subDevice: SubDeviceHandle, id: string, topic: string, payload: string, qos: 0 | 1, reply: Promise<AlinkReply>): Promise<void> {
+    this.#held.add(id);
+    const settled = reply.then(() => {}, () => {});
+    while (stateOf(subDevice) === 'returning' && this.#held.has(id)) await Promise.race([this.#roundEnded.promise, settled]);
+    // A timeout took it out, or the sub-device went offline for good and its posts failed with it.
+    if (!this.#held.delete(id) || stateOf(subDevice) !== 'online') return;
     try {
       await this.client.publish(topic, payload, { qos });
     } catch (error) {
@@ -618,27 +623,36 @@ class PlatformGateway extends EventEmitter<GatewayEvents> implements Gateway, Su
   }
 
   #dispatch(topic: string, payload: Uint8Array): void {
+    // Sub-devices' messages first: with many sub-devices they are nearly all the traffic.
+    if (topic.startsWith('/sys/')) {
+      const productEnd = topic.indexOf('/', 5);
+      const nameEnd = productEnd < 0 ? -1 : topic.indexOf('/', productEnd + 1);
+      // A sub-device not logged in through this gateway is not its business; the gateway's own topics are its Device's.
+      const subDevice = nameEnd < 0 ? undefined : this.#subDevices.get(topic.slice(5, nameEnd));
+      if (subDevice !== undefined) {
+        this.#subDeviceMessage(subDevice, topic, nameEnd + 1, payload);
+        return;
+      }
+    }
     const kind = this.#replyKinds.get(topic);
     if (kind !== undefined) {
       this.#replyArrived(kind, topic, payload);
-      return;
-    }
-    if (topic === this.#topoChangeTopic) {
+    } else if (topic === this.#topoChangeTopic) {
       this.#topologyChanged(topic, payload);
-      return;
-    }
-    if (topic === this.#errorTopic) {
+    } else if (topic === this.#errorTopic) {
       this.#sessionError(payload);
+    }
+  }
+
+  /** A message on `topic`, whose part after `/sys/{pk}/{dn}/` starts at `at`. */
+  #subDeviceMessage(subDevice: SubDeviceHandle, topic: string, at: number, payload: Uint8Array): void {
+    // The post reply, `thing/event/{identifier}/post_reply`, without splitting the topic.
+    const identifierEnd = topic.length - POST_REPLY.length;
+    if (topic.endsWith(POST_REPLY) && topic.startsWith(EVENT, at) && identifierEnd > at + EVENT.length && topic.indexOf('/', at + EVENT.length) === identifierEnd) {
+      this.#postReplyArrived(topic, payload);
       return;
     }
-    if (!topic.startsWith('/sys/')) return;
-    const productEnd = topic.indexOf('/', 5);
-    const nameEnd = productEnd < 0 ? -1 : topic.indexOf('/', productEnd + 1);
-    if (nameEnd < 0) return;
-    // The gateway's own topics are its Device's; a sub-device not logged in through it is not its business.
-    const subDevice = this.#subDevices.get(topic.slice(5, nameEnd));
-    if (subDevice === undefined) return;
-    const rest = readSubDeviceTopic(topic.slice(nameEnd + 1));
+    const rest = readSubDeviceTopic(topic.slice(at));
     switch (rest?.kind) {
       case 'post-reply':
         this.#postReplyArrived(topic, payload);
@@ -656,6 +670,7 @@ class PlatformGateway extends EventEmitter<GatewayEvents> implements Gateway, Su
         this.#lifecycleNotice(subDevice, topic, payload);
         return;
       default:
+        // The echoes of the sub-device's own answers are nobody's.
         return;
     }
   }
