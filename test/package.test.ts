@@ -63,10 +63,12 @@ describe('npm pack', () => {
   // `npm run size` breaks these figures down; the README quotes them. The budget grows only with
   // a feature: 150/480 kB before the durable outbox store (about 12 kB packed with its types);
   // 165/540 kB before the platform's service formats, dynamic registration and the OTA download
-  // (about 33 kB packed with their types).
-  it('stays small for gateways with little room: under 190 kB packed, 650 kB unpacked', () => {
-    expect(packed.size).toBeLessThan(190_000);
-    expect(packed.unpackedSize).toBeLessThan(650_000);
+  // (about 33 kB packed with their types); 190/650 kB before the gateway (connectGateway, its
+  // sub-devices) and the stand-in's gateway cloud side (about 26 kB packed, 109 kB unpacked with
+  // their types: 185/639 kB measured before, 210/748 kB after).
+  it('stays small for gateways with little room: under 216 kB packed, 760 kB unpacked', () => {
+    expect(packed.size).toBeLessThan(216_000);
+    expect(packed.unpackedSize).toBeLessThan(760_000);
   });
 
   it('builds the code it ships in a fresh clone, where there is no dist/ yet (prepack)', () => {

@@ -91,7 +91,7 @@ export interface SubDevice extends EventEmitter<SubDeviceEvents> {
   logout(): Promise<void>;
 }
 
-/** What a sub-device needs of its gateway. */
+/** @internal What a sub-device needs of its gateway. */
 export interface SubDeviceHost {
   readonly ending: boolean;
   post(subDevice: SubDeviceHandle, topic: string, replyTopic: string, method: string, params: unknown, options: PostOptions): Promise<AlinkReply>;
@@ -101,8 +101,8 @@ export interface SubDeviceHost {
 }
 
 /**
- * The state of a sub-device: online; `returning`, offline for a reason that passes while the
- * gateway logs it in again; or offline for good until the program (or an enable) logs it in.
+ * @internal The state of a sub-device: online; `returning`, offline for a reason that passes
+ * while the gateway logs it in again; or offline for good until the program (or an enable) logs it in.
  */
 export type SubDeviceState = 'online' | 'returning' | 'offline';
 
