@@ -833,7 +833,7 @@ class PlatformGateway extends EventEmitter<GatewayEvents> implements Gateway, Su
 
   /** Takes a sub-device offline for good (until the program or an enable logs it in); its posts fail. */
   #goOffline(handle: SubDeviceHandle | undefined, reason: SubDeviceOfflineReason): void {
-    if (handle === undefined) return;
+    if (handle === undefined || (this.#ended && reason !== 'gateway-ended')) return;
     if (handle.state === 'offline') {
       // Already offline: only why changes (disabled, then deleted, is deleted).
       handle.reason = reason;

@@ -11,6 +11,7 @@ import type { AlinkReply } from '../aliyun/alink/payload.js';
 import { AlinkTopics } from '../aliyun/alink/topics.js';
 import type { SubDeviceCredentials } from '../aliyun/gateway/sign.js';
 import { parseServiceTopic } from '../aliyun/service-topics.js';
+import { debug } from '../shared/builtins.js';
 import { ConfigurationError } from '../shared/errors.js';
 import { describeValue, requireIntegerIn } from '../shared/validate.js';
 import type { Answerer } from './alink-answer.js';
@@ -205,6 +206,7 @@ export class SubDeviceHandle extends EventEmitter<SubDeviceEvents> implements Su
   }
 
   report(error: Error): void {
+    if (debug.enabled) debug('sub-device %s: %s', this.key, error.message);
     if (this.listenerCount('error') > 0) this.emit('error', error);
   }
 
