@@ -31,19 +31,18 @@ export {
   type DownloadResult,
   type OtaDownloadErrorCode,
 } from './ota-download.js';
-export {
-  connectGateway,
-  createGateway,
-  type Gateway,
-  type GatewayEvents,
-  type GatewayOptions,
-  type GatewayRequestOptions,
-  type SubDeviceLoginOptions,
-  type GatewayPackInput,
-  type SubDeviceNotice,
-  type SubDeviceNoticeKind,
-  type ReloginReport,
-} from './gateway.js';
+export { connectGateway, createGateway } from './gateway.js';
+export type {
+  Gateway,
+  GatewayEvents,
+  GatewayOptions,
+  GatewayRequestOptions,
+  SubDeviceLoginOptions,
+  GatewayPackInput,
+  SubDeviceNotice,
+  SubDeviceNoticeKind,
+  ReloginReport,
+} from './gateway-types.js';
 export type { SubDevice, SubDeviceEvents, SubDeviceOfflineReason } from './sub-device.js';
 export type { GatewaySubscriptions } from './gateway-topics.js';
 export { GatewayError, GatewayReplyError, GatewayLoginError, type GatewayErrorCode, type FailedLogin } from './gateway-errors.js';
