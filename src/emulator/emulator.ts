@@ -16,6 +16,7 @@ import { isIP } from '../shared/builtins.js';
 import { ConfigurationError } from '../shared/errors.js';
 import { admit } from './admission.js';
 import type { Admission } from './admission.js';
+import { GatewayCloud } from './cloud/gateway.js';
 import { Rrpc } from './cloud/rrpc.js';
 import { checkTimeout, CLOUD_QOS } from './cloud/service.js';
 import type { CloudContext, CloudService } from './cloud/service.js';
@@ -26,11 +27,12 @@ import { Listener } from './listener.js';
 import { deviceKey, resolveEmulatorOptions } from './options.js';
 import type { ResolvedEmulatorOptions } from './options.js';
 import { Presence } from './presence.js';
+import { DeviceRegistry } from './registry.js';
 import type { OnlineDevice } from './presence.js';
 import { Router } from './router.js';
 import { Session } from './session.js';
 import type { SessionHost, SessionOutcome } from './session.js';
-import type { Emulator, EmulatorConnection, EmulatorEvents, EmulatorOptions, TracedConnection } from './types.js';
+import type { Emulator, EmulatorConnection, EmulatorEvents, EmulatorGateway, EmulatorOptions, SubDeviceEvent, TracedConnection } from './types.js';
 import type { DeviceCertificate } from './x509/ca.js';
 import { presentedCertificate } from './x509/admission.js';
 import type { PresentedCertificate } from './x509/admission.js';
@@ -69,10 +71,12 @@ class LocalPlatform extends EventEmitter<EmulatorEvents> implements Emulator {
   readonly #options: ResolvedEmulatorOptions;
   /** Every connection that has a session, accepted or not yet. */
   readonly #sessions = new Set<Session>();
-  readonly #presence = new Presence();
+  readonly #presence = new Presence((subDevice) => this.#gateway.displaced(subDevice));
   readonly #router = new Router();
+  readonly #registry: DeviceRegistry;
   readonly #thing: ThingModel;
   readonly #rrpc: Rrpc;
+  readonly #gateway: GatewayCloud;
   readonly #services: readonly CloudService[];
   readonly #host: SessionHost;
   /** X.509 mode: the certificate each connection's device presented in the handshake, if any. */
@@ -84,9 +88,13 @@ class LocalPlatform extends EventEmitter<EmulatorEvents> implements Emulator {
     super();
     this.#options = options;
     this.ca = options.tls?.ca ?? '';
+    this.#registry = new DeviceRegistry(options.devices.values());
     const cloud: CloudContext = {
       clock: options.clock,
-      send: (topic, payload) => this.#router.route(topic, typeof payload === 'string' ? Buffer.from(payload, 'utf8') : payload, CLOUD_QOS),
+      send: (topic, payload, qos) => {
+        const bytes = typeof payload === 'string' ? Buffer.from(payload, 'utf8') : payload;
+        this.#router.route(topic, bytes, qos ?? (this.#gateway.isSubDeviceTopic(topic) ? 0 : CLOUD_QOS));
+      },
       target: (productKey, deviceName, timeoutMs) => {
         this.#checkRunning();
         checkTimeout(timeoutMs);
@@ -95,7 +103,9 @@ class LocalPlatform extends EventEmitter<EmulatorEvents> implements Emulator {
     };
     this.#thing = new ThingModel(cloud, options);
     this.#rrpc = new Rrpc(cloud);
-    this.#services = [this.#thing, this.#rrpc];
+    const gatewayHost = { presence: this.#presence, registry: this.#registry, subDevice: (event: SubDeviceEvent) => this.emit('subdevice', event) };
+    this.#gateway = new GatewayCloud(cloud, gatewayHost, options.topology);
+    this.#services = [this.#thing, this.#rrpc, this.#gateway];
     this.#host = {
       clock: options.clock,
       connectTimeout: options.connectTimeout,
@@ -140,6 +150,10 @@ class LocalPlatform extends EventEmitter<EmulatorEvents> implements Emulator {
   get url(): string {
     const host = isIP(this.host) === 6 ? `[${this.host}]` : this.host;
     return `${this.#options.tls ? 'mqtts' : 'mqtt'}://${host}:${this.port}`;
+  }
+
+  get gateway(): EmulatorGateway {
+    return this.#gateway;
   }
 
   connections(): EmulatorConnection[] {
@@ -213,7 +227,7 @@ class LocalPlatform extends EventEmitter<EmulatorEvents> implements Emulator {
   }
 
   #admit(session: Session, connect: ConnectPacket): Admission {
-    const admission = admit(connect, this.#options, this.#certificates.get(session));
+    const admission = admit(connect, this.#options, this.#registry, this.#certificates.get(session));
     if (admission.ok) this.#presence.claim(session, admission.productKey, admission.deviceName);
     return admission;
   }
@@ -222,8 +236,14 @@ class LocalPlatform extends EventEmitter<EmulatorEvents> implements Emulator {
     this.#router.route(topic, payload, qos);
     const device: OnlineDevice = this.#presence.of(session)!;
     const kind = device.topics.parse(topic);
-    if (kind === undefined) return;
-    for (const service of this.#services) service.published(device, topic, kind, payload);
+    if (kind !== undefined) {
+      for (const service of this.#services) service.published(device, topic, kind, payload);
+      return;
+    }
+    // Not one of its own thing-model topics: a gateway's request, or one of its sub-devices' topics.
+    const subDevice = this.#gateway.received(device, topic, payload);
+    const subKind = subDevice?.topics.parse(topic);
+    if (subKind !== undefined) for (const service of this.#services) service.published(subDevice!, topic, subKind, payload);
   }
 
   #ended(session: Session, outcome: SessionOutcome): void {
@@ -235,7 +255,7 @@ class LocalPlatform extends EventEmitter<EmulatorEvents> implements Emulator {
       this.emit('refuse', { returnCode: outcome.returnCode, reason: outcome.reason, message, connection });
       return;
     }
-    this.#presence.release(session);
+    this.#gateway.gatewayGone(this.#presence.release(session));
     const { productKey, deviceName, clientId } = session.device!;
     const error = new EmulatorError('disconnected', `device ${deviceName} of product ${productKey} disconnected (${outcome.reason}) before answering`);
     for (const service of this.#services) service.disconnected(session, error);
