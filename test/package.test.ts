@@ -73,10 +73,13 @@ describe('npm pack', () => {
   // X.509 mode and the stand-in's device CA (about 22 kB packed with their types, the CLI's flags
   // and the certificate issuing included), and before `aliot web`, whose page (111 kB of HTML, CSS
   // and JavaScript, half of it the explainer bundled for the browser) and server (38 kB in the CLI
-  // bundle) add 45 kB packed, 149 kB unpacked.
-  it('stays small for gateways with little room: under 257 kB packed, 880 kB unpacked', () => {
-    expect(packed.size).toBeLessThan(257_000);
-    expect(packed.unpackedSize).toBeLessThan(880_000);
+  // bundle) add 45 kB packed, 149 kB unpacked; the durable store's client side (restored
+  // messages, failed writes) and its README section about 3 kB packed, 10 kB unpacked; the gateway
+  // (connectGateway, its sub-devices) and the stand-in's gateway cloud side about 26 kB packed,
+  // 109 kB unpacked with their types.
+  it('stays small for gateways with little room: under 288 kB packed, 1010 kB unpacked', () => {
+    expect(packed.size).toBeLessThan(288_000);
+    expect(packed.unpackedSize).toBeLessThan(1_010_000);
   });
 
   it('builds the code it ships in a fresh clone, where there is no dist/ yet (prepack)', () => {

@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { startEmulator } from '../emulator/emulator.js';
-import type { EmulatorCertificateDevice, EmulatorDevice, EmulatorProduct } from '../emulator/types.js';
+import type { EmulatorCertificateDevice, EmulatorDevice, EmulatorProduct, EmulatorTopology } from '../emulator/types.js';
 import { integerOption, parseArgs } from './args.js';
 import type { CommandSpec } from './args.js';
 import { EXIT, UsageError } from './io.js';
@@ -19,15 +19,17 @@ export const EMULATOR: CommandSpec = {
   name: 'emulator',
   summary: 'run the local platform stand-in for other tools to connect to',
   usage: [
-    'emulator --device PK:DN:SECRET [--device ...] [--product PK:SECRET ...] [--port N] [--host ADDRESS] [--tcp] [--trace] [--pem]',
+    'emulator --device PK:DN:SECRET [--device ...] [--topology GW_PK:GW_DN:PK:DN ...] [--product PK:SECRET ...] [--port N] [--host ADDRESS] [--tcp] [--trace] [--pem]',
     'emulator --x509 --device PK:DN[:SECRET] [--device ...] [options]',
     'emulator issue --device PK:DN [--out DIR]',
   ],
   description: `Runs the local stand-in for the IoT Platform (docs/emulator.md): MQTT 3.1.1 over TLS on the IPv6
 loopback, checking CONNECT credentials, keepalive and QoS as the platform does and answering
-property posts. It prints its address and the CA certificate a client must trust, logs each
-device that connects, is refused or leaves, and runs until Ctrl-C or SIGTERM, then closes every
-connection. A test and teaching fixture, not a broker: keep it on the loopback.
+property posts. It plays the cloud side of gateways too (docs/gateway.md): topology, sub-device
+registration and logins, with the platform's checks and codes. It prints its address and the CA
+certificate a client must trust, logs each device that connects, is refused or leaves and each
+sub-device that logs in or out through a gateway, and runs until Ctrl-C or SIGTERM, then closes
+every connection. A test and teaching fixture, not a broker: keep it on the loopback.
 
 With --x509 it also authenticates devices by certificate, as the platform's X.509 endpoint does:
 a device that presents a certificate the stand-in's throwaway device CA (certs/emulator) issued
@@ -41,7 +43,14 @@ emulator issue' issues a device its certificate and key.`,
       multiple: true,
       secret: true,
       placeholder: 'PK:DN[:SECRET]',
-      help: `a device that may connect (the secret may hold ':'); without :SECRET, ${SECRET_ENV} is its secret (with --x509 and neither, it authenticates by certificate only); PK:DN: (an empty secret) is registered, not activated: it registers with its product's secret`,
+      help: `a registered device (the secret may hold ':'); without :SECRET, ${SECRET_ENV} is its secret; PK:DN: with nothing after the colon is registered but not activated (dynamic registration gives it a secret); with --x509 and no secret at all, it authenticates by certificate only`,
+    },
+    {
+      name: 'topology',
+      type: 'string',
+      multiple: true,
+      placeholder: 'GW_PK:GW_DN:PK:DN',
+      help: 'puts sub-device PK:DN in the topology of gateway GW_PK:GW_DN at start (both given with --device)',
     },
     {
       name: 'product',
@@ -61,6 +70,7 @@ emulator issue' issues a device its certificate and key.`,
   examples: [
     `${SECRET_ENV}=lamp-secret aliot emulator --device a1Demo:lamp --port 8883 --trace`,
     'aliot emulator --device a1Demo:lamp:lamp-secret --device a1Demo:fan:fan-secret',
+    'aliot emulator --device a1Gw:gw1:gw-secret --device a1Meter:m1:m1-secret --topology a1Gw:gw1:a1Meter:m1 --device a1Meter:m2:',
   ],
 };
 
@@ -68,8 +78,8 @@ emulator issue' issues a device its certificate and key.`,
 const LOOPBACK_CA = new URL('../../certs/loopback/ca.pem', import.meta.url);
 
 /**
- * `PK:DN:SECRET` (or `PK:DN` and the secret from the environment, or with `x509` no secret at
- * all); the secret is never quoted.
+ * `PK:DN:SECRET`, `PK:DN` with the secret from the environment, `PK:DN:` for a device registered
+ * and not activated, or with `x509` `PK:DN` and no secret at all; the secret is never quoted.
  */
 export function parseDevice(text: string, index: number, io: Io, x509: boolean): EmulatorDevice | EmulatorCertificateDevice {
   const first = text.indexOf(':');
@@ -80,11 +90,12 @@ export function parseDevice(text: string, index: number, io: Io, x509: boolean):
   if (productKey === '' || deviceName === '') {
     throw new UsageError(`--device number ${index + 1} is not PK:DN:SECRET`, `e.g. --device a1Demo:lamp:lamp-secret, or --device a1Demo:lamp with ${SECRET_ENV} set`);
   }
-  // An explicit empty secret (`PK:DN:`) is a device registered in the console and not activated.
-  if (deviceSecret === '' && second >= 0) return { productKey, deviceName, deviceSecret };
-  if (deviceSecret === undefined || deviceSecret === '') {
+  if (deviceSecret === undefined || (second < 0 && deviceSecret === '')) {
     if (x509 && second < 0) return { productKey, deviceName };
-    throw new UsageError(`--device ${productKey}:${deviceName} has no secret`, `add :SECRET, or set ${SECRET_ENV}${x509 ? '' : ', or run with --x509 for a device that authenticates by certificate'}`);
+    throw new UsageError(
+      `--device ${productKey}:${deviceName} has no secret`,
+      `add :SECRET, set ${SECRET_ENV}, or end it with ':' for a device registered but not activated${x509 ? '' : ', or run with --x509 for a device that authenticates by certificate'}`,
+    );
   }
   return { productKey, deviceName, deviceSecret };
 }
@@ -100,6 +111,23 @@ function parseProduct(text: string, index: number): EmulatorProduct {
   return { productKey, productSecret };
 }
 
+/** `GW_PK:GW_DN:PK:DN` lines, gathered per gateway in the order given. */
+function parseTopology(texts: readonly string[]): EmulatorTopology[] {
+  const byGateway = new Map<string, { gateway: { productKey: string; deviceName: string }; subDevices: Array<{ productKey: string; deviceName: string }> }>();
+  texts.forEach((text, i) => {
+    const parts = text.split(':');
+    if (parts.length !== 4 || parts.some((part) => part === '')) {
+      throw new UsageError(`--topology number ${i + 1} is not GW_PK:GW_DN:PK:DN`, 'e.g. --topology a1Gw:gw1:a1Meter:m1 puts m1 under gw1');
+    }
+    const [gatewayProduct, gatewayName, productKey, deviceName] = parts as [string, string, string, string];
+    const key = `${gatewayProduct}:${gatewayName}`;
+    let entry = byGateway.get(key);
+    if (entry === undefined) byGateway.set(key, (entry = { gateway: { productKey: gatewayProduct, deviceName: gatewayName }, subDevices: [] }));
+    entry.subDevices.push({ productKey, deviceName });
+  });
+  return [...byGateway.values()];
+}
+
 export async function runEmulator(argv: readonly string[], io: Io): Promise<number> {
   const args = parseArgs(EMULATOR, argv);
   const x509 = args.flag('x509');
@@ -108,12 +136,14 @@ export async function runEmulator(argv: readonly string[], io: Io): Promise<numb
   if (devices.length === 0 && products.length === 0) {
     throw new UsageError('no device: the stand-in refuses every CONNECT without one', 'give --device PK:DN:SECRET, or --product PK:SECRET for devices that register (repeatable)');
   }
+  const topology = parseTopology(args.strings('topology'));
   const tls = !args.flag('tcp');
   if (x509 && !tls) throw new UsageError('--x509 needs TLS: devices present their certificates in the TLS handshake', 'leave out --tcp');
   const style = styleFor(io);
   const emulator = await startEmulator({
     devices,
     products,
+    topology,
     host: args.string('host') ?? '::1',
     port: integerOption(args, 'port', 0, 65535, 'emulator') ?? 0,
     tls,
@@ -128,6 +158,10 @@ export async function runEmulator(argv: readonly string[], io: Io): Promise<numb
     log(style.error(`[${r.connection.id}] refused${r.returnCode === undefined ? ' (closed, no CONNACK)' : ` with CONNACK ${r.returnCode}`}: ${r.reason}: ${r.message}`)),
   );
   emulator.on('disconnect', (d) => log(`[${d.connection.id}] ${d.deviceName} of ${d.productKey} left: ${d.reason}`));
+  emulator.on('subdevice', (e) => {
+    const through = `through ${e.gateway.deviceName} of ${e.gateway.productKey}`;
+    log(`[${e.connection.id}] ${e.deviceName} of ${e.productKey} ${e.action === 'login' ? `logged in ${through}` : `logged out ${through}: ${e.reason}`}`);
+  });
   emulator.on('error', (error) => log(style.error(`listener error: ${error.message}`)));
   emulator.on('register', (r) => log(`${r.deviceName} of ${r.productKey} registered (${r.authType === 'regnwl' ? 'MQTT, without pre-registration: clientId and token issued' : r.authType === 'https' ? 'HTTPS: DeviceSecret issued' : 'MQTT: DeviceSecret issued'})`));
   if (args.flag('trace')) {
@@ -137,7 +171,7 @@ export async function runEmulator(argv: readonly string[], io: Io): Promise<numb
     });
   }
 
-  printBanner(io, emulator.url, emulator.host, emulator.port, tls, emulator.ca, devices, args.flag('pem'), x509, products);
+  printBanner(io, emulator.url, emulator.host, emulator.port, tls, emulator.ca, devices, topology, args.flag('pem'), x509, products);
   await new Promise<void>((resolve) => {
     if (io.signal.aborted) resolve();
     else io.signal.addEventListener('abort', () => resolve(), { once: true });
@@ -155,6 +189,7 @@ function printBanner(
   tls: boolean,
   ca: string,
   devices: ReadonlyArray<EmulatorDevice | EmulatorCertificateDevice>,
+  topology: readonly EmulatorTopology[],
   pem: boolean,
   x509: boolean,
   products: readonly EmulatorProduct[],
@@ -169,8 +204,11 @@ function printBanner(
     lines.push('plain TCP: devices sign with securemode=3 (aliot sign --transport tcp)');
   }
   const listed = (d: EmulatorDevice | EmulatorCertificateDevice): string =>
-    `${d.deviceName} of ${d.productKey}${d.deviceSecret === undefined ? ' (certificate only)' : d.deviceSecret === '' ? ' (not activated)' : ''}`;
+    `${d.deviceName} of ${d.productKey}${d.deviceSecret === undefined ? ' (certificate only)' : d.deviceSecret === '' ? ' (registered, not activated)' : ''}`;
   if (devices.length > 0) lines.push(`devices: ${devices.map(listed).join(', ')}`);
+  for (const { gateway, subDevices } of topology) {
+    lines.push(`topology of ${gateway.deviceName} of ${gateway.productKey}: ${subDevices.map((d) => `${d.deviceName} of ${d.productKey}`).join(', ')}`);
+  }
   if (products.length > 0) lines.push(`open to dynamic registration: ${products.map((p) => p.productKey).join(', ')}`);
   const endpoint = `${isIP(host) === 6 ? `[${host}]` : host}:${port}`;
   const cafile = tls ? ` --cafile ${caPath ?? 'ca.pem'}` : ' --tcp';

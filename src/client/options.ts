@@ -110,8 +110,10 @@ export interface MqttClientOptions
   readonly messageBuffer?: number;
   /**
    * Where accepted QoS 1 messages are kept until acknowledged (default: memory, which dies with
-   * the process). A durable store such as `fileStore(directory)` lets a new process send what the
-   * old one had accepted.
+   * the process). With a durable store such as `fileStore(directory)`, a QoS 1 message whose
+   * `publish` has returned survives the process once the tick has ended, and the next process on
+   * the same store and client id sends it first (see `restoredCount` and the `restored` event).
+   * QoS 0 messages are never stored; `end()` leaves unacknowledged messages in the store.
    */
   readonly store?: OutboxStore;
 

@@ -50,3 +50,19 @@ export {
   type ShadowWriteOptions,
 } from './shadow.js';
 export { SHADOW_ERROR_CODES } from './shadow-codes.js';
+export { connectGateway, createGateway } from './gateway.js';
+export type {
+  Gateway,
+  GatewayEvents,
+  GatewayOptions,
+  GatewayRequestOptions,
+  SubDeviceLoginOptions,
+  GatewayPackInput,
+  SubDeviceNotice,
+  SubDeviceNoticeKind,
+  ReloginReport,
+} from './gateway-types.js';
+export type { SubDevice, SubDeviceEvents, SubDeviceOfflineReason } from './sub-device.js';
+export type { GatewaySubscriptions } from './gateway-topics.js';
+export { GatewayError, GatewayReplyError, GatewayLoginError, type GatewayErrorCode, type FailedLogin } from './gateway-errors.js';
+export { GATEWAY_REPLY_CODES, GATEWAY_REPLY_MESSAGES, gatewayReplyHint } from './gateway-codes.js';

@@ -9,6 +9,7 @@ import { connackCodeForVerifyFailure, verifyCredentials } from '../sign/verify.j
 import { redactSecrets } from './echo.js';
 import { deviceKey } from './options.js';
 import type { ResolvedEmulatorOptions } from './options.js';
+import type { DeviceRegistry, RegisteredDevice } from './registry.js';
 import type { RefuseReason } from './types.js';
 import { admitByCertificate } from './x509/admission.js';
 import type { PresentedCertificate } from './x509/admission.js';
@@ -26,15 +27,13 @@ export type Admission =
     }
   | { readonly ok: false; readonly returnCode: RefusedReturnCode; readonly reason: RefuseReason; readonly message: string };
 
-/** What admission asks of the cloud side: dynamic registration and the secrets it issued. */
+/** What admission asks of the cloud side: dynamic registration, and the secrets it holds. */
 export interface AdmissionCloud {
   /** The verdict on a registration CONNECT (keepalive unchecked, as on the platform), or `undefined` for any other. */
   registration(connect: ConnectPacket, tls: boolean): Admission | undefined;
   /** The verdict on a token CONNECT (`authType=connwl`), or `undefined` for any other. */
   token(connect: ConnectPacket, tls: boolean): Admission | undefined;
-  /** A device's secret: listed, or issued by registration. */
-  secretOf(productKey: string, deviceName: string): string | undefined;
-  /** Every secret the cloud holds, kept out of messages. */
+  /** Every secret the cloud holds beyond the registry's (product secrets, tokens), kept out of messages. */
   secrets(): Iterable<string>;
 }
 
@@ -43,16 +42,24 @@ export interface AdmissionCloud {
  * registration CONNECT (decided by the cloud, keepalive unchecked), the keepalive range (3),
  * then who the device is: by the certificate it presented (X.509 mode), by a token (a device
  * registered without pre-registration, decided by the cloud), or by the credentials as
- * `verifyCredentials` reads them, with securemode held to this listener's transport.
+ * `verifyCredentials` reads them, with securemode held to this listener's transport. A device the
+ * registry holds no usable secret for (not registered, registered but not activated, disabled,
+ * deleted) is refused as unknown (5). No refusal's message quotes a secret the stand-in knows.
  */
-export function admit(connect: ConnectPacket, options: ResolvedEmulatorOptions, presented?: PresentedCertificate, cloud?: AdmissionCloud): Admission {
-  const verdict = admitByRule(connect, options, presented, cloud);
+export function admit(connect: ConnectPacket, options: ResolvedEmulatorOptions, registry: DeviceRegistry, presented?: PresentedCertificate, cloud?: AdmissionCloud): Admission {
+  const verdict = admitByRule(connect, options, registry, presented, cloud);
   if (verdict.ok) return verdict;
   // The verdict quotes the CONNECT's fields; a device that put a secret in the wrong one must not see it logged.
-  return { ...verdict, message: redactSecrets(verdict.message, knownSecrets(connect, options, cloud)) };
+  return { ...verdict, message: redactSecrets(verdict.message, knownSecrets(connect, registry, cloud)) };
 }
 
-function admitByRule(connect: ConnectPacket, options: ResolvedEmulatorOptions, presented: PresentedCertificate | undefined, cloud: AdmissionCloud | undefined): Admission {
+function admitByRule(
+  connect: ConnectPacket,
+  options: ResolvedEmulatorOptions,
+  registry: DeviceRegistry,
+  presented: PresentedCertificate | undefined,
+  cloud: AdmissionCloud | undefined,
+): Admission {
   if (connect.clientId === '') {
     return refuse(2, 'empty-client-id', 'the clientId is empty; the platform needs the device id and its |securemode=...| extension [MQTT-3.1.3-8]');
   }
@@ -76,12 +83,19 @@ function admitByRule(connect: ConnectPacket, options: ResolvedEmulatorOptions, p
   }
   const token = cloud?.token(connect, tls);
   if (token !== undefined) return token;
+  let registered: RegisteredDevice | undefined;
   const verdict = verifyCredentials(
     connect,
-    (productKey, deviceName) => cloud?.secretOf(productKey, deviceName) ?? options.devices.get(deviceKey(productKey, deviceName))?.deviceSecret,
+    (productKey, deviceName) => {
+      registered = registry.get(productKey, deviceName);
+      return registry.connectSecret(productKey, deviceName);
+    },
     { transport: tls ? 'tls' : 'tcp' },
   );
-  if (!verdict.ok) return refuse(connackCodeForVerifyFailure(verdict.reason), verdict.reason, verdict.message);
+  if (!verdict.ok) {
+    const said = verdict.reason === 'unknown-device' && registered !== undefined ? unusable(registered) : verdict.message;
+    return refuse(connackCodeForVerifyFailure(verdict.reason), verdict.reason, said);
+  }
   return { ok: true, productKey: verdict.productKey, deviceName: verdict.deviceName, clientId: verdict.clientId, authentication: 'secret' };
 }
 
@@ -94,10 +108,17 @@ function certificateOnlyDevice(connect: ConnectPacket, options: ResolvedEmulator
   return device !== undefined && device.deviceSecret === undefined ? `${deviceName} of ${productKey}` : undefined;
 }
 
+/** Why a registered device cannot connect, the console's words for CONNACK 5. */
+function unusable(device: RegisteredDevice): string {
+  const what = `device ${device.deviceName} of product ${device.productKey}`;
+  if (device.status !== 'enabled') return `${what} is ${device.status} in the console`;
+  return `${what} is registered but not activated: it has no DeviceSecret yet (dynamic registration hands one out)`;
+}
+
 /** The CONNECT's password, every registered device's secret, and the secrets the cloud holds. */
-function* knownSecrets(connect: ConnectPacket, options: ResolvedEmulatorOptions, cloud: AdmissionCloud | undefined): Generator<string | undefined> {
+function* knownSecrets(connect: ConnectPacket, registry: DeviceRegistry, cloud: AdmissionCloud | undefined): Generator<string | undefined> {
   if (connect.password !== undefined) yield Buffer.from(connect.password).toString('utf8');
-  for (const device of options.devices.values()) yield device.deviceSecret;
+  yield* registry.secrets();
   if (cloud !== undefined) yield* cloud.secrets();
 }
 

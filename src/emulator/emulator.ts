@@ -17,6 +17,7 @@ import { ConfigurationError } from '../shared/errors.js';
 import { admit } from './admission.js';
 import type { Admission, AdmissionCloud } from './admission.js';
 import { Registrar } from './cloud/register.js';
+import { GatewayCloud } from './cloud/gateway.js';
 import { Rrpc } from './cloud/rrpc.js';
 import { checkTimeout, CLOUD_QOS } from './cloud/service.js';
 import type { CloudContext, CloudService } from './cloud/service.js';
@@ -34,11 +35,12 @@ import { Listener } from './listener.js';
 import { deviceKey, resolveEmulatorOptions } from './options.js';
 import type { ResolvedEmulatorOptions } from './options.js';
 import { Presence } from './presence.js';
+import { DeviceRegistry } from './registry.js';
 import type { OnlineDevice } from './presence.js';
 import { Router } from './router.js';
 import { Session } from './session.js';
 import type { SessionHost, SessionOutcome } from './session.js';
-import type { Emulator, EmulatorConnection, EmulatorEvents, EmulatorOptions, TracedConnection } from './types.js';
+import type { Emulator, EmulatorConnection, EmulatorEvents, EmulatorGateway, EmulatorOptions, SubDeviceEvent, TracedConnection } from './types.js';
 import type { DeviceCertificate } from './x509/ca.js';
 import { presentedCertificate } from './x509/admission.js';
 import type { PresentedCertificate } from './x509/admission.js';
@@ -77,8 +79,9 @@ class LocalPlatform extends EventEmitter<EmulatorEvents> implements Emulator {
   readonly #options: ResolvedEmulatorOptions;
   /** Every connection that has a session, accepted or not yet. */
   readonly #sessions = new Set<Session>();
-  readonly #presence = new Presence();
+  readonly #presence = new Presence((subDevice) => this.#gateway.displaced(subDevice));
   readonly #router = new Router();
+  readonly #registry: DeviceRegistry;
   readonly #thing: ThingModel;
   readonly #rrpc: Rrpc;
   readonly #shadow: ShadowService;
@@ -88,6 +91,7 @@ class LocalPlatform extends EventEmitter<EmulatorEvents> implements Emulator {
   readonly #registering = new WeakMap<Session, NonNullable<Extract<Admission, { ok: true }>['registration']>>();
   readonly #tags: TagService;
   readonly #config: ConfigService;
+  readonly #gateway: GatewayCloud;
   readonly #services: readonly CloudService[];
   readonly #host: SessionHost;
   /** X.509 mode: the certificate each connection's device presented in the handshake, if any. */
@@ -99,10 +103,14 @@ class LocalPlatform extends EventEmitter<EmulatorEvents> implements Emulator {
     super();
     this.#options = options;
     this.ca = options.tls?.ca ?? '';
+    this.#registry = new DeviceRegistry(options.devices.values());
     const cloud: CloudContext = {
       clock: options.clock,
       wallClock: options.wallClock,
-      send: (topic, payload) => this.#router.route(topic, typeof payload === 'string' ? Buffer.from(payload, 'utf8') : payload, CLOUD_QOS),
+      send: (topic, payload, qos) => {
+        const bytes = typeof payload === 'string' ? Buffer.from(payload, 'utf8') : payload;
+        this.#router.route(topic, bytes, qos ?? (this.#gateway.isSubDeviceTopic(topic) ? 0 : CLOUD_QOS));
+      },
       target: (productKey, deviceName, timeoutMs) => {
         this.#checkRunning();
         checkTimeout(timeoutMs);
@@ -111,18 +119,19 @@ class LocalPlatform extends EventEmitter<EmulatorEvents> implements Emulator {
     };
     this.#thing = new ThingModel(cloud, options);
     this.#rrpc = new Rrpc(cloud);
-    this.#registrar = new Registrar(options.devices, options.products);
+    const gatewayHost = { presence: this.#presence, registry: this.#registry, subDevice: (event: SubDeviceEvent) => this.emit('subdevice', event) };
+    this.#gateway = new GatewayCloud(cloud, gatewayHost, options.topology);
+    this.#registrar = new Registrar(this.#registry, options.products);
     const registrar = this.#registrar;
     this.#cloudAdmission = {
       registration: (connect, tls) => registrar.admitRegistration(connect, tls),
       token: (connect, tls) => registrar.admitToken(connect, tls),
-      secretOf: (productKey, deviceName) => registrar.secretOf(productKey, deviceName),
       secrets: () => registrar.secrets(),
     };
     this.#shadow = new ShadowService(cloud, options, (device) => registrar.knows(device.productKey, device.deviceName));
     this.#tags = new TagService(cloud, options);
     this.#config = new ConfigService(cloud, options);
-    this.#services = [this.#thing, this.#rrpc, new NtpService(cloud, options), this.#shadow, this.#tags, this.#config];
+    this.#services = [this.#thing, this.#rrpc, this.#gateway, new NtpService(cloud, options), this.#shadow, this.#tags, this.#config];
     this.#host = {
       clock: options.clock,
       connectTimeout: options.connectTimeout,
@@ -158,6 +167,10 @@ class LocalPlatform extends EventEmitter<EmulatorEvents> implements Emulator {
   get url(): string {
     const host = isIP(this.host) === 6 ? `[${this.host}]` : this.host;
     return `${this.#options.tls ? 'mqtts' : 'mqtt'}://${host}:${this.port}`;
+  }
+
+  get gateway(): EmulatorGateway {
+    return this.#gateway;
   }
 
   connections(): EmulatorConnection[] {
@@ -252,7 +265,7 @@ class LocalPlatform extends EventEmitter<EmulatorEvents> implements Emulator {
   }
 
   #admit(session: Session, connect: ConnectPacket): Admission {
-    const admission = admit(connect, this.#options, this.#certificates.get(session), this.#cloudAdmission);
+    const admission = admit(connect, this.#options, this.#registry, this.#certificates.get(session), this.#cloudAdmission);
     if (!admission.ok) return admission;
     if (admission.registration !== undefined) {
       // A registration connection is nobody's session: it must not kick the device's own connection.
@@ -293,11 +306,20 @@ class LocalPlatform extends EventEmitter<EmulatorEvents> implements Emulator {
       for (const service of this.#services) service.published(device, topic, kind, payload);
       return;
     }
+    // Not one of its own thing-model topics: a gateway's request, or one of its sub-devices' topics.
+    const subDevice = this.#gateway.received(device, topic, payload);
+    const subKind = subDevice?.topics.parse(topic);
+    if (subKind !== undefined) {
+      for (const service of this.#services) service.published(subDevice!, topic, subKind, payload);
+      return;
+    }
+    // A device service (NTP, shadow, configuration, tags): the device's own, or a logged-in sub-device's through its gateway.
     const serviceKind = parseServiceTopic(topic);
     if (serviceKind === undefined) return;
+    const owner = subDevice ?? device;
     for (const service of this.#services) {
       try {
-        service.servicePublished?.(device, topic, serviceKind, payload);
+        service.servicePublished?.(owner, topic, serviceKind, payload);
       } catch (error) {
         // A message no service rule foresaw must not take the stand-in down: it gets no answer.
         if (debug.enabled) debug('emulator: %s on %s got no answer: %s', device.topics.deviceName, topic, (error as Error).message);
@@ -314,7 +336,7 @@ class LocalPlatform extends EventEmitter<EmulatorEvents> implements Emulator {
       this.emit('refuse', { returnCode: outcome.returnCode, reason: outcome.reason, message, connection });
       return;
     }
-    this.#presence.release(session);
+    this.#gateway.gatewayGone(this.#presence.release(session));
     const { productKey, deviceName, clientId } = session.device!;
     const error = new EmulatorError('disconnected', `device ${deviceName} of product ${productKey} disconnected (${outcome.reason}) before answering`);
     for (const service of this.#services) service.disconnected(session, error);

@@ -12,7 +12,7 @@ import { performance } from 'node:perf_hooks';
 import { ConfigurationError } from '../shared/errors.js';
 import { forbidCharacters, requireIntegerIn, requireText } from '../shared/validate.js';
 import { CONNECT_TIMEOUT_MS } from './limits.js';
-import type { EmulatorCertificateDevice, EmulatorDevice, EmulatorOptions } from './types.js';
+import type { EmulatorCertificateDevice, EmulatorDevice, EmulatorOptions, EmulatorTopology } from './types.js';
 import { DeviceCa } from './x509/ca.js';
 
 /** The options after validation and defaults: what the emulator actually uses. */
@@ -38,6 +38,8 @@ export interface ResolvedEmulatorOptions {
   readonly wallClock: () => number;
   /** Products open to dynamic registration: ProductSecret by productKey. */
   readonly products: ReadonlyMap<string, string>;
+  /** Gateways and the sub-devices in their topology at start, each sub-device under one gateway. */
+  readonly topology: readonly EmulatorTopology[];
 }
 
 /** The longest delay timers take; anything larger would fire at once. */
@@ -85,8 +87,10 @@ export async function resolveEmulatorOptions(options: EmulatorOptions): Promise<
     throw new ConfigurationError('wallClock', 'expected a function returning milliseconds since the epoch, such as Date.now');
   }
   const x509 = await resolveX509(options.x509, options.tls);
+  const devices = resolveDevices(options.devices, x509 !== undefined);
   return {
-    devices: resolveDevices(options.devices, x509 !== undefined),
+    devices,
+    topology: resolveTopology(options.topology, devices),
     host: resolveHost(options.host),
     port: requireIntegerIn('port', options.port ?? 0, 0, 65_535, 'use 0 for a free port, or 1..65535'),
     tls: await resolveTls(options.tls, x509),
@@ -134,14 +138,18 @@ function resolveDevices(devices: unknown, x509: boolean): Map<string, EmulatorDe
     forbidCharacters(`${at}.productKey`, productKey, ['/', '+', '#', '&'], why);
     const deviceName = requireText(`${at}.deviceName`, given.deviceName, 'e.g. the DeviceName from the console');
     forbidCharacters(`${at}.deviceName`, deviceName, ['/', '+', '#', '&'], why);
-    // '' is a device registered in the console and not activated: dynamic registration issues its
-    // secret. In X.509 mode a device may have no secret: it then authenticates by certificate only.
+    // '' is a device registered in the console and not activated yet: dynamic registration gives
+    // it a secret. In X.509 mode a device may have none at all: it authenticates by certificate.
     const deviceSecret =
-      given.deviceSecret === ''
-        ? ''
-        : x509 && given.deviceSecret === undefined
-          ? undefined
-          : requireText(`${at}.deviceSecret`, given.deviceSecret, `any text the device signs with ('' for registered, not activated)${x509 ? ', or none for a device that authenticates by certificate only' : ''}`);
+      x509 && given.deviceSecret === undefined
+        ? undefined
+        : given.deviceSecret === ''
+          ? ''
+          : requireText(
+              `${at}.deviceSecret`,
+              given.deviceSecret,
+              `any non-empty text the device signs with, or '' for a device registered but not activated${x509 ? ', or none for a device that authenticates by certificate only' : ''}`,
+            );
     const key = deviceKey(productKey, deviceName);
     if (known.has(key)) {
       throw new ConfigurationError(at, `device ${deviceName} of product ${productKey} is listed twice; list each device once`);
@@ -149,6 +157,40 @@ function resolveDevices(devices: unknown, x509: boolean): Map<string, EmulatorDe
     known.set(key, Object.freeze(deviceSecret === undefined ? { productKey, deviceName } : { productKey, deviceName, deviceSecret }));
   });
   return known;
+}
+
+function resolveTopology(topology: unknown, devices: ReadonlyMap<string, EmulatorDevice | EmulatorCertificateDevice>): EmulatorTopology[] {
+  if (topology === undefined) return [];
+  if (!Array.isArray(topology)) {
+    throw new ConfigurationError('topology', 'expected an array of { gateway: { productKey, deviceName }, subDevices: [...] }');
+  }
+  const gatewayOf = new Map<string, string>();
+  const registered = (field: string, device: unknown): EmulatorTopology['gateway'] => {
+    const given = (typeof device === 'object' && device !== null ? device : {}) as Partial<EmulatorTopology['gateway']>;
+    const productKey = requireText(`${field}.productKey`, given.productKey, 'the ProductKey of a device listed in devices');
+    const deviceName = requireText(`${field}.deviceName`, given.deviceName, 'the DeviceName of a device listed in devices');
+    if (!devices.has(deviceKey(productKey, deviceName))) {
+      throw new ConfigurationError(field, `device ${deviceName} of product ${productKey} is not in devices; register it there first`);
+    }
+    return Object.freeze({ productKey, deviceName });
+  };
+  return topology.map((entry: unknown, i) => {
+    const at = `topology[${i}]`;
+    const given = (typeof entry === 'object' && entry !== null ? entry : {}) as Partial<Record<keyof EmulatorTopology, unknown>>;
+    const gateway = registered(`${at}.gateway`, given.gateway);
+    const gatewayKey = deviceKey(gateway.productKey, gateway.deviceName);
+    if (!Array.isArray(given.subDevices)) throw new ConfigurationError(`${at}.subDevices`, 'expected an array of { productKey, deviceName }');
+    const subDevices = given.subDevices.map((device: unknown, j) => {
+      const field = `${at}.subDevices[${j}]`;
+      const sub = registered(field, device);
+      const key = deviceKey(sub.productKey, sub.deviceName);
+      if (key === gatewayKey) throw new ConfigurationError(field, 'a gateway cannot be its own sub-device');
+      if (gatewayOf.has(key)) throw new ConfigurationError(field, `${key} is under gateway ${gatewayOf.get(key)!} already; a sub-device has one gateway`);
+      gatewayOf.set(key, gatewayKey);
+      return sub;
+    });
+    return Object.freeze({ gateway, subDevices: Object.freeze(subDevices) });
+  });
 }
 
 function resolveHost(host: unknown): string {

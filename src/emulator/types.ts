@@ -16,7 +16,11 @@ import type { DeviceCertificate } from './x509/ca.js';
 export interface EmulatorDevice {
   productKey: string;
   deviceName: string;
-  /** `''`: registered in the console and not activated (it cannot connect until registration issues its secret). */
+  /**
+   * What the device signs with. `''`: registered but not activated; it cannot connect, log in or
+   * be added to a topology until dynamic registration (`thing.sub.register`, or the device's own
+   * over HTTPS or MQTT with its product's secret) gives it a secret.
+   */
   deviceSecret: string;
 }
 
@@ -43,6 +47,12 @@ export interface EmulatorCertificateDevice {
   productKey: string;
   deviceName: string;
   deviceSecret?: undefined;
+}
+
+/** A gateway and the sub-devices in its topology, as the console shows them. */
+export interface EmulatorTopology {
+  readonly gateway: { readonly productKey: string; readonly deviceName: string };
+  readonly subDevices: ReadonlyArray<{ readonly productKey: string; readonly deviceName: string }>;
 }
 
 
@@ -104,6 +114,11 @@ export interface EmulatorOptions {
    * timestamps; default `Date.now`. (`clock` runs the deadlines; this is the time of day.)
    */
   wallClock?: () => number;
+  /**
+   * Topology at start: gateways and their sub-devices, all listed in `devices`, each sub-device
+   * under one gateway. Gateways can add more with `thing.topo.add`; tests with `emulator.gateway`.
+   */
+  topology?: EmulatorTopology[];
 }
 
 /** One accepted device connection, as `connections()` lists it and the `connect` event reports it. */
@@ -216,9 +231,87 @@ export interface PacketEvent {
   readonly connection: TracedConnection;
 }
 
+/** Why a sub-device went online or offline through its gateway. */
+export type SubDeviceEventReason =
+  /** The gateway logged it in (`combine/login` or `batch_login`). */
+  | 'login'
+  /** The gateway logged it out. */
+  | 'logout'
+  /** The gateway's connection ended. */
+  | 'gateway-offline'
+  /** The same device logged in elsewhere (427 to the gateway). */
+  | 'displaced'
+  /** Disabled in the console (522 to the gateway). */
+  | 'disabled'
+  /** Deleted in the console (521 to the gateway). */
+  | 'deleted'
+  /** Taken out of the gateway's topology (6401 to the gateway when the console did it). */
+  | 'topology-removed'
+  /** `emulator.gateway.dropSession`: the cloud forgot the session without a word. */
+  | 'dropped';
+
+/** The `subdevice` event: a sub-device went online or offline through a gateway. */
+export interface SubDeviceEvent {
+  readonly action: 'login' | 'logout';
+  readonly reason: SubDeviceEventReason;
+  readonly productKey: string;
+  readonly deviceName: string;
+  readonly gateway: { readonly productKey: string; readonly deviceName: string };
+  /** The gateway's connection. */
+  readonly connection: TracedConnection;
+}
+
+/**
+ * The console's side of gateways and sub-devices, for tests and demos: topology, device states,
+ * and the notices the platform sends a gateway. Devices are named by productKey and deviceName.
+ * Each method throws EmulatorError `not-connected` for a device that was never registered.
+ */
+export interface EmulatorGateway {
+  /** The gateway's topology, in the order sub-devices were added. */
+  topology(productKey: string, deviceName: string): Array<{ productKey: string; deviceName: string }>;
+  /** The sub-devices online through the gateway. */
+  subDevicesOnline(productKey: string, deviceName: string): Array<{ productKey: string; deviceName: string }>;
+  /**
+   * Adds sub-devices to a gateway's topology as the console does (moving any that were under
+   * another gateway) and tells the gateway with `thing.topo.change` status 0 (created).
+   */
+  addTopology(productKey: string, deviceName: string, subDevices: ReadonlyArray<{ productKey: string; deviceName: string }>): void;
+  /**
+   * Removes sub-devices from a gateway's topology: those online are forced offline (6401 on
+   * `/ext/error`), and the gateway is told with `thing.topo.change` status 1 (deleted).
+   */
+  removeTopology(productKey: string, deviceName: string, subDevices: ReadonlyArray<{ productKey: string; deviceName: string }>): void;
+  /**
+   * Disables a device: it can no longer connect or log in; a directly connected device is
+   * disconnected, a sub-device online is forced offline (522), and its gateway gets
+   * `thing.topo.change` status 8 (disabled).
+   */
+  disable(productKey: string, deviceName: string): void;
+  /** Enables a disabled device; its gateway gets `thing.topo.change` status 2 (enabled). */
+  enable(productKey: string, deviceName: string): void;
+  /**
+   * Deletes a device: a sub-device online is forced offline (521), it leaves its gateway's
+   * topology (`thing.topo.change` status 1), and every later login gets 521.
+   */
+  delete(productKey: string, deviceName: string): void;
+  /**
+   * Forgets a sub-device's session without telling anyone, as after a failure on the platform's
+   * side: its next message gets the 520 notice. `false` when it was not online through a gateway.
+   */
+  dropSession(productKey: string, deviceName: string): boolean;
+  /**
+   * Sends the older `thing.disable`, `thing.enable` or `thing.delete` notice (iotkit-embedded 3.x)
+   * on the online device's own topic and resolves with its `_reply`; the device's state does not
+   * change. Rejects as `sendPropertySet` does.
+   */
+  notify(productKey: string, deviceName: string, action: 'disable' | 'enable' | 'delete', timeoutMs?: number): Promise<AlinkReply>;
+}
+
 /** Event names and their listener arguments. */
 export type EmulatorEvents = {
   connect: [EmulatorConnection];
+  /** A sub-device went online or offline through a gateway. */
+  subdevice: [SubDeviceEvent];
   refuse: [RefuseEvent];
   disconnect: [DisconnectEvent];
   packet: [PacketEvent];
@@ -312,6 +405,8 @@ export interface Emulator extends EventEmitter<EmulatorEvents> {
   issueCertificate(productKey: string, deviceName: string): DeviceCertificate;
   /** The accepted connections, oldest first. */
   connections(): EmulatorConnection[];
+  /** Gateways, sub-devices and device states, as the console would change them. */
+  readonly gateway: EmulatorGateway;
   /** Ends every connection and stops listening; resolves when all is closed. */
   close(): Promise<void>;
 }

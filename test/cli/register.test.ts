@@ -11,6 +11,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { startEmulator } from '../../src/emulator/index.js';
 import type { Emulator } from '../../src/emulator/index.js';
 import { Registrar } from '../../src/emulator/cloud/register.js';
+import { DeviceRegistry } from '../../src/emulator/registry.js';
 import { startHttpsServer } from '../device/https-server.js';
 import type { TestHttpsServer } from '../device/https-server.js';
 import { run } from './helpers.js';
@@ -37,7 +38,8 @@ async function standIn(): Promise<string> {
 
 /** An HTTPS registration endpoint answering as the stand-in's cloud side does. */
 async function httpsEndpoint(): Promise<string> {
-  const registrar = new Registrar(new Map([[`${PRODUCT.productKey}/meter-2`, { productKey: PRODUCT.productKey, deviceName: 'meter-2', deviceSecret: '' }]]), new Map([[PRODUCT.productKey, PRODUCT.productSecret]]));
+  const registry = new DeviceRegistry([{ productKey: PRODUCT.productKey, deviceName: 'meter-2', deviceSecret: '' }]);
+  const registrar = new Registrar(registry, new Map([[PRODUCT.productKey, PRODUCT.productSecret]]));
   server = await startHttpsServer((request, body, response) => {
     const answer = request.url === '/auth/register/device' ? registrar.answerForm(body) : { status: 404, body: '' };
     response.statusCode = answer.status;
@@ -149,7 +151,7 @@ describe('aliot emulator --product', () => {
     controller.abort();
     const { code, stdout } = await result;
     expect(code).toBe(0);
-    expect(stdout).toContain('devices: meter-1 of a1CliDyn (not activated)');
+    expect(stdout).toContain('devices: meter-1 of a1CliDyn (registered, not activated)');
     expect(stdout).toContain('open to dynamic registration: a1CliDyn');
     expect(stdout).toContain(`aliot register --mqtt --product-key ${PRODUCT.productKey} --device-name meter-1`);
     expect(stdout).not.toContain(PRODUCT.productSecret);

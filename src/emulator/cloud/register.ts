@@ -5,13 +5,14 @@
  * answered on `/ext/regnwl` with a clientId and a DeviceToken); and the token connection that
  * follows (`authType=connwl`). Formats and sources: `src/aliyun/register/`.
  *
- * A device's life here, as on the platform:
- * - listed with an empty secret: registered in the console, not activated. `register` (HTTPS or
- *   MQTT) issues it a fresh DeviceSecret; asked again before the device first connects with it,
- *   the same one (a device that lost the answer can ask again); once the device has connected,
- *   it is activated and registration is refused.
- * - listed with a secret, or with none in X.509 mode (a certificate device): activated;
- *   registration is refused.
+ * A device's life here, as on the platform, its secret and status kept in the stand-in's
+ * registry (shared with the gateway's `thing.sub.register`):
+ * - registered with an empty secret: in the console, not activated. `register` (HTTPS or MQTT)
+ *   mints its DeviceSecret; asked again before the device first connects with it, the same one
+ *   (a device that lost the answer can ask again); once the device has connected, it is
+ *   activated and registration is refused.
+ * - registered with a secret, or with none in X.509 mode (a certificate device): activated;
+ *   registration is refused. Disabled: refused (6204); deleted: as not registered.
  * - not listed: only `regnwl` (registration without pre-registration) creates it, and issues a
  *   clientId and token; asking again issues new ones and revokes the old. At most
  *   {@link MAX_CREATED_DEVICES} devices per product are created this way.
@@ -28,6 +29,7 @@
  * | product not open to dynamic registration | 401 | 5 |
  * | signature not the ProductSecret's | 401 | 4 |
  * | device not in the console (`register`) | 6100 | 5 |
+ * | device disabled | 6204 | 5 |
  * | device already activated | 460 | 5 |
  */
 import { nodeCrypto } from '../../shared/builtins.js';
@@ -42,7 +44,7 @@ import { PlatformPayloadError } from '../../aliyun/wire/errors.js';
 import { parseClientId } from '../../sign/extension.js';
 import type { ConnectPacket } from '../../packet/types.js';
 import { deviceKey } from '../options.js';
-import type { EmulatorCertificateDevice, EmulatorDevice } from '../types.js';
+import type { DeviceRegistry } from '../registry.js';
 
 /** How many devices `regnwl` may create in one product: a bound on what a registration flood can make the stand-in keep. */
 export const MAX_CREATED_DEVICES = 10_000;
@@ -54,6 +56,8 @@ export const REGISTRATION_CODES = Object.freeze({
   authError: 401,
   /** "device not found" (page 120329). */
   deviceNotFound: 6100,
+  /** "device disabled" (page 120329). */
+  deviceDisabled: 6204,
 });
 
 /** The verdict on a registration or token CONNECT, as admission reports it. */
@@ -91,43 +95,33 @@ interface Token {
 
 /** @internal */
 export class Registrar {
-  readonly #devices: ReadonlyMap<string, EmulatorDevice | EmulatorCertificateDevice>;
+  readonly #registry: DeviceRegistry;
   readonly #products: ReadonlyMap<string, string>;
-  /** Secrets issued to devices listed with none, by device key. */
-  readonly #issued = new Map<string, string>();
-  /** Devices that have connected with an issued secret or token. */
-  readonly #activated = new Set<string>();
+  /** Devices whose secret registration minted and which have not connected with it yet, by device key. */
+  readonly #pending = new Set<string>();
   /** Tokens of devices created by `regnwl`, by device key. */
   readonly #tokens = new Map<string, Token>();
   readonly #created = new Map<string, number>();
 
-  constructor(devices: ReadonlyMap<string, EmulatorDevice | EmulatorCertificateDevice>, products: ReadonlyMap<string, string>) {
-    this.#devices = devices;
+  constructor(registry: DeviceRegistry, products: ReadonlyMap<string, string>) {
+    this.#registry = registry;
     this.#products = products;
   }
 
-  /** The secret a device connects with: its own, or the one registration issued it. */
-  secretOf(productKey: string, deviceName: string): string | undefined {
-    const key = deviceKey(productKey, deviceName);
-    const listed = this.#devices.get(key)?.deviceSecret;
-    return listed !== undefined && listed !== '' ? listed : this.#issued.get(key);
-  }
-
-  /** Whether the platform knows the device: listed, or created by `regnwl`. */
+  /** Whether the platform knows the device: registered (and not deleted), or created by `regnwl`. */
   knows(productKey: string, deviceName: string): boolean {
-    const key = deviceKey(productKey, deviceName);
-    return this.#devices.has(key) || this.#tokens.has(key);
+    const device = this.#registry.get(productKey, deviceName);
+    return (device !== undefined && device.status !== 'deleted') || this.#tokens.has(deviceKey(productKey, deviceName));
   }
 
   /** A device connected: from now on it is activated. */
   connected(productKey: string, deviceName: string): void {
-    this.#activated.add(deviceKey(productKey, deviceName));
+    this.#pending.delete(deviceKey(productKey, deviceName));
   }
 
-  /** Every secret the stand-in holds, for keeping them out of event messages. */
+  /** The secrets the registrar holds beyond the registry's (product secrets, tokens), for keeping them out of event messages. */
   *secrets(): Generator<string> {
     yield* this.#products.values();
-    yield* this.#issued.values();
     for (const token of this.#tokens.values()) yield token.deviceToken;
   }
 
@@ -212,24 +206,25 @@ export class Registrar {
 
   #register(productKey: string, deviceName: string): { ok: true; deviceSecret: string } | { ok: false; httpCode: number; message: string } {
     const key = deviceKey(productKey, deviceName);
-    const listed = this.#devices.get(key);
-    if (listed === undefined) {
+    const device = this.#registry.get(productKey, deviceName);
+    if (device === undefined || device.status === 'deleted') {
       return { ok: false, httpCode: REGISTRATION_CODES.deviceNotFound, message: `device not found: ${deviceName} is not registered in product ${productKey} (registration with authType=register needs a device added in the console; regnwl does not)` };
     }
-    if (listed.deviceSecret !== '' || this.#activated.has(key)) {
-      return { ok: false, httpCode: REGISTRATION_CODES.requestParameterError, message: `device ${deviceName} of product ${productKey} is already activated; its secret is given only until it first connects` };
+    if (device.status === 'disabled') {
+      return { ok: false, httpCode: REGISTRATION_CODES.deviceDisabled, message: `device disabled: ${deviceName} of product ${productKey} is disabled in the console` };
     }
-    let deviceSecret = this.#issued.get(key);
-    if (deviceSecret === undefined) {
-      deviceSecret = nodeCrypto().randomBytes(16).toString('hex');
-      this.#issued.set(key, deviceSecret);
+    if (device.secret === '') {
+      this.#pending.add(key);
+      return { ok: true, deviceSecret: this.#registry.activate(device) };
     }
-    return { ok: true, deviceSecret };
+    if (this.#pending.has(key)) return { ok: true, deviceSecret: device.secret };
+    return { ok: false, httpCode: REGISTRATION_CODES.requestParameterError, message: `device ${deviceName} of product ${productKey} is already activated; its secret is given only until it first connects` };
   }
 
   #registerWithoutPreregistration(productKey: string, deviceName: string): { ok: true; token: Token } | { ok: false; message: string } {
     const key = deviceKey(productKey, deviceName);
-    if (this.#devices.has(key)) {
+    const registered = this.#registry.get(productKey, deviceName);
+    if (registered !== undefined && registered.status !== 'deleted') {
       return { ok: false, message: `device ${deviceName} is registered in product ${productKey}; register it with authType=register (pre-registered), not regnwl` };
     }
     if (!this.#tokens.has(key)) {
