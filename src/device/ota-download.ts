@@ -12,8 +12,9 @@
  * - success: the destination, nothing else;
  * - the file is wrong (size or digest), the disk is full, the caller aborted, or any other
  *   failure: nothing, the partial is removed;
- * - with `keepPartial: true`, a download that failed on the network (after its resumes) keeps its
- *   partial, so that a later call for the same job resumes where it stopped; delete it with
+ * - with `keepPartial: true`, a download that failed on the network (after its resumes), or was
+ *   aborted, keeps its partial, so that a later call for the same job resumes where it stopped
+ *   (a program shutting down aborts and resumes on its next start); delete it with
  *   {@link discardPartial} when the job is over.
  *
  * Resuming sends `Range: bytes=N-` with `If-Range` (the strong ETag, or Last-Modified) so that a
@@ -67,7 +68,7 @@ export interface DownloadFirmwareOptions extends ConnectionChoices {
   readonly file: FirmwareFile;
   /** The path the verified file is renamed to. Its directory must exist. */
   readonly destination: string;
-  /** Cancels the download; the partial file is removed. */
+  /** Cancels the download; the partial file is removed (kept with `keepPartial`). */
   readonly signal?: AbortSignal | undefined;
   /** Resumes after a dropped or stalled connection (or a 5xx answer) before giving up; default 5. */
   readonly retries?: number | undefined;
@@ -75,7 +76,7 @@ export interface DownloadFirmwareOptions extends ConnectionChoices {
   readonly idleTimeout?: number | undefined;
   /** Milliseconds before the first resume, doubling each time up to 30 s; default 1000. */
   readonly retryDelay?: number | undefined;
-  /** Keep the partial file when the download fails on the network, for a later call to resume; default false. */
+  /** Keep the partial file when the download fails on the network or is aborted, for a later call to resume; default false. */
   readonly keepPartial?: boolean | undefined;
   /**
    * Hears the progress at most once per percent and at least once a second while bytes arrive,
@@ -299,7 +300,7 @@ class Download {
       return await this.#finish();
     } catch (error) {
       const failure = this.#asDownloadError(error);
-      if (!(plan.keepPartial && failure.code === 'network')) await this.#removePartial();
+      if (!(plan.keepPartial && (failure.code === 'network' || failure.code === 'aborted'))) await this.#removePartial();
       throw failure;
     } finally {
       plan.signal?.removeEventListener('abort', onAbort);
@@ -624,11 +625,16 @@ class Download {
 
   #checkAborted(): void {
     const signal = this.#plan.signal;
-    if (signal?.aborted === true) throw new OtaDownloadError('aborted', 'the download was aborted; the partial file was removed', { cause: signal.reason });
+    if (signal?.aborted === true) throw this.#aborted();
+  }
+
+  #aborted(): OtaDownloadError {
+    const left = this.#plan.keepPartial ? `what had arrived is kept in ${this.#plan.partial} for a later call to resume` : 'the partial file was removed';
+    return new OtaDownloadError('aborted', `the download was aborted; ${left}`, { cause: this.#plan.signal?.reason });
   }
 
   #asDownloadError(error: unknown): OtaDownloadError {
-    if (this.#plan.signal?.aborted === true) return new OtaDownloadError('aborted', 'the download was aborted; the partial file was removed', { cause: this.#plan.signal.reason });
+    if (this.#plan.signal?.aborted === true) return this.#aborted();
     if (error instanceof OtaDownloadError) return error;
     if (error instanceof Retriable) return new OtaDownloadError('network', error.message, { cause: error.cause });
     return new OtaDownloadError('file-error', `the download failed: ${(error as Error)?.message ?? String(error)}`, { cause: error });
