@@ -18,10 +18,15 @@ import { Rrpc } from './cloud/rrpc.js';
 import { checkTimeout, CLOUD_QOS } from './cloud/service.js';
 import type { CloudContext, CloudService } from './cloud/service.js';
 import { ThingModel } from './cloud/thing.js';
+import { OtaJobs } from './cloud/ota.js';
+import type { OtaJobInfo, OtaJobOptions } from './cloud/ota.js';
+import { HttpsServer } from './http/server.js';
+import { resolveHttpsOptions } from './http/options.js';
+import type { ResolvedHttpsOptions } from './http/options.js';
 import { boundMessage } from './echo.js';
 import { EmulatorError } from './errors.js';
 import { Listener } from './listener.js';
-import { resolveEmulatorOptions } from './options.js';
+import { deviceKey, resolveEmulatorOptions } from './options.js';
 import type { ResolvedEmulatorOptions } from './options.js';
 import { Presence } from './presence.js';
 import type { OnlineDevice } from './presence.js';
@@ -54,7 +59,8 @@ export const DEFAULT_REPLY_TIMEOUT_MS = 10_000;
  * await emulator.close();
  */
 export async function startEmulator(options: EmulatorOptions): Promise<Emulator> {
-  const platform = new LocalPlatform(await resolveEmulatorOptions(options));
+  const resolved = await resolveEmulatorOptions(options);
+  const platform = new LocalPlatform(resolved, await resolveHttpsOptions(options));
   await platform.listen();
   return platform;
 }
@@ -68,14 +74,20 @@ class LocalPlatform extends EventEmitter<EmulatorEvents> implements Emulator {
   readonly #router = new Router();
   readonly #thing: ThingModel;
   readonly #rrpc: Rrpc;
+  readonly #ota: OtaJobs;
+  readonly #httpsOptions: ResolvedHttpsOptions;
+  /** The HTTPS server, once something asked for it. */
+  #https: Promise<HttpsServer> | undefined;
+  #httpsServer: HttpsServer | undefined;
   readonly #services: readonly CloudService[];
   readonly #host: SessionHost;
   #listener: Listener | undefined;
   #closing: Promise<void> | undefined;
 
-  constructor(options: ResolvedEmulatorOptions) {
+  constructor(options: ResolvedEmulatorOptions, httpsOptions: ResolvedHttpsOptions) {
     super();
     this.#options = options;
+    this.#httpsOptions = httpsOptions;
     this.ca = options.tls?.ca ?? '';
     const cloud: CloudContext = {
       clock: options.clock,
@@ -88,6 +100,18 @@ class LocalPlatform extends EventEmitter<EmulatorEvents> implements Emulator {
     };
     this.#thing = new ThingModel(cloud, options);
     this.#rrpc = new Rrpc(cloud);
+    this.#ota = new OtaJobs(cloud, {
+      online: (productKey, deviceName) => {
+        try {
+          return this.#presence.find(productKey, deviceName);
+        } catch {
+          return undefined;
+        }
+      },
+      registered: (productKey, deviceName) => options.devices.has(deviceKey(productKey, deviceName)),
+      https: () => this.#startHttps(),
+      changed: (event) => this.emit('ota', event),
+    });
     this.#services = [this.#thing, this.#rrpc];
     this.#host = {
       clock: options.clock,
@@ -114,6 +138,59 @@ class LocalPlatform extends EventEmitter<EmulatorEvents> implements Emulator {
       },
       (error) => this.emit('error', error),
     );
+    if (this.#httpsOptions.port !== undefined) {
+      try {
+        await this.#startHttps();
+      } catch (error) {
+        await this.#listener.close();
+        throw error;
+      }
+    }
+  }
+
+  /** Starts the HTTPS server on the MQTT listener's host, once; later calls get the same one. */
+  #startHttps(): Promise<HttpsServer> {
+    this.#checkRunning();
+    this.#https ??= HttpsServer.open({
+      host: this.#options.host,
+      port: this.#httpsOptions.port ?? 0,
+      cert: this.#httpsOptions.cert,
+      key: this.#httpsOptions.key,
+      ca: this.#httpsOptions.ca,
+      onLog: (entry) => this.emit('http', entry),
+    }).then((server) => {
+      this.#httpsServer = server;
+      // Closed meanwhile: nothing else will close it.
+      if (this.#closing !== undefined) void server.close();
+      return server;
+    });
+    return this.#https;
+  }
+
+  get https(): { readonly url: string; readonly port: number; readonly ca: string } | undefined {
+    const server = this.#httpsServer;
+    return server === undefined ? undefined : { url: server.url, port: server.port, ca: server.ca };
+  }
+
+  pushOtaJob(options: OtaJobOptions): Promise<OtaJobInfo> {
+    try {
+      this.#checkRunning();
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.#ota.push(options);
+  }
+
+  cancelOtaJob(id: number): OtaJobInfo {
+    return this.#ota.cancel(id);
+  }
+
+  otaJobs(): OtaJobInfo[] {
+    return this.#ota.jobs();
+  }
+
+  otaVersions(productKey: string, deviceName: string): Record<string, string> {
+    return this.#ota.versions(productKey, deviceName);
   }
 
   get host(): string {
@@ -175,7 +252,9 @@ class LocalPlatform extends EventEmitter<EmulatorEvents> implements Emulator {
     const error = new EmulatorError('closed', 'the emulator was closed before the device answered');
     for (const service of this.#services) service.closing(error);
     for (const session of [...this.#sessions]) session.shutdown();
-    await this.#listener?.close();
+    this.#ota.closing();
+    const https = this.#https?.then((server) => server.close()).catch(() => undefined);
+    await Promise.all([this.#listener?.close(), https]);
   }
 
   #checkRunning(): void {
@@ -195,6 +274,7 @@ class LocalPlatform extends EventEmitter<EmulatorEvents> implements Emulator {
   #published(session: Session, topic: string, payload: Uint8Array, qos: 0 | 1): void {
     this.#router.route(topic, payload, qos);
     const device: OnlineDevice = this.#presence.of(session)!;
+    this.#ota.published(device, topic, payload);
     const kind = device.topics.parse(topic);
     if (kind === undefined) return;
     for (const service of this.#services) service.published(device, topic, kind, payload);

@@ -8,6 +8,8 @@ import type { AlinkReply } from '../aliyun/alink/payload.js';
 import type { Packet } from '../packet/types.js';
 import type { RefusedReturnCode } from '../aliyun/connack.js';
 import type { VerifyFailureReason } from '../sign/verify.js';
+import type { OtaJobEvent, OtaJobInfo, OtaJobOptions } from './cloud/ota.js';
+import type { HttpLogEntry } from './http/server.js';
 
 /** A device the emulator knows, as registered in the IoT Platform console. */
 export interface EmulatorDevice {
@@ -40,6 +42,11 @@ export interface EmulatorOptions {
    * `connect-timeout`).
    */
   connectTimeout?: number;
+  /**
+   * The port of the stand-in's HTTPS server (OTA files), on the same host and with the same
+   * certificate as MQTT; 0 for a free one. Default: started on a free port by the first OTA job.
+   */
+  httpPort?: number;
   /** Answer every property post with a `post_reply` (default `true`). */
   autoReplyPropertyPost?: boolean;
   /** Answer every event post (`thing/event/{identifier}/post`) with its `post_reply` (default `true`). */
@@ -148,6 +155,10 @@ export type EmulatorEvents = {
   refuse: [RefuseEvent];
   disconnect: [DisconnectEvent];
   packet: [PacketEvent];
+  /** An OTA job changed: made, sent to the device, progress, succeeded, failed, cancelled. */
+  ota: [OtaJobEvent];
+  /** A request to the HTTPS server ended (a file download, whole or cut). */
+  http: [HttpLogEntry];
   /** Server-level failures only (the listening socket); a misbehaving device never causes one. */
   error: [Error];
 };
@@ -196,6 +207,26 @@ export interface Emulator extends EventEmitter<EmulatorEvents> {
   publish(topic: string, payload: Uint8Array | string, qos?: 0 | 1): Promise<void>;
   /** The accepted connections, oldest first. */
   connections(): EmulatorConnection[];
+  /**
+   * The HTTPS server (OTA files), once started (`httpPort`, or the first OTA job): its URL
+   * (`https://[::1]:port`), port, and the CA a client must trust.
+   */
+  readonly https: { readonly url: string; readonly port: number; readonly ca: string } | undefined;
+  /**
+   * Makes an OTA upgrade job for a device's module, serves its file over HTTPS, and pushes it on
+   * `/ota/device/upgrade/{pk}/{dn}` if the device is online and subscribed; otherwise the job
+   * waits (QUEUED) for the device's next version report or firmware query. Resolves with the job.
+   *
+   * @throws ConfigurationError for bad options, an unknown device or an unreadable file;
+   *   EmulatorError `ota-job-active` when that module has an open job, `closed`.
+   */
+  pushOtaJob(options: OtaJobOptions): Promise<OtaJobInfo>;
+  /** Cancels an open job (its file is no longer served); EmulatorError `ota-job-unknown` for an unknown id. */
+  cancelOtaJob(id: number): OtaJobInfo;
+  /** Every OTA job made, oldest first, as it stands now. */
+  otaJobs(): OtaJobInfo[];
+  /** The OTA module versions a device reported on `/ota/device/inform`, by module. */
+  otaVersions(productKey: string, deviceName: string): Record<string, string>;
   /** Ends every connection and stops listening; resolves when all is closed. */
   close(): Promise<void>;
 }
