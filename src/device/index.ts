@@ -31,3 +31,14 @@ export {
   type DownloadResult,
   type OtaDownloadErrorCode,
 } from './ota-download.js';
+export {
+  createOta,
+  type DeviceOta,
+  type DeviceOtaEvents,
+  type OtaOptions,
+  type OtaTask,
+  type OtaTaskStatus,
+  type OtaFirmware,
+  type OtaProgress,
+} from './ota.js';
+export { OtaError, type OtaErrorCode } from './ota-errors.js';

@@ -14,6 +14,7 @@ import { EmulatorError } from '../../src/emulator/index.js';
 import type { Emulator, OtaJobEvent } from '../../src/emulator/index.js';
 import type { PublishPacket } from '../../src/packet/index.js';
 import { ConfigurationError } from '../../src/shared/errors.js';
+import { VirtualClock } from '../support/virtual-clock.js';
 import { connected, subscribe, sync } from './raw-client.js';
 import type { RawClient } from './raw-client.js';
 import { emulatorPerTest, LAMP, SENSOR } from './fixtures.js';
@@ -204,6 +205,31 @@ describe('OTA jobs on the stand-in', () => {
     const rest = await fetch(job.url, emulator.https!.ca, { range: 'bytes=40000-' });
     expect(rest.body.equals(FILE.subarray(40_000))).toBe(true);
     expect(emulator.otaJobs()[0]!.downloads).toBe(2);
+  });
+
+  it('serve.bytesPerSecond paces the file on the stand-in’s clock', async () => {
+    const clock = new VirtualClock();
+    const emulator = await start({ clock });
+    const job = await emulator.pushOtaJob({ ...LAMP, version: '2', file: FILE, serve: { bytesPerSecond: 50_000 } });
+    let received = 0;
+    const done = new Promise<void>((resolve, reject) => {
+      const request = httpsRequest(job.url, { ca: emulator.https!.ca, servername: 'localhost', agent: false }, (response) => {
+        response.on('data', (chunk: Buffer) => (received += chunk.length));
+        response.on('end', resolve);
+      });
+      request.on('error', reject);
+      request.end();
+    });
+    // 5,000 bytes every 100 ms of the clock, and not a byte without it: 200,000 bytes take 4 s.
+    for (let tick = 1; tick <= FILE.length / 5_000; tick += 1) {
+      await expect.poll(() => clock.pending()).toBeGreaterThan(0);
+      expect(received).toBe(5_000 * (tick - 1));
+      clock.advance(100);
+      await expect.poll(() => received).toBe(5_000 * tick);
+    }
+    await done;
+    expect(received).toBe(FILE.length);
+    expect(clock.now()).toBe(4_000);
   });
 
   it('checks its options: an unknown device, an empty or unreadable file, a bad digest or method', async () => {

@@ -21,7 +21,6 @@ import { createServer } from 'node:https';
 import type { Server } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Readable } from 'node:stream';
-import { pipeline } from 'node:stream';
 import { isIP } from '../../shared/builtins.js';
 import { ConfigurationError } from '../../shared/errors.js';
 import { EmulatorError } from '../errors.js';
@@ -68,7 +67,10 @@ export interface HttpFile {
   readonly lastModified?: string | undefined;
   /** Default `application/octet-stream`. */
   readonly contentType?: string | undefined;
-  /** The bytes `start`..`end` (inclusive), as a stream the server pipes to the peer and destroys if the peer leaves. */
+  /**
+   * The bytes `start`..`end` (inclusive), as a stream the server pipes to the peer and destroys
+   * if the peer leaves. A stream that fails ends the connection once what it gave went out.
+   */
   open(start: number, end: number): Readable;
 }
 
@@ -333,9 +335,17 @@ export class HttpsServer {
       return;
     }
     source.on('data', (chunk: Buffer) => sent(chunk.byteLength));
-    // A source that fails (or is cut on purpose) ends the connection mid-body: the client sees
-    // fewer bytes than Content-Length, as it would from a server that died.
-    pipeline(source, response, () => {});
+    // A source that fails (or is cut on purpose) ends the connection mid-body, after what it gave
+    // went out: the client sees fewer bytes than Content-Length, then the end of the connection,
+    // as from a server that stopped. (pipeline would destroy the response, and with it bytes
+    // still on their way.)
+    source.once('error', () => {
+      source.unpipe(response);
+      response.socket?.end();
+    });
+    source.once('end', () => response.end());
+    response.once('close', () => source.destroy());
+    source.pipe(response, { end: false });
   }
 
   /**
