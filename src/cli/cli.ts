@@ -12,6 +12,7 @@ import { report } from './report.js';
 import type { Io } from './io.js';
 import { DEMO, runDemo } from './demo.js';
 import { EMULATOR, runEmulator } from './emulator.js';
+import { OTA, runOta } from './ota.js';
 import { PUB, runPub } from './pub.js';
 import { SIGN, runSign } from './sign.js';
 import { SUB, runSub } from './sub.js';
@@ -28,6 +29,7 @@ export const COMMANDS: readonly Command[] = [
   { spec: PUB, run: runPub },
   { spec: SUB, run: runSub },
   { spec: EMULATOR, run: runEmulator },
+  { spec: OTA, run: runOta },
 ];
 
 /** `src/cli/` and `dist/cli/` both sit two levels below the package root. */

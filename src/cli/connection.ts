@@ -230,7 +230,7 @@ function formatHost(host: string): string {
   return isIP(host) === 6 ? `[${host}]` : host;
 }
 
-function readCaFile(path: string | undefined, help: string): string | undefined {
+export function readCaFile(path: string | undefined, help: string): string | undefined {
   if (path === undefined) return undefined;
   try {
     return readFileSync(path, 'utf8');
@@ -243,7 +243,7 @@ function readCaFile(path: string | undefined, help: string): string | undefined 
  * `--endpoint` (and `-h`/`-p`, which name a host with device credentials too) as the platform
  * profile's endpoint choice.
  */
-function endpointOption(args: ParsedArgs, port: number | undefined, help: string): EndpointChoice {
+export function endpointOption(args: ParsedArgs, port: number | undefined, help: string): EndpointChoice {
   const text = args.string('endpoint');
   const host = args.string('host');
   if (text !== undefined && host !== undefined) throw new UsageError('give --endpoint or -h, not both', help);
