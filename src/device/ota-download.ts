@@ -74,6 +74,13 @@ export interface DownloadFirmwareOptions extends ConnectionChoices {
   readonly retries?: number | undefined;
   /** Milliseconds without a byte before a connection counts as stalled; default 30000. */
   readonly idleTimeout?: number | undefined;
+  /**
+   * The slowest a connection may be: one that brings fewer bytes than this per second, over a
+   * whole `idleTimeout`, counts as stalled too and is resumed on a new connection (a server that
+   * trickles a byte now and then would otherwise hold the download for ever). Default 256; 0
+   * turns the check off.
+   */
+  readonly minBytesPerSecond?: number | undefined;
   /** Milliseconds before the first resume, doubling each time up to 30 s; default 1000. */
   readonly retryDelay?: number | undefined;
   /** Keep the partial file when the download fails on the network or is aborted, for a later call to resume; default false. */
@@ -186,6 +193,7 @@ interface Plan {
   readonly signal: AbortSignal | undefined;
   readonly retries: number;
   readonly idleTimeout: number;
+  readonly minBytesPerSecond: number;
   readonly retryDelay: number;
   readonly keepPartial: boolean;
   readonly onProgress: ((progress: DownloadProgress) => void) | undefined;
@@ -231,6 +239,7 @@ function checkOptions(options: DownloadFirmwareOptions): Plan {
     signal,
     retries: requireIntegerIn('retries', options.retries ?? 5, 0, 1000, 'give a count, e.g. 5'),
     idleTimeout: requireIntegerIn('idleTimeout', options.idleTimeout ?? 30_000, 1, MAX_TIMER, 'give milliseconds, e.g. 30000'),
+    minBytesPerSecond: requireIntegerIn('minBytesPerSecond', options.minBytesPerSecond ?? DEFAULT_MIN_BYTES_PER_SECOND, 0, Number.MAX_SAFE_INTEGER, 'give bytes a second, e.g. 256, or 0 for no floor'),
     retryDelay: requireIntegerIn('retryDelay', options.retryDelay ?? 1000, 0, MAX_TIMER, 'give milliseconds, e.g. 1000'),
     keepPartial,
     onProgress: options.onProgress,
@@ -240,10 +249,15 @@ function checkOptions(options: DownloadFirmwareOptions): Plan {
 
 /** The stall check of one connection. */
 interface StallWatch {
-  /** A byte came (or the wait is ours, not the server's): returns the time. */
-  touch(): number;
+  /** `bytes` came (or, with 0, the wait is ours, not the server's): returns the time. */
+  touch(bytes: number): number;
+  /** While held, the socket is paused on purpose (the disk is behind): neither check counts that time. */
+  hold(held: boolean): void;
   stop(): void;
 }
+
+/** The slowest a connection may bring bytes, by default: see {@link DownloadFirmwareOptions.minBytesPerSecond}. */
+const DEFAULT_MIN_BYTES_PER_SECOND = 256;
 
 /** A failure that a resume may cure. */
 class Retriable extends Error {}
@@ -425,6 +439,9 @@ class Download {
       throw retriable(new Error('the server refused the range (416); starting over'));
     } else if (status >= 500) {
       throw retriable(new Error(`the server answered HTTP ${status}`));
+    } else if (status >= 300 && status < 400) {
+      // The job names the file; a redirect would hand the choice of server to whoever answers.
+      throw new OtaDownloadError('http-status', `the server answered HTTP ${status}, a redirect: redirects are not followed, the job's URL must serve the file itself`, { status });
     } else {
       throw new OtaDownloadError('http-status', `the server answered HTTP ${status} for the firmware file; the job's URL may have expired: ask for the job again`, { status });
     }
@@ -492,13 +509,16 @@ class Download {
           if (settled) return;
           try {
             reader.push(chunk, take);
-            this.#report(watch.touch());
+            this.#report(watch.touch(chunk.byteLength));
           } catch (error) {
             settle(error instanceof OtaDownloadError ? error : retriable(error));
             return;
           }
           if (reader.done) settle();
-          else if (full) socket.pause();
+          else if (full) {
+            socket.pause();
+            watch.hold(true);
+          }
         };
         const onClose = (): void => {
           if (reader.end()) settle();
@@ -507,14 +527,15 @@ class Download {
         writer.onDrain = () => {
           full = false;
           if (settled) return;
-          watch.touch();
+          watch.hold(false);
           socket.resume();
         };
         writer.onBlock = (bytes) => this.#hash.update(bytes);
         writer.onError = (error) => settle(fileError(error, `cannot write ${plan.partial}`));
         try {
           for (const bytes of early) take(bytes);
-          this.#report(watch.touch());
+          // Counted as they came, with the head.
+          this.#report(watch.touch(0));
         } catch (error) {
           settle(error);
           return;
@@ -548,23 +569,50 @@ class Download {
     }
   }
 
-  /** Destroys `socket` when no byte came for a whole idle timeout, checked every half of one on the clock. */
+  /**
+   * Destroys `socket` when no byte came for a whole idle timeout, or when over a whole idle
+   * timeout fewer bytes came than the minimum rate asks; checked every half of one on the clock.
+   */
   #watchStall(socket: Socket): StallWatch {
-    const { clock, idleTimeout } = this.#plan;
+    const { clock, idleTimeout, minBytesPerSecond } = this.#plan;
     const period = Math.max(1, Math.ceil(idleTimeout / 2));
     let last = clock.now();
+    let windowStart = last;
+    let windowBytes = 0;
+    let held = false;
     let stopped = false;
     const check = (): void => {
       if (stopped) return;
-      if (clock.now() - last >= idleTimeout) {
+      const now = clock.now();
+      if (held) {
+        last = windowStart = now;
+        windowBytes = 0;
+      } else if (now - last >= idleTimeout) {
         socket.destroy(new Error(`no byte for ${idleTimeout} ms`));
         return;
+      } else if (minBytesPerSecond > 0 && now - windowStart >= idleTimeout) {
+        const span = now - windowStart;
+        if (windowBytes < (minBytesPerSecond * span) / 1000) {
+          socket.destroy(new Error(`only ${windowBytes} bytes in ${span} ms, under ${minBytesPerSecond} bytes a second (minBytesPerSecond)`));
+          return;
+        }
+        windowStart = now;
+        windowBytes = 0;
       }
       handle = clock.setTimeout(check, period);
     };
     let handle = clock.setTimeout(check, period);
     return {
-      touch: () => (last = clock.now()),
+      touch: (bytes) => {
+        windowBytes += bytes;
+        last = clock.now();
+        return last;
+      },
+      hold: (value) => {
+        held = value;
+        last = windowStart = clock.now();
+        windowBytes = 0;
+      },
       stop: () => {
         stopped = true;
         clock.clearTimeout(handle);
@@ -704,7 +752,7 @@ function readHead(socket: Socket, reader: ResponseReader, watch: StallWatch, fai
       else reject(error);
     };
     const onData = (chunk: Buffer): void => {
-      watch.touch();
+      watch.touch(chunk.byteLength);
       try {
         reader.push(chunk, (bytes) => early.push(bytes));
       } catch (error) {

@@ -35,7 +35,7 @@ import type { Device } from './device.js';
 import { DEFAULT_REPLY_TIMEOUT } from './device.js';
 import { AlinkReplyError, DeviceError } from './errors.js';
 import type { ConnectionChoices } from './https-request.js';
-import { MAX_TIMER } from './https-request.js';
+import { MAX_TIMER, resolveTarget } from './https-request.js';
 import { discardPartial, downloadFirmware, OtaDownloadError, partialPath } from './ota-download.js';
 import type { DownloadProgress, DownloadResult } from './ota-download.js';
 import { OtaError } from './ota-errors.js';
@@ -62,6 +62,8 @@ export interface OtaOptions extends ConnectionChoices {
   readonly idleTimeout?: number | undefined;
   /** Milliseconds before the first resume, doubling up to 30 s; default 1000. */
   readonly retryDelay?: number | undefined;
+  /** A connection slower than this (bytes a second, over an idle timeout) is resumed on a new one; default 256, 0 for none. */
+  readonly minBytesPerSecond?: number | undefined;
   /** Time for the reply timeout and the downloads; default the device client's clock. */
   readonly clock?: Clock | undefined;
 }
@@ -200,6 +202,7 @@ interface Plan {
   readonly retries: number;
   readonly idleTimeout: number;
   readonly retryDelay: number;
+  readonly minBytesPerSecond: number | undefined;
   readonly clock: Clock;
   readonly connection: ConnectionChoices;
 }
@@ -228,6 +231,8 @@ async function checkOptions(device: Device, options: OtaOptions): Promise<Plan> 
   if (typeof autoDownload !== 'boolean') throw new ConfigurationError('autoDownload', `got ${describeValue(autoDownload)}; use true or false`);
   const clock = options.clock ?? device.client.options.clock;
   const { ca, servername, family, lookup, connectTimeout } = options;
+  // The same checks each download makes, made now: a bad choice is the caller's, not a job's failure.
+  resolveTarget('localhost', 443, { ca, servername, family, lookup, connectTimeout });
   return {
     directory,
     modules,
@@ -237,6 +242,10 @@ async function checkOptions(device: Device, options: OtaOptions): Promise<Plan> 
     retries: requireIntegerIn('retries', options.retries ?? 10, 0, 1000, 'give a count, e.g. 10'),
     idleTimeout: requireIntegerIn('idleTimeout', options.idleTimeout ?? 30_000, 1, MAX_TIMER, 'give milliseconds, e.g. 30000'),
     retryDelay: requireIntegerIn('retryDelay', options.retryDelay ?? 1000, 0, MAX_TIMER, 'give milliseconds, e.g. 1000'),
+    minBytesPerSecond:
+      options.minBytesPerSecond === undefined
+        ? undefined
+        : requireIntegerIn('minBytesPerSecond', options.minBytesPerSecond, 0, Number.MAX_SAFE_INTEGER, 'give bytes a second, e.g. 256, or 0 for no floor'),
     clock,
     connection: { ca, servername, family, lookup, connectTimeout },
   };
@@ -481,6 +490,7 @@ class Ota extends EventEmitter<DeviceOtaEvents> implements DeviceOta {
         retries: this.#plan.retries,
         idleTimeout: this.#plan.idleTimeout,
         retryDelay: this.#plan.retryDelay,
+        minBytesPerSecond: this.#plan.minBytesPerSecond,
         clock: this.#plan.clock,
         onProgress: (progress) => this.#progressed(task, progress),
       });

@@ -381,6 +381,10 @@ describe('createOta: options', () => {
       ['autoDownload', { autoDownload: 'yes' as never }],
       ['progressStep', { progressStep: 0 }],
       ['retries', { retries: -1 }],
+      ['minBytesPerSecond', { minBytesPerSecond: 1.5 }],
+      ['replyTimeout', { replyTimeout: 0 }],
+      ['family', { family: 5 as never }],
+      ['connectTimeout', { connectTimeout: 0 }],
     ];
     for (const [field, change] of cases) {
       const error = await createOta(device, { directory: dir, modules: { default: '1' }, ...change }).catch((e: unknown) => e);
