@@ -63,10 +63,12 @@ describe('npm pack', () => {
   // `npm run size` breaks these figures down; the README quotes them. The budget grows only with
   // a feature: 150/480 kB before the durable outbox store (about 12 kB packed with its types);
   // 165/540 kB before the platform's service formats, dynamic registration and the OTA download
-  // (about 33 kB packed with their types).
-  it('stays small for gateways with little room: under 190 kB packed, 650 kB unpacked', () => {
-    expect(packed.size).toBeLessThan(190_000);
-    expect(packed.unpackedSize).toBeLessThan(650_000);
+  // (about 33 kB packed with their types); 190/650 kB before OTA end to end (createOta, the
+  // stand-in's OTA jobs and HTTPS server, aliot ota and the emulator's OTA flags: 185 -> 215 kB
+  // packed, 639 -> 744 kB unpacked, of which about 68 kB of bundled code and 37 kB of types).
+  it('stays small for gateways with little room: under 220 kB packed, 750 kB unpacked', () => {
+    expect(packed.size).toBeLessThan(220_000);
+    expect(packed.unpackedSize).toBeLessThan(750_000);
   });
 
   it('builds the code it ships in a fresh clone, where there is no dist/ yet (prepack)', () => {
