@@ -10,7 +10,7 @@ export { CLOSE_GRACE_MS, CONNECT_TIMEOUT_MS, MAX_CONNECT_BYTES, MAX_INBOUND_PACK
 export { MAX_EVENT_MESSAGE } from './echo.js';
 export { EmulatorError, type EmulatorErrorCode } from './errors.js';
 export { topicMatches } from './topic-filter.js';
-export type { OtaJobOptions, OtaJobInfo, OtaJobState, OtaJobEvent, OtaJobChange, OtaProgressRecord, OtaServeFaults } from './cloud/ota.js';
+export type { OtaJobOptions, OtaJobInfo, OtaJobState, OtaJobEvent, OtaJobChange, OtaProgressRecord, OtaServeFaults } from './cloud/ota-types.js';
 export type { HttpLogEntry } from './http/server.js';
 export type {
   Emulator,

@@ -8,7 +8,7 @@ import type { AlinkReply } from '../aliyun/alink/payload.js';
 import type { Packet } from '../packet/types.js';
 import type { RefusedReturnCode } from '../aliyun/connack.js';
 import type { VerifyFailureReason } from '../sign/verify.js';
-import type { OtaJobEvent, OtaJobInfo, OtaJobOptions } from './cloud/ota.js';
+import type { OtaJobEvent, OtaJobInfo, OtaJobOptions } from './cloud/ota-types.js';
 import type { HttpLogEntry } from './http/server.js';
 
 /** A device the emulator knows, as registered in the IoT Platform console. */

@@ -12,16 +12,7 @@ import { ConfigurationError } from '../../shared/errors.js';
 import { describeValue, requireIntegerIn } from '../../shared/validate.js';
 import type { DigestMethod } from '../../aliyun/wire/digest.js';
 import type { HttpFile } from '../http/server.js';
-
-/** How the file is served: slowly, or cut off part way. */
-export interface OtaServeFaults {
-  /** Cut the connection after this many bytes of an answer (the first `drops` answers); a resume then continues. */
-  readonly dropAfter?: number | undefined;
-  /** How many answers `dropAfter` cuts; default 1. */
-  readonly drops?: number | undefined;
-  /** Send at most this many bytes a second (on the stand-in's clock); default as fast as the peer reads. */
-  readonly bytesPerSecond?: number | undefined;
-}
+import type { OtaServeFaults } from './ota-types.js';
 
 /** Where the bytes come from. */
 type Content = { readonly kind: 'bytes'; readonly bytes: Buffer } | { readonly kind: 'path'; readonly path: string };
