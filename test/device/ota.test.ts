@@ -252,6 +252,20 @@ describe('createOta: the faults of issue 11', () => {
     expect(await failure(ota)).toMatchObject({ code: 'unsupported-job', step: -1 });
   });
 
+  it('a progress listener that throws ends the download: handler-failed, reported -1, no file left', async () => {
+    const emulator = await start();
+    const { ota } = await online(emulator);
+    ota.on('progress', () => {
+      throw new Error('the display broke');
+    });
+    const job = await emulator.pushOtaJob({ ...LAMP, version: '2', file: FILE });
+    const error = await failure(ota);
+    expect(error).toMatchObject({ code: 'handler-failed', step: -1 });
+    expect(error.message).toContain('the display broke');
+    await untilState(emulator, job.id, 'FAILED');
+    expect(readdirSync(dir)).toEqual([]);
+  });
+
   it('a version that tries to climb out of the directory is made a plain file name', async () => {
     const emulator = await start();
     const { ota } = await online(emulator);
