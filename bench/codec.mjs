@@ -7,6 +7,11 @@
 //   npm run bench:compare           also measures mqtt-packet (the codec under MQTT.js) on the
 //                                   same packets in the same run; it is installed into .bench/
 //                                   for the comparison only, never a dependency of this package
+//   node bench/codec.mjs --vs DIR   before/after: every figure of this checkout's build (A) and
+//                                   of another built checkout in DIR (B; say a git worktree of
+//                                   main), both loaded in one process per figure and timed round
+//                                   by round, alternating, so that the machine's drift falls on
+//                                   both alike; prints both and the median ratio of the rounds
 //
 // Method: every measurement runs in a fresh Node.js process, so one case's JIT feedback cannot
 // slow down or speed up another's. In that process: a calibration that sizes a round to about
@@ -14,52 +19,15 @@
 // ns/op and the spread (fastest..slowest round).
 import { execFileSync } from 'node:child_process';
 import { cpus } from 'node:os';
-import { fileURLToPath } from 'node:url';
+import { join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { CASES, CHUNK, STREAM_PACKETS, caseRounds, streamRound } from './codec-workload.mjs';
 
 const quick = process.argv.includes('--quick');
 const ROUNDS = quick ? 5 : 25;
 const WARMUP_MS = quick ? 300 : 1500;
 const ROUND_MS = quick ? 20 : 40;
-
-// ------------------------------------------------------------------------------------------
-// The workload: a platform device's packets. The topic is a 55-character Alink property post.
-
-const productKey = 'a1B2c3D4e5F';
-const deviceName = 'sensor-00001';
-const topic = `/sys/${productKey}/${deviceName}/thing/event/property/post`;
-if (topic.length !== 55) throw new Error(`topic is ${topic.length} characters, not 55`);
-
-const connect = () => ({
-  type: 'connect',
-  clientId: `${productKey}.${deviceName}|securemode=2,signmethod=hmacsha256,timestamp=1764000000000|`,
-  keepalive: 300,
-  clean: true,
-  username: `${deviceName}&${productKey}`,
-  password: Buffer.from('5E1D0C5A4F3B2A1908F7E6D5C4B3A29180706F5E4D3C2B1A09F8E7D6C5B4A392', 'latin1'),
-});
-const publish = (qos, size) => () => ({
-  type: 'publish',
-  topic,
-  payload: Buffer.alloc(size, 0x61),
-  qos,
-  retain: false,
-  dup: false,
-  packetId: qos > 0 ? 4242 : undefined,
-});
-
-const CASES = {
-  'CONNECT (platform credentials)': connect,
-  'PUBLISH QoS 0, 64 B': publish(0, 64),
-  'PUBLISH QoS 1, 64 B': publish(1, 64),
-  'PUBLISH QoS 0, 1 KiB': publish(0, 1024),
-  'PUBLISH QoS 1, 1 KiB': publish(1, 1024),
-  'PUBLISH QoS 0, 64 KiB': publish(0, 65536),
-  'PUBLISH QoS 1, 64 KiB': publish(1, 65536),
-  PINGREQ: () => ({ type: 'pingreq' }),
-};
 const OPS = ['encode', 'encodeInto', 'decode', 'floor'];
-const STREAM_PACKETS = 100_000;
-const CHUNK = 16 * 1024;
 
 // ------------------------------------------------------------------------------------------
 // Child mode: one measurement, printed as JSON.
@@ -71,6 +39,19 @@ if (process.argv[2] === '--run') {
   if (op.startsWith('mqtt-packet ')) result = await runMqttPacket(codec, name, op.slice('mqtt-packet '.length));
   else result = name === 'stream' ? runStream(codec, op) : runCase(codec, name, op);
   process.stdout.write(JSON.stringify(result));
+  process.exit(0);
+}
+
+// Before/after in one process: this checkout's build (A) and another's (B), round by round.
+if (process.argv[2] === '--run-vs') {
+  const [, , , name, op, dir] = process.argv;
+  const codecA = await import('aliot-mqtt');
+  const codecB = await import(pathToFileURL(join(resolve(dir), 'dist', 'pkg', 'index.js')).href);
+  // A copy of the timed loops for each build (see codec-workload.mjs).
+  const workloadA = await import(new URL('./codec-workload.mjs?build=a', import.meta.url).href);
+  const workloadB = await import(new URL('./codec-workload.mjs?build=b', import.meta.url).href);
+  const roundOf = (workload, codec) => (name === 'stream' ? workload.streamRound(codec, op).round : workload.caseRounds(codec, name)[op]);
+  process.stdout.write(JSON.stringify(timePaired(roundOf(workloadA, codecA), roundOf(workloadB, codecB))));
   process.exit(0);
 }
 
@@ -164,81 +145,105 @@ function timeRounds(round) {
   return { median: perOp[perOp.length >> 1], min: perOp[0], max: perOp[perOp.length - 1] };
 }
 
-function runCase({ encode, encodeInto, decode }, name, op) {
-  const packet = CASES[name]();
-  const frame = encode(packet);
-  const size = frame.length;
-  const target = new Uint8Array(size + 64);
-  let sink = 0;
-  const rounds = {
-    encode: (n) => {
-      for (let i = 0; i < n; i++) sink ^= encode(packet).length;
-    },
-    encodeInto: (n) => {
-      for (let i = 0; i < n; i++) sink ^= encodeInto(packet, target, 16);
-    },
-    decode: (n) => {
-      for (let i = 0; i < n; i++) sink ^= decode(frame).type.length;
-    },
-    // The floor: what allocating and filling the same number of bytes costs.
-    floor: (n) => {
-      for (let i = 0; i < n; i++) {
-        const copy = Buffer.allocUnsafe(size);
-        copy.set(frame);
-        sink ^= copy[size >> 1];
-      }
-    },
+/**
+ * Times `roundA` and `roundB` alternately, round by round (which goes first alternates too), so
+ * that the machine's drift and the process's state fall on both alike. Returns each one's ns/op
+ * and the median of the rounds' ratios.
+ */
+function timePaired(roundA, roundB) {
+  let ops = 1;
+  for (;;) {
+    const t0 = process.hrtime.bigint();
+    roundA(ops);
+    const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+    if (ms >= ROUND_MS / 4) {
+      ops = Math.max(1, Math.round((ops * ROUND_MS) / ms));
+      break;
+    }
+    ops *= 2;
+  }
+  const time = (round) => {
+    const t0 = process.hrtime.bigint();
+    round(ops);
+    return Number(process.hrtime.bigint() - t0) / ops;
   };
-  const result = timeRounds(rounds[op]);
-  return { ...result, size, sink: sink & 1 };
+  const warmUntil = Date.now() + 2 * WARMUP_MS;
+  while (Date.now() < warmUntil) {
+    roundA(ops);
+    roundB(ops);
+  }
+  const a = [];
+  const b = [];
+  for (let r = 0; r < 2 * ROUNDS; r++) {
+    if (r % 2 === 0) {
+      a.push(time(roundA));
+      b.push(time(roundB));
+    } else {
+      b.push(time(roundB));
+      a.push(time(roundA));
+    }
+  }
+  const ratio = median(a.map((x, i) => x / b[i]));
+  const stats = (xs) => ({ median: median(xs), min: Math.min(...xs), max: Math.max(...xs) });
+  return { a: stats(a), b: stats(b), ratio };
 }
 
-// Many 64 B QoS 0 PUBLISH frames back to back, cut into 16 KiB chunks wherever the cut falls,
-// as a socket delivers them; the floor copies the same chunks.
-function runStream({ encode, PacketDecoder }, op) {
-  const one = encode(CASES['PUBLISH QoS 0, 64 B']());
-  const stream = new Uint8Array(one.length * STREAM_PACKETS);
-  for (let i = 0; i < STREAM_PACKETS; i++) stream.set(one, i * one.length);
-  const chunks = [];
-  for (let i = 0; i < stream.length; i += CHUNK) chunks.push(stream.subarray(i, i + CHUNK));
-  let sink = 0;
-  const round =
-    op === 'decode'
-      ? (n) => {
-          for (let k = 0; k < n; k++) {
-            const decoder = new PacketDecoder({ maxPacketSize: 1 << 20 });
-            let packets = 0;
-            for (const c of chunks) packets += decoder.push(c).length;
-            if (packets !== STREAM_PACKETS) throw new Error(`decoded ${packets} of ${STREAM_PACKETS} packets`);
-            sink ^= packets;
-          }
-        }
-      : (n) => {
-          for (let k = 0; k < n; k++) {
-            for (const c of chunks) {
-              const copy = Buffer.allocUnsafe(c.length);
-              copy.set(c);
-              sink ^= copy[0];
-            }
-          }
-        };
+function median(xs) {
+  return [...xs].sort((x, y) => x - y)[xs.length >> 1];
+}
+
+function runCase(codec, name, op) {
+  const size = codec.encode(CASES[name]()).length;
+  const rounds = caseRounds(codec, name);
+  const result = timeRounds(rounds[op]);
+  return { ...result, size, sink: rounds.sink() & 1 };
+}
+
+function runStream(codec, op) {
+  const { round, bytes, frame, sink } = streamRound(codec, op);
   // One "op" is one pass over the whole stream.
   const result = timeRounds(round);
-  return { ...result, bytes: stream.length, packets: STREAM_PACKETS, frame: one.length, sink: sink & 1 };
+  return { ...result, bytes, packets: STREAM_PACKETS, frame, sink: sink() & 1 };
 }
 
 // ------------------------------------------------------------------------------------------
 // Parent mode: run every measurement in its own process and print the table.
 
 const self = fileURLToPath(import.meta.url);
-const run = (name, op) =>
-  JSON.parse(execFileSync(process.execPath, [self, '--run', name, op, ...(quick ? ['--quick'] : [])], { encoding: 'utf8' }));
+const runScript = (script, name, op) =>
+  JSON.parse(execFileSync(process.execPath, [script, '--run', name, op, ...(quick ? ['--quick'] : [])], { encoding: 'utf8' }));
+const run = (name, op) => runScript(self, name, op);
 
 const fmt = (x) => (x >= 100 ? x.toFixed(0) : x.toFixed(1));
 const rate = (perSecond) =>
   perSecond >= 1e6 ? `${(perSecond / 1e6).toFixed(2)} M` : `${(perSecond / 1e3).toFixed(1)} k`;
 const line = (cells, widths) =>
   cells.map((c, i) => (i === 0 ? String(c).padEnd(widths[i]) : String(c).padStart(widths[i]))).join('  ');
+
+const vsAt = process.argv.indexOf('--vs');
+if (vsAt >= 0) {
+  const dir = process.argv[vsAt + 1];
+  if (dir === undefined) {
+    console.error('--vs needs the directory of another built checkout');
+    process.exit(2);
+  }
+  console.log(`aliot-mqtt codec, this checkout (A) against ${resolve(dir)} (B): Node.js ${process.version}, ${cpus()[0]?.model ?? 'unknown CPU'}`);
+  console.log(
+    `each figure from its own process holding both builds: ${2 * WARMUP_MS} ms warm-up, then ${2 * ROUNDS} rounds of ~${ROUND_MS} ms, A and B alternating`,
+  );
+  console.log('ns/op medians (fastest round); A/B = median of the rounds\' ratios: below 1.00 A is faster\n');
+  const widths = [30, 12, 18, 18, 6];
+  console.log(line(['packet', 'operation', 'A ns/op', 'B ns/op', 'A/B'], widths));
+  const both = (x) => `${fmt(x.median)} (${fmt(x.min)})`;
+  const compare = (name, op, label) => {
+    const argv = [self, '--run-vs', name, op, dir, ...(quick ? ['--quick'] : [])];
+    const r = JSON.parse(execFileSync(process.execPath, argv, { encoding: 'utf8' }));
+    console.log(line([label, op, both(r.a), both(r.b), r.ratio.toFixed(2)], widths));
+  };
+  for (const name of Object.keys(CASES)) for (const op of ['encode', 'encodeInto', 'decode']) compare(name, op, name);
+  compare('stream', 'decode', 'PacketDecoder, 16 KiB chunks');
+  process.exit(0);
+}
 
 console.log(`aliot-mqtt codec benchmark: Node.js ${process.version}, ${cpus()[0]?.model ?? 'unknown CPU'}`);
 console.log(

@@ -9,6 +9,10 @@
 //                                  project (e.g. `git worktree add /tmp/old <commit>`, then
 //                                  `npm run build` there), interleaved with this one: before/after
 //                                  figures from the same run
+//   npm run bench:e2e -- --store   the durable outbox instead: QoS 1 with the memory store (the
+//                                  default) beside fileStore with each fsync setting, all with
+//                                  clean: false, interleaved; `--store-dir DIR` puts the files on
+//                                  another file system (default: the OS's temporary directory)
 //
 // Scenarios, each in a fresh Node.js process so that one cannot warm up or pollute another:
 //   floor  a raw TLS socket writes pre-encoded PUBLISH frames (QoS 0, 64 B payload) to a topic
@@ -17,6 +21,10 @@
 //   qos0   this client: publish QoS 0 to a topic it subscribes to, 64 B payloads.
 //   qos1   this client: publish QoS 1 (up to 1000 in flight) to a topic it subscribes to at QoS
 //          1, so every message costs a PUBLISH and a PUBACK each way.
+//   store-memory, store-never, store-tick, store-message (with --store)
+//          qos1 with clean: false and no store, or fileStore(dir, { fsync }) with 'never' (the
+//          default), 'tick' or 'message'. 'message' waits for the disk at every publish, so it
+//          runs a tenth of the messages.
 //   idle   1000 idle connected clients in one process: heap and RSS per client, beside 1000
 //          bare TLS sockets.
 //   import the time `import('aliot-mqtt')` adds to a bare `node` start.
@@ -41,12 +49,15 @@ const root = new URL('../', import.meta.url);
 const certFile = (name) => fileURLToPath(new URL(`certs/loopback/${name}`, root));
 const TOPIC = '/sys/a1B2c3D4e5F/sensor-00001/thing/event/property/post';
 const PAYLOAD = Buffer.alloc(64, 0x61);
+/** Where --store runs put their files (the child's argument). */
+let STORE_DIR;
 
 // ------------------------------------------------------------------------------------------
 // Child mode: one scenario against a broker that is already running.
 
 if (process.argv[2] === '--run') {
-  const [, , , scenario, port] = process.argv;
+  const [, , , scenario, port, storeDir] = process.argv;
+  STORE_DIR = storeDir;
   const lib = await import('aliot-mqtt');
   const ca = readFileSync(certFile('ca.pem'), 'utf8');
   const result = await SCENARIOS()[scenario](lib, Number(port), ca);
@@ -55,7 +66,19 @@ if (process.argv[2] === '--run') {
 }
 
 function SCENARIOS() {
-  return { floor, qos0, qos1, idle, 'mqttjs-qos0': mqttjsQos0, 'mqttjs-qos1': mqttjsQos1 };
+  const store = (fsync) => (lib, port, ca) => clientRun(lib, port, ca, 1, fsync);
+  return {
+    floor,
+    qos0,
+    qos1,
+    idle,
+    'mqttjs-qos0': mqttjsQos0,
+    'mqttjs-qos1': mqttjsQos1,
+    'store-memory': store('memory'),
+    'store-never': store('never'),
+    'store-tick': store('tick'),
+    'store-message': store('message'),
+  };
 }
 
 /** MQTT.js from .bench/ (npm run bench:compare installs it there), or undefined. */
@@ -189,15 +212,19 @@ async function floor({ encode, PacketDecoder }, port, ca) {
   return rateResult('floor: raw TLS socket, pre-encoded', MESSAGES, m);
 }
 
-async function clientRun(lib, port, ca, qos) {
+/** `fsync`: undefined for the plain qos0/qos1 runs; 'memory' or a fileStore fsync setting with --store. */
+async function clientRun(lib, port, ca, qos, fsync) {
+  const dir = fsync === undefined || fsync === 'memory' ? undefined : mkdtempSync(join(STORE_DIR ?? tmpdir(), 'aliot-bench-store-'));
   const client = new lib.MqttClient({
     host: '::1',
     port,
     ca,
-    clientId: `bench-qos${qos}`,
+    clientId: fsync === undefined ? `bench-qos${qos}` : `bench-store-${fsync}`,
     keepalive: 60,
     maxInflight: 1000,
     offlineQueueSize: 2 * WINDOW,
+    ...(fsync === undefined ? {} : { clean: false }),
+    ...(dir === undefined ? {} : { store: lib.fileStore(dir, { fsync }) }),
   });
   await client.connect();
   await client.subscribe(TOPIC, { qos });
@@ -226,10 +253,13 @@ async function clientRun(lib, port, ca, qos) {
     await Promise.all(acks);
     client.removeAllListeners('message');
   };
-  await run(WINDOW * 4); // warm-up
-  const m = await measured(() => run(MESSAGES));
+  const messages = fsync === 'message' ? MESSAGES / 10 : MESSAGES;
+  await run(fsync === 'message' ? WINDOW : WINDOW * 4); // warm-up
+  const m = await measured(() => run(messages));
   await client.end();
-  return rateResult(qos === 0 ? 'aliot-mqtt QoS 0' : 'aliot-mqtt QoS 1, 1000 in flight', MESSAGES, m);
+  if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
+  const name = fsync === undefined ? (qos === 0 ? 'aliot-mqtt QoS 0' : 'aliot-mqtt QoS 1, 1000 in flight') : fsync === 'memory' ? 'QoS 1, memory store' : `QoS 1, fileStore fsync '${fsync}'`;
+  return rateResult(name, messages, m);
 }
 
 function qos0(lib, port, ca) {
@@ -349,12 +379,15 @@ async function startBroker() {
 
 const vsIndex = process.argv.indexOf('--vs');
 const vsDir = vsIndex > 0 ? process.argv[vsIndex + 1] : undefined;
+const storeMode = process.argv.includes('--store');
+const storeDirIndex = process.argv.indexOf('--store-dir');
+const storeDir = storeDirIndex > 0 ? process.argv[storeDirIndex + 1] : storeMode ? tmpdir() : undefined;
 
 function runChild(scenario, port, flags = []) {
   // 'vs-qos0' runs the other checkout's own bench file, which imports that checkout's build.
   const script = scenario.startsWith('vs-') ? join(vsDir, 'bench/e2e.mjs') : fileURLToPath(import.meta.url);
   const name = scenario.startsWith('vs-') ? scenario.slice(3) : scenario;
-  const args = [...flags, script, '--run', name, String(port), ...(quick ? ['--quick'] : [])];
+  const args = [...flags, script, '--run', name, String(port), ...(storeDir === undefined ? [] : [storeDir]), ...(quick ? ['--quick'] : [])];
   const out = execFileSync(process.execPath, args, {
     encoding: 'utf8',
     maxBuffer: 1 << 20,
@@ -400,7 +433,45 @@ function importCost() {
   return { bare: median(bare), loaded: median(loaded), inside: median(inside) };
 }
 
+/**
+ * --store: QoS 1 with the memory store beside the file store with each fsync setting, interleaved,
+ * each run in a fresh process; medians, and the file store's figures as ratios of the memory's.
+ */
+function storeBench() {
+  const repeats = quick ? 1 : 5;
+  // findmnt names ext4 as such; stat -f (macOS has no findmnt) says ext2/ext3 for it.
+  const fsType = [['findmnt', ['-n', '-o', 'FSTYPE', '-T', storeDir]], ['stat', ['-f', '-c', '%T', storeDir]]]
+    .map(([command, args]) => spawnSync(command, args, { encoding: 'utf8' }).stdout?.trim())
+    .find((type) => type) ?? 'unknown';
+  console.log(`medians of ${repeats} interleaved runs, each in a fresh process; store files in ${storeDir} (${fsType})`);
+  console.log(`${MESSAGES.toLocaleString('en')} messages per run (fsync 'message': ${(MESSAGES / 10).toLocaleString('en')}), clean: false\n`);
+  const runs = { 'store-memory': [], 'store-never': [], 'store-tick': [], 'store-message': [] };
+  for (let r = 0; r < repeats; r++) for (const s of Object.keys(runs)) runs[s].push(runChild(s, broker.port));
+  const medianOf = (list, key) => list.map((x) => x[key]).sort((a, b) => a - b)[list.length >> 1];
+  const rows = Object.values(runs).map((list) => ({ name: list[0].name, perSecond: medianOf(list, 'perSecond'), cpu: medianOf(list, 'cpuPerMessageUs'), all: list }));
+  const memory = rows[0];
+  const pad = (s, n) => String(s).padStart(n);
+  console.log(`${'scenario'.padEnd(30)}${pad('msgs/s', 10)}${pad('CPU µs/msg', 12)}${pad('CPU x', 8)}${pad('rate %', 8)}   runs (CPU µs/msg)`);
+  for (const r of rows) {
+    console.log(
+      `${r.name.padEnd(30)}${pad(Math.round(r.perSecond).toLocaleString('en'), 10)}${pad(r.cpu.toFixed(2), 12)}${pad((r.cpu / memory.cpu).toFixed(2), 8)}${pad(
+        ((r.perSecond / memory.perSecond) * 100).toFixed(0),
+        8,
+      )}   ${r.all.map((x) => x.cpuPerMessageUs.toFixed(1)).join(' ')}`,
+    );
+  }
+}
+
 const broker = await startBroker();
+if (storeMode) {
+  try {
+    console.log(`aliot-mqtt durable outbox benchmark: Node.js ${process.version}, ${broker.version.trim()}, TLS on [::1], ${PAYLOAD.length} B payloads, at most ${WINDOW} unanswered`);
+    storeBench();
+  } finally {
+    await broker.stop();
+  }
+  process.exit(0);
+}
 try {
   console.log(`aliot-mqtt end-to-end benchmark: Node.js ${process.version}, ${broker.version.trim()}`);
   console.log(`TLS on [::1], topic of ${TOPIC.length} characters, ${PAYLOAD.length} B payloads, ${MESSAGES.toLocaleString('en')} messages per run, at most ${WINDOW} unanswered`);

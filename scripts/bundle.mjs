@@ -10,8 +10,11 @@
 //
 // The declarations the package ships go to dist/types/: those the entry points' declarations
 // reach, and no others (tsc writes one for every module, internal ones too).
+//
+// The page of `aliot web` goes to dist/web/page/: its hand-written files from src/web/page/ as
+// they are, and mqtt-explain.js, the explainer and the codec bundled for the browser (below).
 import { rolldown } from 'rolldown';
-import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -58,3 +61,24 @@ for (const file of reached) {
   declarationBytes += readFileSync(file).length;
 }
 console.log(`dist/types: ${reached.size} declaration files, ${(declarationBytes / 1024).toFixed(1)} KiB`);
+
+// The page's dissector is `aliot explain` itself, not a rewrite: the same modules, bundled for a
+// browser. They are pure but for a few uses of Node's global Buffer (the codec probes it for
+// fast paths and has portable ones), which are pointed at a small stand-in that a browser can run.
+const page = path('dist/web/page');
+rmSync(page, { recursive: true, force: true });
+cpSync(path('src/web/page'), page, { recursive: true });
+const browser = await rolldown({
+  input: path('dist/cli/explain-page.js'),
+  platform: 'browser',
+  logLevel: 'warn',
+  transform: { inject: { Buffer: [path('dist/web/buffer-shim.js'), 'Buffer'] } },
+});
+const { output: pageOutput } = await browser.write({
+  file: join(page, 'mqtt-explain.js'),
+  format: 'esm',
+  // Not minified: a learner who opens it in the browser's developer tools can read it.
+  comments: { legal: true, annotation: false, jsdoc: false },
+});
+await browser.close();
+console.log(`dist/web/page/mqtt-explain.js: ${(pageOutput[0].code.length / 1024).toFixed(1)} KiB`);

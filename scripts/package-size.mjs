@@ -13,6 +13,7 @@ const parts = [
   ['the library and the stand-in (dist/pkg, runtime bundles)', (p) => p.startsWith('dist/pkg/') && p !== 'dist/pkg/cli.js'],
   ['the aliot command (dist/pkg/cli.js)', (p) => p === 'dist/pkg/cli.js'],
   ['type declarations with their doc comments (dist/types)', (p) => p.startsWith('dist/types/')],
+  ["the page of aliot web (dist/web/page)", (p) => p.startsWith('dist/web/page/')],
   ["the platform's root CAs, the stand-in's loopback test certificate (certs)", (p) => p.startsWith('certs/')],
   ['README, LICENSE, package.json', () => true],
 ];

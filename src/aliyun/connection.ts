@@ -150,6 +150,22 @@ export function deviceConnectionOptions(device: DeviceOptions): PlatformConnecti
   );
 }
 
+/**
+ * A `{ host, port }` endpoint as given (brackets around an IPv6 literal dropped): a local
+ * stand-in, a proxy. `port` is the device's own `port` option, which must not disagree.
+ */
+export function hostEndpoint(choice: { readonly host: string; readonly port?: number | undefined }, port: number | undefined): { host: string; port: number } {
+  const given = requireText('endpoint.host', choice.host, 'give a host name or IP address');
+  const host = given.startsWith('[') && given.endsWith(']') ? given.slice(1, -1) : given;
+  if (/[\s/[\]]/.test(host) || (host.includes(':') && isIP(host) !== 6)) {
+    throw new ConfigurationError('endpoint.host', `${quoteValue(given)} is not a host name or IP address`);
+  }
+  if (choice.port !== undefined && port !== undefined && choice.port !== port) {
+    throw new ConfigurationError('port', `endpoint.port ${choice.port} and port ${port} disagree; give one`);
+  }
+  return { host, port: checkPort(choice.port ?? port ?? DEFAULT_PORT) };
+}
+
 function resolveEndpoint(device: DeviceOptions, region: AliyunRegion): { host: string; port: number; platform: boolean } {
   const choice = device.endpoint ?? 'product';
   const port = device.port ?? DEFAULT_PORT;
@@ -169,15 +185,7 @@ function resolveEndpoint(device: DeviceOptions, region: AliyunRegion): { host: s
     return { ...instanceEndpoint(choice.instanceId, port), platform: true };
   }
   if (typeof choice === 'object' && choice !== null && 'host' in choice) {
-    const given = requireText('endpoint.host', choice.host, 'give a host name or IP address');
-    const host = given.startsWith('[') && given.endsWith(']') ? given.slice(1, -1) : given;
-    if (/[\s/[\]]/.test(host) || (host.includes(':') && isIP(host) !== 6)) {
-      throw new ConfigurationError('endpoint.host', `${quoteValue(given)} is not a host name or IP address`);
-    }
-    if (choice.port !== undefined && device.port !== undefined && choice.port !== device.port) {
-      throw new ConfigurationError('port', `endpoint.port ${choice.port} and port ${device.port} disagree; give one`);
-    }
-    return { host, port: checkPort(choice.port ?? port), platform: false };
+    return { ...hostEndpoint(choice, device.port), platform: false };
   }
   throw new ConfigurationError(
     'endpoint',

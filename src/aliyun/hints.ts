@@ -6,6 +6,7 @@
  */
 import type { Advice, Hint } from '../shared/advice.js';
 import { IPV6_REGION, IPV6_TEST_ENDPOINT } from './endpoints.js';
+import { X509_ENDPOINT } from './x509.js';
 
 /** What a platform hint can say. */
 export type PlatformHintCode =
@@ -16,7 +17,11 @@ export type PlatformHintCode =
   /** The host name is made of the productKey (or instanceId) and region: one of them is wrong. */
   | 'host-from-identity'
   /** The platform closed an accepted connection: the same device most likely signed in again elsewhere. */
-  | 'signed-in-elsewhere';
+  | 'signed-in-elsewhere'
+  /** The X.509 endpoint takes the certificate the platform issued for the device, and no other. */
+  | 'x509-certificate'
+  /** The platform documents IPv6 for its test endpoint and product endpoints, not for the X.509 endpoint. */
+  | 'x509-ipv6-undocumented';
 
 /** The facts of a failed connection attempt the profile reads; a TransportError has them. */
 export interface ConnectionFailureFacts {
@@ -30,6 +35,7 @@ type PlatformHost =
   | { readonly kind: 'product'; readonly productKey: string; readonly region: string }
   | { readonly kind: 'instance'; readonly instanceId: string }
   | { readonly kind: 'ipv6-test' }
+  | { readonly kind: 'x509' }
   | { readonly kind: 'other-platform' };
 
 const VERIFY_WITH_TEST_ENDPOINT: Advice = {
@@ -48,6 +54,7 @@ const VERIFY_WITH_TEST_ENDPOINT: Advice = {
  */
 export function platformTransportHint(failure: ConnectionFailureFacts): Hint<PlatformHintCode> | undefined {
   const host = platformHost(failure.host);
+  if (host?.kind === 'x509') return x509Hint(failure.code);
   // The test endpoint is what the hints suggest; other hosts under aliyuncs.com are not MQTT's.
   if (host === undefined || host.kind === 'ipv6-test' || host.kind === 'other-platform') return undefined;
   if (failure.code === 'no-aaaa-record') {
@@ -95,10 +102,36 @@ export function platformClosedHint(): Hint<PlatformHintCode> {
   };
 }
 
+/** What the platform adds to a failure on its X.509 endpoint (see `x509.ts` for the sources). */
+function x509Hint(code: string): Hint<PlatformHintCode> | undefined {
+  if (code === 'no-aaaa-record') {
+    return {
+      code: 'x509-ipv6-undocumented',
+      text: `the platform documents IPv6 for ${IPV6_TEST_ENDPOINT.host} and for product endpoints, not for ${X509_ENDPOINT.host}`,
+      advice: [],
+    };
+  }
+  if (!code.startsWith('client-certificate-')) return undefined;
+  return {
+    code: 'x509-certificate',
+    text:
+      `${X509_ENDPOINT.host} authenticates a device by the certificate the platform issued for it, ` +
+      'for a product whose authentication mode is X.509 certificate',
+    advice: [
+      {
+        code: 'download-device-certificate',
+        text: "download the device's certificate and key from its page in the IoT Platform console, and connect with {option} and key",
+        option: { name: 'cert' },
+      },
+    ],
+  };
+}
+
 function platformHost(host: string): PlatformHost | undefined {
   const name = host.toLowerCase().replace(/\.$/, '');
   if (!name.endsWith('.aliyuncs.com')) return undefined;
   if (name === IPV6_TEST_ENDPOINT.host) return { kind: 'ipv6-test' };
+  if (name === X509_ENDPOINT.host) return { kind: 'x509' };
   const product = /^([a-z0-9-]+)\.iot-as-mqtt\.([a-z0-9-]+)\.aliyuncs\.com$/.exec(name);
   // The productKey keeps the case the caller wrote; the console shows it mixed-case.
   if (product !== null) return { kind: 'product', productKey: host.split('.')[0]!, region: product[2]! };

@@ -34,6 +34,16 @@ export {
   type CaOption,
   type PlatformConnectionOptions,
 } from './connection.js';
+export {
+  X509_ENDPOINT,
+  X509_REGION,
+  X509_IDENTITY_TOPIC,
+  x509ConnectionOptions,
+  parseX509Identity,
+  x509ConnackHint,
+  type X509DeviceOptions,
+  type X509EndpointChoice,
+} from './x509.js';
 export * from './alink/index.js';
 export { PlatformPayloadError, type PlatformPayloadErrorCode } from './wire/errors.js';
 export type { PlatformReply, PlatformRequest } from './wire/envelope.js';

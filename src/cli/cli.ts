@@ -13,13 +13,17 @@ import type { Io } from './io.js';
 import { DEMO, runDemo } from './demo.js';
 import { EMULATOR, runEmulator } from './emulator.js';
 import { OTA, runOta } from './ota.js';
+import { EMULATOR_ISSUE, runIssue } from './issue.js';
 import { PUB, runPub } from './pub.js';
 import { SIGN, runSign } from './sign.js';
 import { SUB, runSub } from './sub.js';
+import { WEB, runWeb } from './web.js';
 
 export interface Command {
   readonly spec: CommandSpec;
   run(argv: readonly string[], io: Io): Promise<number>;
+  /** Commands under this one (`aliot emulator issue`), each spec named `<command> <word>`. */
+  readonly subcommands?: readonly Command[];
 }
 
 export const COMMANDS: readonly Command[] = [
@@ -28,7 +32,8 @@ export const COMMANDS: readonly Command[] = [
   { spec: EXPLAIN, run: runExplain },
   { spec: PUB, run: runPub },
   { spec: SUB, run: runSub },
-  { spec: EMULATOR, run: runEmulator },
+  { spec: EMULATOR, run: runEmulator, subcommands: [{ spec: EMULATOR_ISSUE, run: runIssue }] },
+  { spec: WEB, run: runWeb },
   { spec: OTA, run: runOta },
 ];
 
@@ -73,7 +78,10 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
     return EXIT.ok;
   }
   if (name === 'help') return help(rest[0], io);
-  const command = COMMANDS.find((c) => c.spec.name === name);
+  const top = COMMANDS.find((c) => c.spec.name === name);
+  const sub = top?.subcommands?.find((c) => c.spec.name === `${name} ${rest[0]}`);
+  const command = sub ?? top;
+  const commandArgs = sub === undefined ? rest : rest.slice(1);
   if (command === undefined) {
     const guess = closest(name, COMMANDS.map((c) => c.spec.name));
     // Quoted only when it looks like a command name: a garbled command line may start with a secret.
@@ -82,14 +90,14 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
     report(io, 'aliot', new UsageError(name.startsWith('-') ? 'unknown option before the command' : `unknown command${shown}`, hint));
     return EXIT.usage;
   }
-  if (wantsHelp(command.spec, rest)) {
+  if (wantsHelp(command.spec, commandArgs)) {
     io.stdout.write(formatHelp(command.spec));
     return EXIT.ok;
   }
   try {
-    return await command.run(rest, io);
+    return await command.run(commandArgs, io);
   } catch (error) {
-    return report(io, `aliot ${name}`, error, { options: optionsWithHelp(command.spec) });
+    return report(io, `aliot ${command.spec.name}`, error, { options: optionsWithHelp(command.spec) });
   }
 }
 

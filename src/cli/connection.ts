@@ -10,6 +10,8 @@ import { isIP } from 'node:net';
 import { deviceConnectionOptions } from '../aliyun/connection.js';
 import type { EndpointChoice } from '../aliyun/connection.js';
 import { ALIYUN_REGIONS } from '../aliyun/endpoints.js';
+import { x509ConnectionOptions } from '../aliyun/x509.js';
+import type { X509EndpointChoice } from '../aliyun/x509.js';
 import { PLATFORM_LIMITS } from '../aliyun/limits.js';
 import { MqttClient } from '../client/client.js';
 import type { MqttClientOptions } from '../client/options.js';
@@ -17,15 +19,28 @@ import { DEFAULT_CONNECT_TIMEOUT } from '../transport/options.js';
 import { parseClientId } from '../sign/extension.js';
 import { choiceOption, integerOption, secondsOption } from './args.js';
 import type { OptionSpec, ParsedArgs } from './args.js';
-import { cliConnackHint, RECEIVED_KEPT } from './failure.js';
+import { cliConnackHint, cliX509ConnackHint, RECEIVED_KEPT } from './failure.js';
 import type { ConnectionFacts } from './failure.js';
 import { UsageError } from './io.js';
 import type { Io } from './io.js';
-import { DEVICE_OPTIONS, deviceSecret } from './sign.js';
+import { DEVICE_OPTIONS, deviceSecret, KEY_PASSPHRASE_ENV } from './sign.js';
 import { traceClient } from './trace.js';
 
 /** Where the broker password may come from instead of the command line. */
 export const PASSWORD_ENV = 'ALIOT_PASSWORD';
+
+export { KEY_PASSPHRASE_ENV };
+
+/** `--cert` and `--key`: a client certificate, for any broker that asks for one and for the platform's X.509 devices. */
+export const CERTIFICATE_OPTIONS: readonly OptionSpec[] = [
+  {
+    name: 'cert',
+    type: 'string',
+    placeholder: 'FILE',
+    help: "PEM file of the client certificate (then any intermediate CAs): for a broker that asks for one, or a platform device of an X.509 product (no secret; endpoint x509 by default)",
+  },
+  { name: 'key', type: 'string', placeholder: 'FILE', help: `PEM file of the certificate's private key; if encrypted, its passphrase in ${KEY_PASSPHRASE_ENV}` },
+];
 
 /** `--connect-timeout`: every command that connects has it. */
 export const CONNECT_TIMEOUT_OPTION: OptionSpec = {
@@ -47,7 +62,7 @@ export const CONNECTION_OPTIONS: readonly OptionSpec[] = [
     name: 'endpoint',
     type: 'string',
     placeholder: 'WHERE',
-    help: "with device credentials: 'product' (default), 'ipv6-test', or HOST:PORT (e.g. '[::1]:8883')",
+    help: "with device credentials: 'product' (default), 'ipv6-test', 'x509' (the default with --cert), or HOST:PORT (e.g. '[::1]:8883')",
   },
   { name: 'region', type: 'string', placeholder: 'REGION', help: `with device credentials: ${ALIYUN_REGIONS.join(', ')} (default cn-shanghai)` },
   { name: 'host', short: 'h', type: 'string', placeholder: 'HOST', help: 'the broker to connect to (a name, or an IPv6 or IPv4 address)' },
@@ -60,6 +75,7 @@ export const CONNECTION_OPTIONS: readonly OptionSpec[] = [
   { name: 'username', short: 'u', type: 'string', placeholder: 'USER', help: 'user name' },
   { name: 'password', short: 'P', type: 'string', secret: true, placeholder: 'PASSWORD', help: `password; better: set ${PASSWORD_ENV}, which stays out of shell history` },
   { name: 'keepalive', short: 'k', type: 'string', placeholder: 'SECONDS', help: 'keep alive (default 60; with device credentials 300, and 30..1200)' },
+  ...CERTIFICATE_OPTIONS,
   CONNECT_TIMEOUT_OPTION,
   { name: 'debug', short: 'd', type: 'boolean', help: 'trace every packet on stderr (NODE_DEBUG=aliot does the same from inside the library)' },
 ];
@@ -145,11 +161,49 @@ function clientSettings(args: ParsedArgs, io: Io, command: string): Settings {
   const port = integerOption(args, 'port', 1, 65535, command);
   const keepalive = integerOption(args, 'keepalive', 0, 65535, command);
   const ca = readCaFile(args.string('cafile'), help);
-  const platform = args.string('product-key') !== undefined || args.string('device-name') !== undefined;
+  const certificate = certificateOptions(args, io, help);
+  // A certificate without -h is a platform device of an X.509 product, as --product-key is one with a secret.
+  const platform =
+    args.string('product-key') !== undefined ||
+    args.string('device-name') !== undefined ||
+    (certificate !== undefined && args.string('host') === undefined);
   const base = {
     reconnect: false,
     ...(family === undefined ? {} : { family: Number(family) as 0 | 4 | 6 }),
+    ...certificate,
   };
+  if (platform && certificate !== undefined) {
+    for (const name of [...PLAIN_ONLY, 'device-secret']) {
+      if (args.string(name) !== undefined) {
+        throw new UsageError(`--${name} does not go with --cert: a platform device authenticates by its certificate or its secret, not both`, help);
+      }
+    }
+    if (transport === 'tcp') throw new UsageError('--cert needs TLS: the certificate is presented in the TLS handshake', help);
+    const productKey = args.string('product-key');
+    const deviceName = args.string('device-name');
+    if ((productKey === undefined) !== (deviceName === undefined)) {
+      throw new UsageError('with --cert, give both --product-key and --device-name (the identity the platform sent), or neither', help);
+    }
+    const endpoint = endpointOption(args, port, help, 'x509');
+    if (endpoint === 'product' || endpoint === 'ipv6-test') {
+      throw new UsageError(`--endpoint ${String(endpoint)} takes devices with a secret; a certificate device connects to 'x509' (the default) or HOST:PORT`, help);
+    }
+    const region = choiceOption(args, 'region', ALIYUN_REGIONS, command);
+    const c = x509ConnectionOptions({ productKey, deviceName, endpoint: endpoint as X509EndpointChoice, region, keepalive, clientId: args.string('client-id'), ca });
+    return {
+      platform: true,
+      platformHints: true,
+      port: c.port,
+      where: `${formatHost(c.host)}:${c.port} over TLS with a client certificate`,
+      options: {
+        ...c,
+        ...base,
+        family: base.family ?? c.family,
+        maxOutgoingPacketSize: PLATFORM_LIMITS.maxPacketBytes,
+        connackHint: cliX509ConnackHint,
+      },
+    };
+  }
   if (platform) {
     for (const name of PLAIN_ONLY) {
       if (args.string(name) !== undefined) {
@@ -161,7 +215,10 @@ function clientSettings(args: ParsedArgs, io: Io, command: string): Settings {
     if (productKey === undefined || deviceName === undefined) {
       throw new UsageError('device credentials need both --product-key and --device-name', help);
     }
-    const endpoint = endpointOption(args, port, help);
+    const endpoint = endpointOption(args, port, help, 'product');
+    if (endpoint === 'x509') {
+      throw new UsageError('--endpoint x509 authenticates devices by certificate: give --cert and --key (and no device secret)', help);
+    }
     const region = choiceOption(args, 'region', ALIYUN_REGIONS, command);
     const secret = deviceSecret(args, io, command);
     const c = deviceConnectionOptions({
@@ -230,6 +287,27 @@ function formatHost(host: string): string {
   return isIP(host) === 6 ? `[${host}]` : host;
 }
 
+/**
+ * `--cert` and `--key` as the client's options, the passphrase from the environment; `undefined`
+ * without them. The library checks the files' content; here, that both are given and readable.
+ */
+function certificateOptions(args: ParsedArgs, io: Io, help: string): { cert: Buffer; key: Buffer; passphrase?: string } | undefined {
+  const certFile = args.string('cert');
+  const keyFile = args.string('key');
+  if (certFile === undefined && keyFile === undefined) return undefined;
+  if (certFile === undefined) throw new UsageError('--key needs --cert: the certificate it is the key of', help);
+  if (keyFile === undefined) throw new UsageError("--cert needs --key: the certificate's private key", help);
+  const read = (flag: string, path: string): Buffer => {
+    try {
+      return readFileSync(path);
+    } catch (cause) {
+      throw new UsageError(`cannot read --${flag} ${path}: ${(cause as Error).message}`, help);
+    }
+  };
+  const passphrase = io.env[KEY_PASSPHRASE_ENV];
+  return { cert: read('cert', certFile), key: read('key', keyFile), ...(passphrase === undefined || passphrase === '' ? {} : { passphrase }) };
+}
+
 export function readCaFile(path: string | undefined, help: string): string | undefined {
   if (path === undefined) return undefined;
   try {
@@ -243,14 +321,14 @@ export function readCaFile(path: string | undefined, help: string): string | und
  * `--endpoint` (and `-h`/`-p`, which name a host with device credentials too) as the platform
  * profile's endpoint choice.
  */
-export function endpointOption(args: ParsedArgs, port: number | undefined, help: string): EndpointChoice {
+export function endpointOption(args: ParsedArgs, port: number | undefined, help: string, fallback: 'product' | 'x509'): EndpointChoice | 'x509' {
   const text = args.string('endpoint');
   const host = args.string('host');
   if (text !== undefined && host !== undefined) throw new UsageError('give --endpoint or -h, not both', help);
   if (host !== undefined) return { host, port };
-  if (text === undefined || text === 'product' || text === 'ipv6-test') {
+  if (text === undefined || text === 'product' || text === 'ipv6-test' || text === 'x509') {
     if (port !== undefined) throw new UsageError("-p goes with -h or --endpoint HOST:PORT; the platform's endpoints listen on 1883", help);
-    return text ?? 'product';
+    return text ?? fallback;
   }
   const bracketed = /^\[([^\]]+)\](?::(\d+))?$/.exec(text);
   const hostPort = /^([^:]+)(?::(\d+))?$/.exec(text);

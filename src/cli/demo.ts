@@ -4,13 +4,17 @@
  * MQTT and the platform, so it favours explanation over brevity; it needs no internet and ends
  * by itself in about a second.
  */
+import { readFileSync } from 'node:fs';
 import { debuglog } from 'node:util';
 import { connectDevice } from '../device/device.js';
 import type { Device } from '../device/device.js';
 import { startEmulator } from '../emulator/emulator.js';
 import type { Emulator, PacketEvent } from '../emulator/types.js';
 import { parseArgs } from './args.js';
-import { CONNECT_TIMEOUT_OPTION, connectTimeoutOption } from './connection.js';
+import type { ParsedArgs } from './args.js';
+import { CERTIFICATE_OPTIONS, CONNECT_TIMEOUT_OPTION, connectTimeoutOption } from './connection.js';
+import { KEY_PASSPHRASE_ENV } from './sign.js';
+import { UsageError } from './io.js';
 import type { CommandSpec } from './args.js';
 import { explain, renderExplanation } from './explain.js';
 import { EXIT } from './io.js';
@@ -29,14 +33,25 @@ export const DEMO_DEVICE = Object.freeze({ productKey: 'a1DemoProd', deviceName:
 export const DEMO: CommandSpec = {
   name: 'demo',
   summary: 'a whole device session against a local stand-in, every packet shown and explained',
-  usage: ['demo [--explain] [--connect-timeout SECONDS]'],
+  usage: ['demo [--explain] [--connect-timeout SECONDS]', 'demo --x509 [--cert FILE --key FILE] [--explain]'],
   description: `Starts the local platform stand-in on [::1], connects a device to it over TLS and IPv6 with
 signed credentials, posts properties and shows the platform's reply, receives a property set
 from the cloud side and answers it, sends a PINGREQ, and disconnects. Every packet in both
 directions is printed with a one-line summary and its bytes (passwords masked), under a heading
-that says what the step does and why. No internet is needed; it ends by itself.`,
-  options: [{ name: 'explain', type: 'boolean', help: 'also dissect every packet field by field (as aliot explain does)' }, CONNECT_TIMEOUT_OPTION],
-  examples: ['aliot demo', 'aliot demo --explain | less'],
+that says what the step does and why. No internet is needed; it ends by itself.
+
+With --x509 the device is one of an X.509 product instead: it has no secret, authenticates by
+the certificate the stand-in issues it, and learns its productKey and deviceName from the
+platform after connecting. --cert and --key give it a certificate of your own, such as one
+'aliot emulator issue --device ${DEMO_DEVICE.productKey}:${DEMO_DEVICE.deviceName}' made (an encrypted key's
+passphrase in ${KEY_PASSPHRASE_ENV}).`,
+  options: [
+    { name: 'explain', type: 'boolean', help: 'also dissect every packet field by field (as aliot explain does)' },
+    { name: 'x509', type: 'boolean', help: "a device of an X.509 product: authenticated by its certificate, told its identity by the platform" },
+    ...CERTIFICATE_OPTIONS.map((option) => ({ ...option, help: `${option.help} (implies --x509)` })),
+    CONNECT_TIMEOUT_OPTION,
+  ],
+  examples: ['aliot demo', 'aliot demo --explain | less', 'aliot demo --x509'],
 };
 
 const WIDTH = 92;
@@ -93,9 +108,28 @@ function paragraph(text: string, indent = '    '): string {
   return `${wrapWords(text, WIDTH - indent.length).map((line) => indent + line).join('\n')}\n`;
 }
 
+/** `--cert` and `--key` as files read, the passphrase from the environment; `undefined` without them. */
+function demoCertificate(args: ParsedArgs, io: Io): { cert: Buffer; key: Buffer; passphrase?: string } | undefined {
+  const cert = args.string('cert');
+  const key = args.string('key');
+  if (cert === undefined && key === undefined) return undefined;
+  if (cert === undefined || key === undefined) throw new UsageError('give --cert and --key together', "run 'aliot demo --help'");
+  const read = (flag: string, path: string): Buffer => {
+    try {
+      return readFileSync(path);
+    } catch (cause) {
+      throw new UsageError(`cannot read --${flag} ${path}: ${(cause as Error).message}`);
+    }
+  };
+  const passphrase = io.env[KEY_PASSPHRASE_ENV];
+  return { cert: read('cert', cert), key: read('key', key), ...(passphrase === undefined || passphrase === '' ? {} : { passphrase }) };
+}
+
 export async function runDemo(argv: readonly string[], io: Io): Promise<number> {
   const args = parseArgs(DEMO, argv);
   const connectTimeout = connectTimeoutOption(args, 'demo');
+  const ownCertificate = demoCertificate(args, io);
+  const x509 = args.flag('x509') || ownCertificate !== undefined;
   const style = styleFor(io);
   const out = (text: string): void => io.stdout.write(text);
   const steps = 6;
@@ -114,9 +148,13 @@ export async function runDemo(argv: readonly string[], io: Io): Promise<number> 
 
   heading(
     'Start the platform stand-in',
-    `The stand-in (startEmulator, see docs/emulator.md) listens on [::1] over TLS 1.2 with a loopback test certificate, and checks CONNECT the way the platform does. It knows one device: ${deviceName} of product ${productKey}, with its DeviceSecret.`,
+    x509
+      ? `The stand-in (startEmulator, see docs/emulator.md) listens on [::1] over TLS 1.2 with a loopback test certificate, in X.509 mode: like the platform's X.509 endpoint, it asks each device for a certificate and admits the device a certificate names if its device CA issued it. It knows one device, ${deviceName} of product ${productKey}, of an X.509 product: it has no DeviceSecret. ${ownCertificate === undefined ? "The stand-in issues it its certificate and key now, as the platform's console does." : 'The device uses the certificate and key given with --cert and --key.'}`
+      : `The stand-in (startEmulator, see docs/emulator.md) listens on [::1] over TLS 1.2 with a loopback test certificate, and checks CONNECT the way the platform does. It knows one device: ${deviceName} of product ${productKey}, with its DeviceSecret.`,
   );
-  const emulator = await startEmulator({ devices: [{ ...DEMO_DEVICE }] });
+  const emulator = await startEmulator(
+    x509 ? { devices: [{ productKey, deviceName }], x509: true } : { devices: [{ ...DEMO_DEVICE }] },
+  );
   const wire = new Wire(emulator, io, style, args.flag('explain'));
   let device: Device | undefined;
   try {
@@ -124,19 +162,19 @@ export async function runDemo(argv: readonly string[], io: Io): Promise<number> 
 
     heading(
       'Connect: TCP, TLS, CONNECT and CONNACK, then SUBSCRIBE',
-      `connectDevice opens a TCP connection over IPv6 (family 6) to [::1]:${emulator.port}, does the TLS handshake and checks the server's certificate against the stand-in's CA, then sends CONNECT, always the first packet [MQTT-3.1.0-1]. Its clientId carries the platform's extension (securemode=2 because the transport is TLS, the sign method, a timestamp); the user name is deviceName&productKey; the password is the HMAC of those values keyed with the device secret, which itself never goes on the wire. CONNACK 0 accepts the session. connectDevice then subscribes, at QoS 1, to the topics the platform talks to the device on: the replies to its posts, property sets and service calls, and RRPC requests.`,
+      x509
+        ? `connectDevice opens a TCP connection over IPv6 (family 6) to [::1]:${emulator.port} and does the TLS handshake: it checks the server's certificate against the stand-in's CA, and presents its own, proving it holds the certificate's key. CONNECT then carries no signature at all: the certificate was the credential. The device does not know its productKey and deviceName yet, so it sends them empty, as the vendor's C SDK does: the clientId '.|securemode=2|', the user name '&', an empty password. After CONNACK 0 the platform tells the device who it is, on /ext/auth/identity/response, which needs no subscription; connectDevice waits for that, then subscribes, at QoS 1, to the topics the platform talks to the device on.`
+        : `connectDevice opens a TCP connection over IPv6 (family 6) to [::1]:${emulator.port}, does the TLS handshake and checks the server's certificate against the stand-in's CA, then sends CONNECT, always the first packet [MQTT-3.1.0-1]. Its clientId carries the platform's extension (securemode=2 because the transport is TLS, the sign method, a timestamp); the user name is deviceName&productKey; the password is the HMAC of those values keyed with the device secret, which itself never goes on the wire. CONNACK 0 accepts the session. connectDevice then subscribes, at QoS 1, to the topics the platform talks to the device on: the replies to its posts, property sets and service calls, and RRPC requests.`,
     );
-    device = await connectDevice({
-      ...DEMO_DEVICE,
-      endpoint: { host: '::1', port: emulator.port },
-      ca: emulator.ca,
-      family: 6,
-      reconnect: false,
-      connectTimeout,
-    });
+    const endpoint = { host: '::1', port: emulator.port };
+    const common = { endpoint, ca: emulator.ca, family: 6 as const, reconnect: false as const, connectTimeout };
+    device = x509
+      ? await connectDevice({ ...(ownCertificate ?? emulator.issueCertificate(productKey, deviceName)), ...common })
+      : await connectDevice({ ...DEMO_DEVICE, ...common });
     await wire.settled();
     const connection = emulator.connections()[0];
     out(`    connected: the stand-in sees device ${connection?.deviceName} with clientId ${connection?.clientId}, keepalive ${connection?.keepalive} s\n`);
+    if (x509) out(`    the platform told the device who it is: ${device.deviceName} of product ${device.productKey}\n`);
 
     heading(
       'Post properties and get the reply',

@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { startEmulator } from '../emulator/emulator.js';
-import type { EmulatorDevice } from '../emulator/types.js';
+import type { EmulatorCertificateDevice, EmulatorDevice, EmulatorTopology } from '../emulator/types.js';
 import { choiceOption, integerOption, parseArgs, shownValue } from './args.js';
 import type { CommandSpec, ParsedArgs } from './args.js';
 import type { Emulator, OtaJobOptions } from '../emulator/index.js';
@@ -22,21 +22,31 @@ export const EMULATOR: CommandSpec = {
   name: 'emulator',
   summary: 'run the local platform stand-in for other tools to connect to',
   usage: [
-    'emulator --device PK:DN:SECRET [--device ...] [--port N] [--host ADDRESS] [--tcp] [--trace] [--pem]',
+    'emulator --device PK:DN:SECRET [--device ...] [--topology GW_PK:GW_DN:PK:DN ...] [--port N] [--host ADDRESS] [--tcp] [--trace] [--pem]',
+    'emulator --x509 --device PK:DN[:SECRET] [--device ...] [options]',
+    'emulator issue --device PK:DN [--out DIR]',
     'emulator --device PK:DN:SECRET --ota-job PK:DN:VERSION:FILE [--ota-module NAME] [--ota-sign md5|sha256] [--http-port N] [--ota-rate BYTES] [--ota-drop-after BYTES]',
   ],
   description: `Runs the local stand-in for the IoT Platform (docs/emulator.md): MQTT 3.1.1 over TLS on the IPv6
 loopback, checking CONNECT credentials, keepalive and QoS as the platform does and answering
-property posts. It prints its address and the CA certificate a client must trust, logs each
-device that connects, is refused or leaves, and runs until Ctrl-C or SIGTERM, then closes every
-connection. A test and teaching fixture, not a broker: keep it on the loopback.
+property posts. It plays the cloud side of gateways too (docs/gateway.md): topology, sub-device
+registration and logins, with the platform's checks and codes. It prints its address and the CA
+certificate a client must trust, logs each device that connects, is refused or leaves and each
+sub-device that logs in or out through a gateway, and runs until Ctrl-C or SIGTERM, then closes
+every connection. A test and teaching fixture, not a broker: keep it on the loopback.
 
-OTA: each --ota-job makes an upgrade job for a device's module at start; the file is served over
-HTTPS by the stand-in (on --http-port, same host and certificate). The job is pushed when the
-device reports a version for the module (as every SDK does after connecting) or asks for it,
-and is over when the device reports the job's version (SUCCEEDED) or a failure step (FAILED).
-Progress, state changes and every file request are logged. --ota-rate and --ota-drop-after make
-the download slow or cut it once, to watch a device resume.`,
+With --x509 it also authenticates devices by certificate, as the platform's X.509 endpoint does:
+a device that presents a certificate the stand-in's throwaway device CA (certs/emulator) issued
+it is admitted as the device the certificate names, and told its identity on
+/ext/auth/identity/response; a --device given without a secret connects that way only. 'aliot
+emulator issue' issues a device its certificate and key.
+
+OTA (docs/ota.md): each --ota-job makes an upgrade job for a device's module at start; the file is
+served over HTTPS by the stand-in (on --http-port, same host and certificate). The job is pushed
+when the device reports a version for the module (as every SDK does after connecting) or asks
+for it, and is over when the device reports the job's version (SUCCEEDED) or a failure step
+(FAILED). Progress, state changes and every file request are logged. --ota-rate and
+--ota-drop-after make the download slow or cut it once, to watch a device resume.`,
   options: [
     {
       name: 'device',
@@ -44,8 +54,16 @@ the download slow or cut it once, to watch a device resume.`,
       multiple: true,
       secret: true,
       placeholder: 'PK:DN[:SECRET]',
-      help: `a device that may connect (the secret may hold ':'); without :SECRET, ${SECRET_ENV} is its secret`,
+      help: `a registered device (the secret may hold ':'); without :SECRET, ${SECRET_ENV} is its secret; PK:DN: with nothing after the colon is registered but not activated (dynamic registration gives it a secret); with --x509 and no secret at all, it authenticates by certificate only`,
     },
+    {
+      name: 'topology',
+      type: 'string',
+      multiple: true,
+      placeholder: 'GW_PK:GW_DN:PK:DN',
+      help: 'puts sub-device PK:DN in the topology of gateway GW_PK:GW_DN at start (both given with --device)',
+    },
+    { name: 'x509', type: 'boolean', help: "also authenticate devices by certificates the stand-in's device CA issued (see 'aliot emulator issue')" },
     { name: 'host', type: 'string', placeholder: 'ADDRESS', help: "the address to listen on (default ::1; 127.0.0.1 where there is no IPv6)" },
     { name: 'port', type: 'string', placeholder: 'N', help: 'the port (default 0: a free one, printed at start)' },
     { name: 'tcp', type: 'boolean', help: 'plain TCP instead of TLS (devices then sign with securemode=3)' },
@@ -61,6 +79,7 @@ the download slow or cut it once, to watch a device resume.`,
   examples: [
     `${SECRET_ENV}=lamp-secret aliot emulator --device a1Demo:lamp --port 8883 --trace`,
     'aliot emulator --device a1Demo:lamp:lamp-secret --device a1Demo:fan:fan-secret',
+    'aliot emulator --device a1Gw:gw1:gw-secret --device a1Meter:m1:m1-secret --topology a1Gw:gw1:a1Meter:m1 --device a1Meter:m2:',
     'aliot emulator --device a1Demo:lamp:lamp-secret --port 8883 --ota-job a1Demo:lamp:2.0.0:./fw.bin --ota-rate 200k',
   ],
 };
@@ -68,8 +87,11 @@ the download slow or cut it once, to watch a device resume.`,
 /** `src/cli/` and `dist/cli/` both sit two levels below the package root. */
 const LOOPBACK_CA = new URL('../../certs/loopback/ca.pem', import.meta.url);
 
-/** `PK:DN:SECRET` (or `PK:DN` and the secret from the environment); the secret is never quoted. */
-function parseDevice(text: string, index: number, io: Io): EmulatorDevice {
+/**
+ * `PK:DN:SECRET`, `PK:DN` with the secret from the environment, `PK:DN:` for a device registered
+ * and not activated, or with `x509` `PK:DN` and no secret at all; the secret is never quoted.
+ */
+export function parseDevice(text: string, index: number, io: Io, x509: boolean): EmulatorDevice | EmulatorCertificateDevice {
   const first = text.indexOf(':');
   const second = first < 0 ? -1 : text.indexOf(':', first + 1);
   const productKey = first < 0 ? '' : text.slice(0, first);
@@ -78,27 +100,53 @@ function parseDevice(text: string, index: number, io: Io): EmulatorDevice {
   if (productKey === '' || deviceName === '') {
     throw new UsageError(`--device number ${index + 1} is not PK:DN:SECRET`, `e.g. --device a1Demo:lamp:lamp-secret, or --device a1Demo:lamp with ${SECRET_ENV} set`);
   }
-  if (deviceSecret === undefined || deviceSecret === '') {
-    throw new UsageError(`--device ${productKey}:${deviceName} has no secret`, `add :SECRET, or set ${SECRET_ENV}`);
+  if (deviceSecret === undefined || (second < 0 && deviceSecret === '')) {
+    if (x509 && second < 0) return { productKey, deviceName };
+    throw new UsageError(
+      `--device ${productKey}:${deviceName} has no secret`,
+      `add :SECRET, set ${SECRET_ENV}, or end it with ':' for a device registered but not activated${x509 ? '' : ', or run with --x509 for a device that authenticates by certificate'}`,
+    );
   }
   return { productKey, deviceName, deviceSecret };
 }
 
+/** `GW_PK:GW_DN:PK:DN` lines, gathered per gateway in the order given. */
+function parseTopology(texts: readonly string[]): EmulatorTopology[] {
+  const byGateway = new Map<string, { gateway: { productKey: string; deviceName: string }; subDevices: Array<{ productKey: string; deviceName: string }> }>();
+  texts.forEach((text, i) => {
+    const parts = text.split(':');
+    if (parts.length !== 4 || parts.some((part) => part === '')) {
+      throw new UsageError(`--topology number ${i + 1} is not GW_PK:GW_DN:PK:DN`, 'e.g. --topology a1Gw:gw1:a1Meter:m1 puts m1 under gw1');
+    }
+    const [gatewayProduct, gatewayName, productKey, deviceName] = parts as [string, string, string, string];
+    const key = `${gatewayProduct}:${gatewayName}`;
+    let entry = byGateway.get(key);
+    if (entry === undefined) byGateway.set(key, (entry = { gateway: { productKey: gatewayProduct, deviceName: gatewayName }, subDevices: [] }));
+    entry.subDevices.push({ productKey, deviceName });
+  });
+  return [...byGateway.values()];
+}
+
 export async function runEmulator(argv: readonly string[], io: Io): Promise<number> {
   const args = parseArgs(EMULATOR, argv);
-  const devices = args.strings('device').map((text, i) => parseDevice(text, i, io));
+  const x509 = args.flag('x509');
+  const devices = args.strings('device').map((text, i) => parseDevice(text, i, io, x509));
   if (devices.length === 0) {
     throw new UsageError('no device: the stand-in refuses every CONNECT without one', 'give --device PK:DN:SECRET (repeatable)');
   }
   const jobs = otaJobOptions(args, devices);
+  const topology = parseTopology(args.strings('topology'));
   const tls = !args.flag('tcp');
+  if (x509 && !tls) throw new UsageError('--x509 needs TLS: devices present their certificates in the TLS handshake', 'leave out --tcp');
   const style = styleFor(io);
   const httpPort = integerOption(args, 'http-port', 0, 65535, 'emulator');
   const emulator = await startEmulator({
     devices,
+    topology,
     host: args.string('host') ?? '::1',
     port: integerOption(args, 'port', 0, 65535, 'emulator') ?? 0,
     tls,
+    x509,
     ...(httpPort === undefined ? {} : { httpPort }),
   });
   const log = (text: string): void => io.stdout.write(`${text}\n`);
@@ -109,11 +157,18 @@ export async function runEmulator(argv: readonly string[], io: Io): Promise<numb
     throw error;
   }
   logOta(emulator, log, style);
-  emulator.on('connect', (c) => log(`[${c.id}] ${c.deviceName} of ${c.productKey} connected (clientId ${c.clientId}, keepalive ${c.keepalive} s)`));
+  emulator.on('connect', (c) => {
+    const how = c.authentication === 'certificate' ? ', by certificate' : '';
+    log(`[${c.id}] ${c.deviceName} of ${c.productKey} connected (clientId ${c.clientId}, keepalive ${c.keepalive} s${how})`);
+  });
   emulator.on('refuse', (r) =>
     log(style.error(`[${r.connection.id}] refused${r.returnCode === undefined ? ' (closed, no CONNACK)' : ` with CONNACK ${r.returnCode}`}: ${r.reason}: ${r.message}`)),
   );
   emulator.on('disconnect', (d) => log(`[${d.connection.id}] ${d.deviceName} of ${d.productKey} left: ${d.reason}`));
+  emulator.on('subdevice', (e) => {
+    const through = `through ${e.gateway.deviceName} of ${e.gateway.productKey}`;
+    log(`[${e.connection.id}] ${e.deviceName} of ${e.productKey} ${e.action === 'login' ? `logged in ${through}` : `logged out ${through}: ${e.reason}`}`);
+  });
   emulator.on('error', (error) => log(style.error(`listener error: ${error.message}`)));
   if (args.flag('trace')) {
     emulator.on('packet', ({ direction, packet, bytes, connection }) => {
@@ -122,7 +177,7 @@ export async function runEmulator(argv: readonly string[], io: Io): Promise<numb
     });
   }
 
-  printBanner(io, emulator.url, emulator.host, emulator.port, tls, emulator.ca, devices, args.flag('pem'));
+  printBanner(io, emulator.url, emulator.host, emulator.port, tls, emulator.ca, devices, topology, args.flag('pem'), x509);
   printOtaBanner(io, emulator);
   await new Promise<void>((resolve) => {
     if (io.signal.aborted) resolve();
@@ -133,7 +188,18 @@ export async function runEmulator(argv: readonly string[], io: Io): Promise<numb
   return EXIT.ok;
 }
 
-function printBanner(io: Io, url: string, host: string, port: number, tls: boolean, ca: string, devices: readonly EmulatorDevice[], pem: boolean): void {
+function printBanner(
+  io: Io,
+  url: string,
+  host: string,
+  port: number,
+  tls: boolean,
+  ca: string,
+  devices: ReadonlyArray<EmulatorDevice | EmulatorCertificateDevice>,
+  topology: readonly EmulatorTopology[],
+  pem: boolean,
+  x509: boolean,
+): void {
   const style = styleFor(io);
   const lines = [style.bold(`aliot emulator: the local platform stand-in (a test fixture, not a broker)`), `listening on ${url}`];
   const caPath = tls ? loopbackCaPath(ca) : undefined;
@@ -143,10 +209,33 @@ function printBanner(io: Io, url: string, host: string, port: number, tls: boole
   } else {
     lines.push('plain TCP: devices sign with securemode=3 (aliot sign --transport tcp)');
   }
-  lines.push(`devices: ${devices.map((d) => `${d.deviceName} of ${d.productKey}`).join(', ')}`);
+  lines.push(
+    `devices: ${devices
+      .map((d) => `${d.deviceName} of ${d.productKey}${d.deviceSecret === undefined ? ' (certificate only)' : d.deviceSecret === '' ? ' (registered, not activated)' : ''}`)
+      .join(', ')}`,
+  );
+  for (const { gateway, subDevices } of topology) {
+    lines.push(`topology of ${gateway.deviceName} of ${gateway.productKey}: ${subDevices.map((d) => `${d.deviceName} of ${d.productKey}`).join(', ')}`);
+  }
   const d = devices[0]!;
   const endpoint = `${isIP(host) === 6 ? `[${host}]` : host}:${port}`;
   const cafile = tls ? ` --cafile ${caPath ?? 'ca.pem'}` : ' --tcp';
+  if (x509) {
+    lines.push(
+      "X.509 mode: devices may present a certificate the stand-in's device CA issued (certs/emulator/device-ca.pem)",
+      '',
+      'issue a device its certificate, then connect with it:',
+      `  aliot emulator issue --device ${d.productKey}:${d.deviceName} --out ./${d.deviceName}`,
+      `  aliot pub --cert ./${d.deviceName}/device.pem --key ./${d.deviceName}/device.key --endpoint '${endpoint}'${cafile} \\`,
+      `    -t /sys/${d.productKey}/${d.deviceName}/thing/event/property/post -q 1 \\`,
+      `    -m '{"id":"1","version":"1.0","params":{"LightSwitch":1},"method":"thing.event.property.post"}'`,
+    );
+  }
+  if (d.deviceSecret === undefined) {
+    lines.push('Ctrl-C stops it.', '');
+    io.stdout.write(`${lines.join('\n')}\n`);
+    return;
+  }
   lines.push(
     '',
     `try, with the device's secret in ${SECRET_ENV}:`,
@@ -170,7 +259,7 @@ function loopbackCaPath(ca: string): string | undefined {
 }
 
 /** The `--ota-*` flags as job options; UsageError for a malformed job or one for an unknown device. */
-function otaJobOptions(args: ParsedArgs, devices: readonly EmulatorDevice[]): OtaJobOptions[] {
+function otaJobOptions(args: ParsedArgs, devices: ReadonlyArray<{ readonly productKey: string; readonly deviceName: string }>): OtaJobOptions[] {
   const help = "run 'aliot emulator --help'";
   const module = args.string('ota-module');
   const signMethod = choiceOption(args, 'ota-sign', ['md5', 'sha256'] as const, 'emulator');

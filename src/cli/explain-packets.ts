@@ -8,8 +8,8 @@ import type { AlinkRequestTopic } from '../aliyun/alink/topics.js';
 import { PACKET_TYPE_NAMES } from '../packet/types.js';
 import type { PacketType } from '../packet/types.js';
 import { parseClientId } from '../sign/extension.js';
-import type { ExplainField, ExplainPart } from './explain.js';
-import { binary8, bitPattern, count, EndOfBytes, Fields, preview, strictUtf8 } from './explain-walk.js';
+import type { ExplainField, ExplainPart } from './explain-model.js';
+import { binary8, bitPattern, count, CUT_SHORT, EndOfBytes, Fields, preview, strictUtf8 } from './explain-walk.js';
 
 /** Where a packet type travels, its section, what it is for, and its fixed flags. */
 export interface TypeInfo {
@@ -169,7 +169,7 @@ function remainingLength(f: Fields, type: PacketType): number {
   let multiplier = 1;
   for (let i = 0; i < 4; i++) {
     if (start + i >= f.end) {
-      f.add(f.end - start, 'Remaining Length (cut short)', '2.2.3', () => ({
+      f.add(f.end - start, `Remaining Length${CUT_SHORT}`, '2.2.3', () => ({
         value: 'the input ends inside it',
         meaning: 'one to four bytes, the last one below 0x80',
       }));
@@ -258,7 +258,7 @@ function connectBody(f: Fields, _firstByte: number, showPassword: boolean): void
   }));
   f.string('Client Identifier', '3.1.3.1 [MQTT-3.1.3-3, MQTT-3.1.3-4]', clientIdMeaning);
   if (flags & 0x04) {
-    f.string('Will Topic', '3.1.3.2 [MQTT-3.1.2-9, MQTT-3.1.3-10]', () => 'where the server publishes the will message if the connection is lost');
+    f.string('Will Topic', '3.1.3.2 [MQTT-3.1.2-9, MQTT-3.1.3-10, MQTT-4.7.1-1, MQTT-4.7.3-1]', () => 'where the server publishes the will message if the connection is lost');
     f.binary('Will Message', '3.1.3.3 [MQTT-3.1.2-9]', 'the message the server publishes if the connection is lost', false);
   }
   if (flags & 0x80) {
@@ -369,7 +369,7 @@ function connackBody(f: Fields): void {
 }
 
 function publishBody(f: Fields, firstByte: number): void {
-  f.string('Topic Name', '3.3.2.1 [MQTT-3.3.2-1, MQTT-3.3.2-2]', (topic) => alinkMeaning(topic) ?? 'where the message goes; a topic name holds no wildcards');
+  f.string('Topic Name', '3.3.2.1 [MQTT-3.3.2-1, MQTT-3.3.2-2, MQTT-4.7.1-1, MQTT-4.7.3-1]', (topic) => alinkMeaning(topic) ?? 'where the message goes; a topic name holds no wildcards');
   if (((firstByte >> 1) & 3) !== 0) {
     packetId(f, '3.3.2.2 [MQTT-2.3.1-1]', 'QoS 1 and 2 only: the receiver acknowledges with this id');
   }
@@ -437,10 +437,13 @@ function filterMeaning(filter: string): string {
   return alinkMeaning(filter) ?? 'a filter without wildcards matches exactly this topic';
 }
 
+/** The rules of a topic filter's shape (section 4.7). */
+const FILTER_STATEMENTS = 'MQTT-4.7.1-2, MQTT-4.7.1-3, MQTT-4.7.3-1';
+
 function subscribeBody(f: Fields): void {
   packetId(f, '3.8.2 [MQTT-2.3.1-1]', 'SUBACK answers with the same id');
   while (f.left > 0) {
-    f.string('Topic Filter', '3.8.3 [MQTT-3.8.3-1]', filterMeaning);
+    f.string('Topic Filter', `3.8.3 [MQTT-3.8.3-1, ${FILTER_STATEMENTS}]`, filterMeaning);
     f.byte('Requested QoS', '3.8.3 [MQTT-3-8.3-4]', (b) => ({
       value: `0x${b.toString(16).padStart(2, '0')}`,
       meaning: 'the highest QoS wanted for messages on this filter (the server may grant less)',
@@ -472,6 +475,6 @@ function subackBody(f: Fields): void {
 function unsubscribeBody(f: Fields): void {
   packetId(f, '3.10.2 [MQTT-2.3.1-1]', 'UNSUBACK answers with the same id');
   while (f.left > 0) {
-    f.string('Topic Filter', '3.10.3 [MQTT-3.10.3-1]', () => 'a filter to cancel, exactly as it was subscribed');
+    f.string('Topic Filter', `3.10.3 [MQTT-3.10.3-1, ${FILTER_STATEMENTS}]`, () => 'a filter to cancel, exactly as it was subscribed');
   }
 }

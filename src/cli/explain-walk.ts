@@ -3,12 +3,15 @@
  * cleanly (rather than throwing a RangeError or reading junk) where the bytes run out.
  */
 import { hexBytes } from './hex.js';
-import type { ExplainField, ExplainPart } from './explain.js';
+import type { ExplainField, ExplainPart } from './explain-model.js';
 
 /** `one packet`, `3 packets`. */
 export function count(n: number, what: string): string {
   return `${n} ${what}${n === 1 ? '' : 's'}`;
 }
+
+/** Added to the name of a field the bytes end inside of. */
+export const CUT_SHORT = ' (cut short)';
 
 /** Thrown inside the walk when the bytes end before a field does; caught by `dissect`. */
 export class EndOfBytes {}
@@ -37,18 +40,18 @@ export class Fields {
     return this.end - this.pos;
   }
 
-  /** The next `n` bytes, or a "cut short" field and the end of the walk. */
-  private take(n: number, name: string): Uint8Array {
+  /** The next `n` bytes, or a "cut short" field (citing the field's own `spec`) and the end of the walk. */
+  private take(n: number, name: string, spec: string): Uint8Array {
     if (this.left < n) {
       const rest = this.buf.subarray(this.pos, this.end);
       this.list.push({
         offset: this.pos,
         length: rest.length,
         hex: hexBytes(rest),
-        name: `${name} (cut short)`,
+        name: `${name}${CUT_SHORT}`,
         value: `needs ${count(n, 'byte')}, ${rest.length} left`,
         meaning: 'the frame (or the input) ends before this field does',
-        spec: '2.2.3',
+        spec,
         parts: [],
       });
       this.pos = this.end;
@@ -59,7 +62,7 @@ export class Fields {
 
   /** The next `n` bytes as one field; `hex` replaces their hex (a redaction). */
   add(n: number, name: string, spec: string, describe: (bytes: Uint8Array) => Described, hex?: string): Uint8Array {
-    const bytes = this.take(n, name);
+    const bytes = this.take(n, name, spec);
     const { value, meaning, parts = [] } = describe(bytes);
     this.list.push({ offset: this.pos, length: n, hex: hex ?? hexBytes(bytes), name, value, meaning, spec, parts });
     this.pos += n;
@@ -76,18 +79,20 @@ export class Fields {
     return (bytes[0]! << 8) | bytes[1]!;
   }
 
-  /** A length prefix (section 1.5.3); returns the length it announces. */
-  private lengthPrefix(name: string): number {
-    return this.uint16(`${name} length`, '1.5.3', (v) => ({
+  /** A length prefix; returns the length it announces. */
+  private lengthPrefix(name: string, spec: string): number {
+    return this.uint16(`${name} length`, spec, (v) => ({
       value: v === 0 ? '0 bytes (empty)' : count(v, 'byte'),
       meaning: `how many bytes of ${name} follow (two bytes, most significant first)`,
     }));
   }
 
-  /** A UTF-8 string field: its length row, then its text row (omitted when empty). */
+  /**
+   * A UTF-8 string field (section 1.5.3): its length row, which cites the rules every string
+   * follows, then its text row (empty text too: a rule can be about the emptiness).
+   */
   string(name: string, spec: string, meaning: (text: string) => string): string {
-    const length = this.lengthPrefix(name);
-    if (length === 0) return '';
+    const length = this.lengthPrefix(name, STRING_SPEC);
     let text = '';
     this.add(length, name, spec, (bytes) => {
       text = lenientUtf8.decode(bytes);
@@ -98,7 +103,7 @@ export class Fields {
 
   /** A binary field (will message, password), shown as `[redacted]` when `secret`. */
   binary(name: string, spec: string, meaning: string, secret: boolean): void {
-    const length = this.lengthPrefix(name);
+    const length = this.lengthPrefix(name, spec.split(' ')[0]!);
     if (length === 0) return;
     if (secret) {
       this.add(length, name, spec, () => ({ value: '[redacted]', meaning: `${meaning}; shown with --show-password` }), `[${count(length, 'byte')} redacted]`);
@@ -117,6 +122,9 @@ export class Fields {
     }
   }
 }
+
+/** What the length row of every string cites: section 1.5.3, well-formed UTF-8 without U+0000. */
+const STRING_SPEC = '1.5.3 [MQTT-1.5.3-1, MQTT-1.5.3-2]';
 
 const lenientUtf8 = new TextDecoder('utf-8');
 export const strictUtf8 = new TextDecoder('utf-8', { fatal: true });

@@ -14,78 +14,15 @@
  */
 import { decodeFrame } from '../packet/codec.js';
 import { MqttProtocolError } from '../packet/errors.js';
-import type { MqttProtocolErrorCode } from '../packet/errors.js';
-import type { Packet, PacketType } from '../packet/types.js';
+import type { Packet } from '../packet/types.js';
+import type { ExplainedPacket, ExplainField, Explanation, ExplainOptions, ExplainProblem } from './explain-model.js';
 import { dissect, TYPES } from './explain-packets.js';
-import { count } from './explain-walk.js';
+import { count, CUT_SHORT } from './explain-walk.js';
 import { PLAIN } from './style.js';
 import type { Style } from './style.js';
 import { wrapWords } from './text.js';
 
-/** Some bits of a field's byte (a flag, the QoS), or one byte of the Remaining Length varint. */
-export interface ExplainPart {
-  /** The byte with only these bits shown (`.... ..1.`), or a varint byte as `1 0001010`. */
-  readonly bits: string;
-  readonly name: string;
-  readonly value: string;
-  /** Section and statement ids, e.g. `3.1.2.4 [MQTT-3.1.2-6]`; empty when none applies. */
-  readonly spec: string;
-}
-
-/** One field of a packet. */
-export interface ExplainField {
-  /** Position of its first byte in the bytes given to {@link explain}. */
-  readonly offset: number;
-  readonly length: number;
-  /** Its bytes as hex pairs, or `[N bytes redacted]` for a hidden password. */
-  readonly hex: string;
-  readonly name: string;
-  readonly value: string;
-  readonly meaning: string;
-  /** Section and statement ids, e.g. `3.1.2.10 [MQTT-3.1.2-23]`. */
-  readonly spec: string;
-  readonly parts: readonly ExplainPart[];
-}
-
-/** Why the decoder refused the bytes: its MqttProtocolError, code and offset intact. */
-export interface ExplainProblem {
-  readonly code: MqttProtocolErrorCode;
-  /** Position in the bytes given to {@link explain}; undefined when the decoder gave none. */
-  readonly offset: number | undefined;
-  readonly message: string;
-}
-
-export interface ExplainedPacket {
-  /** 1 for the first packet of the input. */
-  readonly index: number;
-  readonly offset: number;
-  /** Bytes of the frame present in the input (fewer than the frame needs when it was cut short). */
-  readonly length: number;
-  /** Undefined for the reserved types 0 and 15. */
-  readonly type: PacketType | undefined;
-  /** `client to server`, `server to client` or `both directions`. */
-  readonly direction: string;
-  /** Its section of the specification, e.g. `3.1`. */
-  readonly section: string;
-  /** What the packet is for, in a few words. */
-  readonly purpose: string;
-  readonly fields: readonly ExplainField[];
-  /** The decoded packet; undefined when the decoder refused the frame. */
-  readonly packet: Packet | undefined;
-  readonly problem: ExplainProblem | undefined;
-}
-
-export interface Explanation {
-  readonly byteLength: number;
-  /** In input order; the last one carries the problem, if any (nothing after it is read). */
-  readonly packets: readonly ExplainedPacket[];
-  readonly problem: ExplainProblem | undefined;
-}
-
-export interface ExplainOptions {
-  /** Show a CONNECT's password instead of `[redacted]` (default false). */
-  readonly showPassword?: boolean | undefined;
-}
+export type { ExplainedPacket, ExplainField, Explanation, ExplainOptions, ExplainPart, ExplainProblem } from './explain-model.js';
 
 /**
  * Explains every packet in `bytes`, one after another, until the bytes end or the decoder
@@ -104,7 +41,7 @@ export function explain(bytes: Uint8Array, options: ExplainOptions = {}): Explan
       else ({ packet, length: frameLength } = frame);
     } catch (error) {
       if (!(error instanceof MqttProtocolError)) throw error;
-      problem = { code: error.code, offset: error.offset, message: bareMessage(error) };
+      problem = { code: error.code, offset: error.offset, statement: error.statement, detail: error.detail };
     }
     const { fields, type, end } = dissect(bytes, pos, options.showPassword === true);
     const shown = problem?.offset === undefined ? fields : upTo(fields, problem.offset);
@@ -128,21 +65,17 @@ export function explain(bytes: Uint8Array, options: ExplainOptions = {}): Explan
 
 /**
  * The fields up to the offending byte. The decoder places an error in a string (a wildcard in a
- * topic, say) at the string's length prefix, so the text after that prefix is kept too: it is
- * what the error is about.
+ * topic, say) at the string's length prefix, so the text after that prefix (or as much of it as
+ * there is) is kept too: it is what the error is about.
  */
 function upTo(fields: readonly ExplainField[], offset: number): ExplainField[] {
   const kept = fields.filter((f) => f.offset <= offset);
   const last = kept[kept.length - 1];
   const next = fields[kept.length];
-  if (last !== undefined && next !== undefined && last.offset === offset && last.name === `${next.name} length`) kept.push(next);
+  if (last !== undefined && next !== undefined && last.offset === offset && last.name === `${next.name.replace(CUT_SHORT, '')} length`) {
+    kept.push(next);
+  }
   return kept;
-}
-
-/** The decoder's message without the ` [code, TYPE at byte n]` it appends (shown separately). */
-function bareMessage(error: MqttProtocolError): string {
-  const at = error.message.lastIndexOf(' [');
-  return at < 0 ? error.message : error.message.slice(0, at);
 }
 
 /** The problem for a frame the input ends inside of (`decodeFrame` returned "need more"). */
@@ -157,11 +90,12 @@ function cutShort(bytes: Uint8Array, pos: number): ExplainProblem {
       return {
         code: 'truncated',
         offset: bytes.length,
-        message: `the input ends after ${bytes.length - pos} of the frame's ${need} bytes`,
+        statement: undefined,
+        detail: `the input ends after ${bytes.length - pos} of the frame's ${need} bytes`,
       };
     }
   }
-  return { code: 'truncated', offset: bytes.length, message: 'the input ends inside the fixed header' };
+  return { code: 'truncated', offset: bytes.length, statement: undefined, detail: 'the input ends inside the fixed header' };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -208,8 +142,9 @@ function renderPacket(p: ExplainedPacket, total: number, style: Style): string {
     }
   }
   if (p.problem !== undefined) {
-    const at = p.problem.offset === undefined ? '' : ` at byte ${p.problem.offset}`;
-    lines.push(style.error(`error ${p.problem.code}${at}: ${p.problem.message}`));
+    const { code, offset, statement, detail } = p.problem;
+    const at = offset === undefined ? '' : ` at byte ${offset}`;
+    lines.push(style.error(`error ${code}${at}${statement === undefined ? '' : ` [${statement}]`}: ${detail}`));
   }
   return lines.join('\n');
 }

@@ -6,6 +6,7 @@
  */
 import { platformConnackHint } from '../aliyun/connack.js';
 import type { PlatformConnackHint } from '../aliyun/connack.js';
+import { x509ConnackHint } from '../aliyun/x509.js';
 import { platformClosedHint, platformTransportHint } from '../aliyun/hints.js';
 import { ConnectionRefusedError, MqttClientError } from '../client/errors.js';
 import { MqttProtocolError } from '../packet/errors.js';
@@ -14,6 +15,7 @@ import { adviceLines } from '../shared/advice.js';
 import { earlyCloseHint } from '../transport/closed.js';
 import { TransportError } from '../transport/errors.js';
 import type { OptionSpec } from './args.js';
+import { KEY_PASSPHRASE_ENV } from './sign.js';
 
 /** What a command knows of its connection, filled in as the connection goes. */
 export interface ConnectionFacts {
@@ -53,6 +55,8 @@ const FLAGS: Readonly<Record<string, (value: string | number | undefined) => [fl
   connectTimeout: () => ['connect-timeout', '--connect-timeout SECONDS'],
   host: (value) => ['host', `-h ${value ?? 'HOST'}`],
   endpoint: (value) => ['endpoint', `--endpoint ${value ?? 'WHERE'}`],
+  cert: () => ['cert', '--cert FILE'],
+  key: () => ['key', '--key FILE'],
 };
 
 /** Names options by the flags among `options` (a command's own); `undefined` for those it lacks. */
@@ -133,6 +137,12 @@ const CONNACK_FIXES: Readonly<Record<number, string>> = {
   4: "check the device secret (--device-secret or ALIOT_DEVICE_SECRET) against the console; by hand, take -u and -P from 'aliot sign'; the user name must be deviceName&productKey",
 };
 
+/** The platform's reading of a refusal of a device that authenticates by certificate (--cert). */
+export function cliX509ConnackHint(returnCode: number): PlatformConnackHint | undefined {
+  const hint = x509ConnackHint(returnCode);
+  return returnCode === 4 ? (hint === undefined ? hint : { ...hint, fix: 'leave out --product-key and --device-name, or give the ones the platform sent' }) : hint;
+}
+
 /** The platform's reading of a CONNACK refusal, its fix said with this command's flags. */
 export function cliConnackHint(returnCode: number): PlatformConnackHint | undefined {
   const hint = platformConnackHint(returnCode);
@@ -158,6 +168,8 @@ const FIELD_FLAGS: Readonly<Record<string, string>> = {
  * `undefined` when this command has none.
  */
 export function flagForField(field: string, options: readonly OptionSpec[]): string | undefined {
+  // The passphrase has no flag on purpose: it would show in shell history and in `ps`.
+  if (field === 'passphrase' && options.some((o) => o.name === 'key')) return `the environment variable ${KEY_PASSPHRASE_ENV}`;
   const name = FIELD_FLAGS[field] ?? field;
   const option = options.find((o) => o.name === name);
   if (option === undefined) return undefined;

@@ -95,11 +95,13 @@ function deviceOptions(args: ParsedArgs, io: Io, reconnect: boolean): ConnectDev
   if (productKey === undefined || deviceName === undefined) throw new UsageError('--product-key and --device-name are required', help);
   const family = choiceOption(args, 'family', ['6', '4', '0'] as const, 'ota');
   const ca = readCaFile(args.string('cafile'), help);
+  const endpoint = endpointOption(args, undefined, help, 'product');
+  if (endpoint === 'x509') throw new UsageError('aliot ota signs in with the device secret; the x509 endpoint takes certificate devices', help);
   return {
     productKey,
     deviceName,
     deviceSecret: deviceSecret(args, io, 'ota'),
-    endpoint: endpointOption(args, undefined, help),
+    endpoint,
     region: choiceOption(args, 'region', ALIYUN_REGIONS, 'ota'),
     transport: args.flag('tcp') ? 'tcp' : 'tls',
     connectTimeout: connectTimeoutOption(args, 'ota'),

@@ -8,7 +8,7 @@
  * timestamp in it, the payloads. The port the stand-in listens on varies and is never shown.
  */
 import { MqttClient } from '../client/client.js';
-import { describePacket } from '../client/trace.js';
+import { describePacket } from '../packet/describe.js';
 import { startEmulator } from '../emulator/emulator.js';
 import type { PacketEvent } from '../emulator/types.js';
 import type { PacketType } from '../packet/types.js';

@@ -11,22 +11,26 @@ import { CONNECTION_OPTIONS, createClient, PASSWORD_ENV, resolveConnection } fro
 import { report } from './report.js';
 import { EXIT, UsageError } from './io.js';
 import type { Io } from './io.js';
-import { SECRET_ENV } from './sign.js';
+import { KEY_PASSPHRASE_ENV, SECRET_ENV } from './sign.js';
 
 export const PUB: CommandSpec = {
   name: 'pub',
   summary: 'publish a message: to the platform as a device, or to any MQTT broker',
   usage: [
     'pub --product-key PK --device-name DN [--endpoint WHERE] -t TOPIC (-m TEXT | -f FILE | -s | -n) [options]',
+    'pub --cert FILE --key FILE [--endpoint WHERE] -t TOPIC (-m TEXT | -f FILE | -s | -n) [options]',
     'pub -h HOST [-p PORT] [--tcp] [-u USER] [-P PASSWORD] -t TOPIC (-m TEXT | -f FILE | -s | -n) [options]',
   ],
   description: `Connects, publishes one message, and disconnects; with QoS 1 it waits for the PUBACK first.
 With --product-key and --device-name it signs in as that device (secret from --device-secret or
 ${SECRET_ENV}) and checks the platform's limits before sending: QoS 0 or 1, no retain, a topic
-of at most 128 characters, a payload of at most 256 KB. With -h it talks to any MQTT 3.1.1
-broker (password from -P or ${PASSWORD_ENV}). It never reconnects: a failure is reported with the
-library's explanation (a CONNACK refusal with its likely cause and fix) and exit code 2; a
-connection that takes longer than --connect-timeout exits with code 3.`,
+of at most 128 characters, a payload of at most 256 KB. With --cert and --key instead of a secret
+it is a device of an X.509 product, authenticated by its certificate on the platform's X.509
+endpoint (or --endpoint HOST:PORT); an encrypted key's passphrase comes from ${KEY_PASSPHRASE_ENV},
+never a flag. With -h it talks to any MQTT 3.1.1 broker (password from -P or ${PASSWORD_ENV}),
+presenting --cert and --key if the broker asks for a client certificate. It never reconnects: a
+failure is reported with the library's explanation (a CONNACK refusal with its likely cause and
+fix) and exit code 2; a connection that takes longer than --connect-timeout exits with code 3.`,
   options: [
     ...CONNECTION_OPTIONS,
     { name: 'topic', short: 't', type: 'string', placeholder: 'TOPIC', help: 'the topic to publish to' },
@@ -42,6 +46,8 @@ connection that takes longer than --connect-timeout exits with code 3.`,
     `    -t /sys/a1B2c3/lamp/thing/event/property/post -q 1 \\`,
     `    -m '{"id":"1","version":"1.0","params":{"LightSwitch":1},"method":"thing.event.property.post"}'`,
     'aliot pub -h ::1 -p 8883 --cafile ca.pem -t sensors/t1 -m 21.5',
+    'aliot pub --cert meter.pem --key meter.key -t /sys/a1X509Product/meter/thing/event/property/post -q 1 -m ...',
+    'aliot pub -h ::1 -p 8883 --cafile ca.pem --cert client.pem --key client.key -t sensors/t1 -m 21.5',
   ],
 };
 
@@ -60,7 +66,7 @@ export function checkPacket(packet: Packet, option: string): void {
     encodedLength(packet);
   } catch (error) {
     if (!(error instanceof MqttProtocolError)) throw error;
-    throw new UsageError(`${option}: ${error.message.slice(0, error.message.lastIndexOf(' ['))}`);
+    throw new UsageError(`${option}: ${error.detail}${error.statement === undefined ? '' : ` [${error.statement}]`}`);
   }
 }
 

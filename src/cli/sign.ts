@@ -13,6 +13,9 @@ import type { Io } from './io.js';
 /** Where the device secret may come from instead of the command line (and so shell history). */
 export const SECRET_ENV = 'ALIOT_DEVICE_SECRET';
 
+/** Where the passphrase of an encrypted --key comes from: never a flag, which shell history and `ps` would show. */
+export const KEY_PASSPHRASE_ENV = 'ALIOT_KEY_PASSPHRASE';
+
 /** The device triple's options, shared with `pub` and `sub`. */
 export const DEVICE_OPTIONS: readonly OptionSpec[] = [
   { name: 'product-key', type: 'string', placeholder: 'PK', help: "the product's ProductKey" },

@@ -8,13 +8,14 @@ import { report } from './report.js';
 import { EXIT, UsageError } from './io.js';
 import type { Io } from './io.js';
 import { checkPacket, endClient, qosOption } from './pub.js';
-import { SECRET_ENV } from './sign.js';
+import { KEY_PASSPHRASE_ENV, SECRET_ENV } from './sign.js';
 
 export const SUB: CommandSpec = {
   name: 'sub',
   summary: 'subscribe and print messages: from the platform as a device, or from any MQTT broker',
   usage: [
     'sub --product-key PK --device-name DN [--endpoint WHERE] -t FILTER... [-C COUNT] [-W SECONDS] [-v] [options]',
+    'sub --cert FILE --key FILE [--endpoint WHERE] -t FILTER... [-C COUNT] [-W SECONDS] [-v] [options]',
     'sub -h HOST [-p PORT] [--tcp] [-u USER] [-P PASSWORD] -t FILTER... [-C COUNT] [-W SECONDS] [-v] [options]',
   ],
   description: `Connects, subscribes to every -t filter and prints each message's payload on its own line (with
@@ -22,8 +23,10 @@ export const SUB: CommandSpec = {
 connecting included (exit code 3), on Ctrl-C or SIGTERM (exit code 0), or when the connection
 fails or is lost (exit code 2; 3 when connecting takes longer than --connect-timeout). With
 --product-key and --device-name it signs in as that device (secret from --device-secret or
-${SECRET_ENV}); with -h it talks to any MQTT 3.1.1 broker (password from -P or ${PASSWORD_ENV}).
-It never reconnects.`,
+${SECRET_ENV}); with --cert and --key instead, as a device of an X.509 product (the platform then
+sends it its identity, which -v shows on /ext/auth/identity/response); with -h it talks to any
+MQTT 3.1.1 broker (password from -P or ${PASSWORD_ENV}), presenting --cert and --key if given. An
+encrypted key's passphrase comes from ${KEY_PASSPHRASE_ENV}. It never reconnects.`,
   options: [
     ...CONNECTION_OPTIONS,
     { name: 'topic', short: 't', type: 'string', multiple: true, placeholder: 'FILTER', help: 'a topic filter to subscribe to' },

@@ -14,7 +14,7 @@ import { EventEmitter } from 'node:events';
 import { debug } from '../shared/builtins.js';
 import { ConfigurationError } from '../shared/errors.js';
 import { describeValue } from '../shared/validate.js';
-import { describePacket } from './trace.js';
+import { describePacket } from '../packet/describe.js';
 import type { Packet, PublishPacket, Subscription } from '../packet/types.js';
 import type { PacketTap } from './connection.js';
 import { MqttClientError } from './errors.js';
@@ -60,6 +60,8 @@ export interface EndOptions {
  * - `reconnect`: a new attempt starts, after `delay` ms of backoff.
  * - `error`: something went wrong; the same error also settles the promises concerned.
  * - `end`: the client is finished (`end()`, the signal, or a refusal that would recur).
+ * - `restored`: every message restored from the durable store (see `restoredCount`) is settled:
+ *   `acknowledged` of them by PUBACK, `refused` dropped for good (each also reported on `error`).
  * - `packetsend`, `packetreceive`: every packet with its bytes as they cross the wire (the
  *   password is in CONNECT's bytes: mask it before showing them). Free when nobody listens.
  */
@@ -116,6 +118,15 @@ export class MqttClient extends EventEmitter<MqttClientEvents> {
   /** Publishes accepted but not yet sent. */
   get queuedCount(): number {
     return this.#session.outbox.queuedCount;
+  }
+
+  /**
+   * Messages of the durable store that no caller waits for, not yet acknowledged: those a previous
+   * process left (known from construction on), and those kept after giving up (reconnect off).
+   * They go out before anything new; `restored` is emitted when this comes down to 0.
+   */
+  get restoredCount(): number {
+    return this.#session.outbox.restoredCount;
   }
 
   /**

@@ -13,11 +13,13 @@
  *   read would otherwise make us queue PUBACKs without limit; not reading makes TCP hold it back.
  */
 import type { Duplex } from 'node:stream';
-import { DISCONNECT_FRAME, PINGREQ_FRAME, encode } from '../packet/codec.js';
+import { DISCONNECT_FRAME, PINGREQ_FRAME } from '../packet/codec.js';
 import { PacketDecoder } from '../packet/decoder.js';
 import { MqttProtocolError } from '../packet/errors.js';
 import type { ConnectPacket, Packet } from '../packet/types.js';
 import type { Clock } from '../shared/clock.js';
+import { afterHandshakeError } from '../transport/failures.js';
+import type { ResolvedTransportOptions } from '../transport/options.js';
 import { MqttClientError } from './errors.js';
 import { KeepaliveScheduler } from './keepalive.js';
 import type { KeepaliveHooks } from './keepalive.js';
@@ -50,6 +52,8 @@ export interface ConnectionSettings {
   readonly keepalive: number;
   readonly pingTimeout: number;
   readonly maxPacketSize: number;
+  /** The socket's options, to read a TLS alert that comes after the handshake. */
+  readonly socket: ResolvedTransportOptions;
 }
 
 /** A listener's exception on its way out of packet handling: not the server's fault. */
@@ -103,6 +107,11 @@ export class Connection implements KeepaliveHooks, WriterHooks {
 
   get closed(): boolean {
     return this.#closed;
+  }
+
+  /** The options this connection's socket was opened with. */
+  get transport(): ResolvedTransportOptions {
+    return this.settings.socket;
   }
 
   /** What the session tells the `close` event about this connection. */
@@ -219,8 +228,10 @@ export class Connection implements KeepaliveHooks, WriterHooks {
       this.#head = Buffer.concat([head, chunk.subarray(0, HEAD_KEPT - head.length)]);
     }
     let packets: Packet[];
+    // Observed, the decoder also hands over each packet's frame: the bytes as they came.
+    const frames = this.owner.tap === undefined ? undefined : ([] as Uint8Array[]);
     try {
-      packets = this.#decoder.push(chunk);
+      packets = this.#decoder.push(chunk, frames);
     } catch (error) {
       this.close(toError(error)); // [MQTT-4.8.0-1]
       return;
@@ -228,10 +239,11 @@ export class Connection implements KeepaliveHooks, WriterHooks {
     const now = this.clock.now();
     this.keepalive.packetReceived(now);
     let listenerError: unknown;
-    for (const packet of packets) {
+    for (let i = 0; i < packets.length; i++) {
+      const packet = packets[i]!;
       if (this.#closed) break;
       const tap = this.owner.tap;
-      if (tap !== undefined) tap(false, packet, encode(packet));
+      if (tap !== undefined && frames !== undefined) tap(false, packet, frames[i]!);
       try {
         this.owner.handle(this, packet, now);
       } catch (error) {
@@ -357,7 +369,10 @@ function onSocketData(this: ConnectionSocket, chunk: Buffer): void {
 
 function onSocketError(this: ConnectionSocket, error: Error): void {
   const conn = this[CONNECTION]!;
-  conn.close(new SocketFailure(error));
+  // With TLS 1.3 a server's refusal of the client's certificate arrives here, on the first read
+  // after the handshake, before any CONNACK: the transport says what it means.
+  const refused = conn.accepted ? undefined : afterHandshakeError(error, conn.transport);
+  conn.close(new SocketFailure(refused ?? error));
 }
 
 function onSocketClose(this: ConnectionSocket): void {

@@ -22,6 +22,7 @@ export interface SessionEvents {
   reconnect: [attempt: number, delay: number];
   error: [error: Error];
   end: [];
+  restored: [acknowledged: number, refused: number];
   packetsend: [packet: Packet, frame: Uint8Array];
   packetreceive: [packet: Packet, frame: Uint8Array];
 }

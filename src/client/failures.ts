@@ -43,6 +43,7 @@ export function toTransportFailure(error: Error, host: string, port: number): Er
 export function isFatal(error: Error): boolean {
   if (error instanceof ConnectionRefusedError) return !error.retryable;
   if (error instanceof ConfigurationError) return true;
-  if (error instanceof TransportError) return error.code === 'tls-verification-failed';
+  // A certificate either side refused (the server's, or ours as the server read it) fails alike next time.
+  if (error instanceof TransportError) return !error.retryable;
   return false;
 }

@@ -23,4 +23,4 @@ export {
   type SubscriptionGrant,
 } from './errors.js';
 export { MessageStream } from './messages.js';
-export { describePacket } from './trace.js';
+export { describePacket } from '../packet/describe.js';

@@ -47,10 +47,14 @@ export type OpenSocket = (options: ResolvedTransportOptions) => Promise<Duplex>;
 
 /**
  * The socket options are the transport's own (`host`, `transport`, `family`, `ca`, `servername`,
- * `rejectUnauthorized`, `lookup`: see {@link TransportOptions}); `port`, `connectTimeout` and
- * `signal` mean more here and are described below.
+ * `rejectUnauthorized`, `lookup`, and a client certificate as `cert` and `key` with `passphrase`,
+ * or `pfx`: see {@link TransportOptions}); `port`, `connectTimeout` and `signal` mean more here
+ * and are described below. A client certificate is checked at construction (it parses, the key
+ * is its key, it is within its dates, it may authenticate a client) and its key, passphrase and
+ * pfx are never shown: `options.socket` holds its public facts and an opaque TLS context.
  */
-export interface MqttClientOptions extends Readonly<Omit<TransportOptions, 'port' | 'connectTimeout' | 'signal' | 'clock'>> {
+export interface MqttClientOptions
+  extends Readonly<Omit<TransportOptions, 'port' | 'connectTimeout' | 'signal' | 'clock' | 'secureContext' | 'clientCertificate'>> {
   /** Default 8883 for TLS, 1883 for TCP (the platform uses 1883 with TLS: say so). */
   readonly port?: number;
 
@@ -106,8 +110,10 @@ export interface MqttClientOptions extends Readonly<Omit<TransportOptions, 'port
   readonly messageBuffer?: number;
   /**
    * Where accepted QoS 1 messages are kept until acknowledged (default: memory, which dies with
-   * the process). A durable store such as `fileStore(directory)` lets a new process send what the
-   * old one had accepted.
+   * the process). With a durable store such as `fileStore(directory)`, a QoS 1 message whose
+   * `publish` has returned survives the process once the tick has ended, and the next process on
+   * the same store and client id sends it first (see `restoredCount` and the `restored` event).
+   * QoS 0 messages are never stored; `end()` leaves unacknowledged messages in the store.
    */
   readonly store?: OutboxStore;
 
@@ -153,6 +159,7 @@ export interface ResolvedClientOptions {
 
 const KNOWN = new Set([
   'host', 'port', 'transport', 'family', 'ca', 'servername', 'rejectUnauthorized', 'lookup',
+  'cert', 'key', 'passphrase', 'pfx',
   'clientId', 'username', 'password', 'keepalive', 'clean', 'will',
   'connectTimeout', 'pingTimeout', 'maxPacketSize', 'maxOutgoingPacketSize', 'signal',
   'reconnect', 'offlineQueueSize', 'maxQueuedBytes', 'offlineQoS0', 'maxInflight', 'messageBuffer', 'store',
@@ -175,6 +182,15 @@ const ALIASES: Readonly<Record<string, string>> = {
   user: 'username',
   pass: 'password',
   keepaliveInterval: 'keepalive',
+  certificate: 'cert',
+  clientCert: 'cert',
+  certFile: "cert (the PEM text, e.g. readFileSync(path), not the path)",
+  privateKey: 'key',
+  clientKey: 'key',
+  keyFile: "key (the PEM text, e.g. readFileSync(path), not the path)",
+  keyPassphrase: 'passphrase',
+  pkcs12: 'pfx',
+  p12: 'pfx',
 };
 
 /** setTimeout treats anything larger as 1 ms, which would turn a generous timeout into none. */
@@ -249,6 +265,10 @@ export function resolveClientOptions(options: MqttClientOptions): ResolvedIdenti
     ...(options.servername === undefined ? {} : { servername: options.servername }),
     ...(options.rejectUnauthorized === undefined ? {} : { rejectUnauthorized: options.rejectUnauthorized }),
     ...(options.lookup === undefined ? {} : { lookup: options.lookup }),
+    ...(options.cert === undefined ? {} : { cert: options.cert }),
+    ...(options.key === undefined ? {} : { key: options.key }),
+    ...(options.passphrase === undefined ? {} : { passphrase: options.passphrase }),
+    ...(options.pfx === undefined ? {} : { pfx: options.pfx }),
     connectTimeout: integer('connectTimeout', options.connectTimeout, 1, MAX_TIMER, 30_000),
     clock,
   });

@@ -18,28 +18,41 @@
  *   the connection right after the probe twice in a row, the message is rejected with
  *   `message-refused` and the rest go on. Blaming a message wrongly would take two network cuts
  *   in a row, each inside the probe's one round trip.
- * - With a durable store, every accepted QoS 1 message is recorded before `publish` returns and
- *   leaves the store only with its PUBACK.
+ * - With a durable store (`outbox-store.ts`), every accepted QoS 1 message is recorded before
+ *   `publish` returns and leaves the store only with its PUBACK; what a previous process left goes
+ *   out first. A write that fails after `publish` returned rejects the publish with the
+ *   StoreError (see `#writeFailed`).
  */
 import type { Packet, PublishPacket, Subscription } from '../packet/types.js';
 import { encodedLength } from '../packet/codec.js';
-import type { OutboxStore, StoredEntry } from '../store/types.js';
+import type { StoredEntry } from '../store/types.js';
 import type { Connection } from './connection.js';
 import { MqttClientError } from './errors.js';
 import type { Lifecycle } from './lifecycle.js';
 import type { ResolvedClientOptions } from './options.js';
 import type { UnacknowledgedMessage } from './events.js';
+import { StoreLink } from './outbox-store.js';
+import type { Keyed } from './outbox-store.js';
 
-interface Outgoing {
+
+interface Outgoing extends Keyed {
   readonly packet: PublishPacket;
   /** Bytes counted against `maxQueuedBytes` while queued. */
   readonly size: number;
-  resolve(): void;
-  reject(error: Error): void;
-  /** The store's key, when a store holds it. */
-  key: number | undefined;
   /** The connection it last went out on. */
   sentOn: Connection | undefined;
+}
+
+/** What the outbox tells the session about a durable store (see `outbox-store.ts`). */
+export interface OutboxHooks {
+  /** Opening the store found damage and skipped it: a message in it is lost. */
+  damaged(error: Error): void;
+  /** A stored message failed with no caller waiting for it, or a write failed at `end()`. */
+  lost(error: Error): void;
+  /** A message no caller waits for was refused; the session reports that on 'error' itself. */
+  refusedUnheard(error: Error): void;
+  /** Every restored message is settled (the `restored` event). */
+  restored(acknowledged: number, refused: number): void;
 }
 
 export type RequestPacket = Extract<Packet, { type: 'subscribe' | 'unsubscribe' }>;
@@ -57,7 +70,6 @@ const PROBES = 2;
 const NO_OUTGOING: Map<number, Outgoing> = new Map();
 const NO_REQUESTS: Map<number, PendingRequest> = new Map();
 const NO_QUEUE: Outgoing[] = [];
-const ignore = (): void => {};
 
 export class Outbox {
   /** The connection publishes go out on: set from CONNACK until the connection is lost. */
@@ -79,23 +91,23 @@ export class Outbox {
   /** DUP for re-sends on this connection: the server kept the session. */
   #resendDup = false;
   #idleWaiters: Array<() => void> | undefined;
-  readonly #store: OutboxStore | undefined;
-  readonly #byKey: Map<number, Outgoing> | undefined;
+  /** The durable store, when the `store` option gives one. */
+  readonly #durable: StoreLink | undefined;
 
-  /** `owner.storeDamaged`: the store found damage when opening and skipped it (a message in it is lost). */
+  /** Opens the durable store, if any, and takes back what a previous process left in it. */
   constructor(
     private readonly options: ResolvedClientOptions,
     private readonly lifecycle: Lifecycle,
-    owner: { storeDamaged(error: Error): void },
+    private readonly hooks: OutboxHooks,
   ) {
-    this.#store = options.store;
-    if (this.#store !== undefined) {
-      this.#byKey = new Map();
-      const stored = this.#store.open(storeId(options.clientId), {
+    if (options.store !== undefined) {
+      this.#durable = new StoreLink(options.store, options.clientId, {
+        damaged: (error) => hooks.damaged(error),
+        lost: (error) => hooks.lost(error),
+        restored: (acknowledged, refused) => hooks.restored(acknowledged, refused),
         writeFailed: (keys, error) => this.#writeFailed(keys, error),
-        damaged: (error) => owner.storeDamaged(error),
       });
-      this.#restore(stored);
+      this.#restore(this.#durable.left);
     }
   }
 
@@ -105,6 +117,11 @@ export class Outbox {
 
   get queuedCount(): number {
     return this.#queue.length - this.#queueHead;
+  }
+
+  /** Stored messages no caller waits for (left by a previous process) not yet settled. */
+  get restoredCount(): number {
+    return this.#durable?.pending ?? 0;
   }
 
   // -------------------------------------------------------------------------------------------
@@ -133,10 +150,8 @@ export class Outbox {
       return new Promise<void>((resolve, reject) => {
         const outgoing: Outgoing = { packet, size: 0, resolve, reject, key: undefined, sentOn: undefined };
         try {
-          this.#record(outgoing);
-          this.#send(link, outgoing);
+          this.#send(link, outgoing); // stores it too, with its packet id, before writing it
         } catch (error) {
-          this.#forget(outgoing);
           reject(error);
         }
       });
@@ -163,7 +178,8 @@ export class Outbox {
         sentOn: undefined,
       };
       try {
-        this.#record(outgoing);
+        // Offline too: the offline limit was checked above, so it bounds what is stored.
+        if (this.#durable !== undefined && packet.qos === 1) this.#durable.add(outgoing, packet);
       } catch (error) {
         reject(error);
         return;
@@ -232,12 +248,23 @@ export class Outbox {
       return;
     }
     const packetId = this.#allocatePacketId()!;
-    // Written first: if encoding refuses the message, no id is held for it.
-    link.send({ ...packet, packetId });
+    const withId = { ...packet, packetId };
+    const durable = this.#durable;
+    if (durable !== undefined) {
+      // Stored before it is written: a message the store refuses (no room) must not go out.
+      if (outgoing.key === undefined) durable.add(outgoing, withId);
+      else durable.sent(outgoing, packetId);
+    }
+    try {
+      // Written before the id is taken: if encoding refuses the message, no id is held for it.
+      link.send(withId);
+    } catch (error) {
+      durable?.forget(outgoing);
+      throw error;
+    }
     if (this.#inflight === NO_OUTGOING) this.#inflight = new Map();
     this.#inflight.set(packetId, outgoing);
     outgoing.sentOn = link;
-    if (outgoing.key !== undefined) this.#store!.sent(outgoing.key, packetId);
   }
 
   /** Moves queued publishes to the wire while the connection has room. */
@@ -252,7 +279,7 @@ export class Outbox {
         try {
           this.#send(link, next);
         } catch (error) {
-          this.#forget(next);
+          if (this.#durable?.adopted(next)) this.hooks.lost(error as Error);
           next.reject(error as Error);
         }
       }
@@ -279,7 +306,7 @@ export class Outbox {
     if (outgoing === undefined) return false;
     // The id is free again now that its ack is in [MQTT-2.3.1-3].
     this.#removeInflight(packetId);
-    this.#forget(outgoing);
+    this.#durable?.forget(outgoing);
     if (this.#suspect === outgoing) this.#suspect = undefined;
     outgoing.resolve();
     if (this.#probe === outgoing) {
@@ -391,13 +418,16 @@ export class Outbox {
     this.#suspect = undefined;
     this.#probesFailed = 0;
     this.#removeInflight(packetId);
-    this.#forget(o);
+    this.#durable?.forget(o);
     const error = new MqttClientError(
       'message-refused',
       `the server closed the connection right after this message (PUBLISH to ${JSON.stringify(o.packet.topic)}, ` +
         `${o.packet.payload.length} bytes, packet id ${packetId}), and again each time it was sent alone: it refuses it, ` +
         'often for its size (a server-side maximum packet size; see maxOutgoingPacketSize) or its topic. It was dropped; the others go on',
     );
+    // The session reports it on 'error'; with nobody listening there, a restored message's
+    // refusal would be news nobody hears (no promise carries it).
+    if (this.#durable?.adopted(o)) this.hooks.refusedUnheard(error);
     o.reject(error);
     return error;
   }
@@ -441,34 +471,75 @@ export class Outbox {
 
   /**
    * Rejects everything with `error` and returns the publishes that were never acknowledged, in
-   * order (in flight first, then queued). A durable store keeps them: they were not acknowledged.
+   * order (in flight first, then queued): `end()`. A durable store keeps them for the next process.
    */
   rejectAll(error: Error): UnacknowledgedMessage[] {
     this.rejectRequests(error);
+    const all = this.#takeAll();
+    this.#durable?.ending(all.flatMap(([, o]) => (o.key === undefined ? [] : [o.key])));
     const unacknowledged: UnacknowledgedMessage[] = [];
-    const inflight = this.#inflight;
-    this.#inflight = NO_OUTGOING;
-    for (const [packetId, o] of inflight) {
+    for (const [packetId, o] of all) {
       unacknowledged.push(describe(o.packet, packetId));
       o.reject(error);
     }
-    for (let i = this.#queueHead; i < this.#queue.length; i++) {
-      const o = this.#queue[i]!;
-      unacknowledged.push(describe(o.packet, undefined));
-      o.reject(error);
-    }
-    this.#queue = NO_QUEUE;
-    this.#queueHead = 0;
-    this.#queuedBytes = 0;
-    this.#suspect = undefined;
-    this.#byKey?.clear();
     this.releaseIdleWaiters();
     return unacknowledged;
   }
 
-  /** Closes the store (end()). */
-  async close(): Promise<void> {
-    await this.#store?.close();
+  /**
+   * The connection is lost for good (reconnect off): rejects everything with `error`. With a
+   * durable store the stored messages stay, in flight or queued as they were, with no caller: the
+   * next connection sends them first, this client's `connect()` or the next process's.
+   */
+  giveUp(error: Error): void {
+    const durable = this.#durable;
+    if (durable === undefined) {
+      this.rejectAll(error);
+      return;
+    }
+    this.rejectRequests(error);
+    const stays = new MqttClientError(
+      'connection-closed',
+      `${error.message}; reconnect is off. The message stays in the durable store and goes out first on the next connection ` +
+        "(this client's connect(), or the next process on the same store): publish it again only if you want it twice",
+      { cause: error },
+    );
+    for (const [packetId, o] of this.#takeAll()) {
+      if (o.key === undefined) {
+        o.reject(error); // QoS 0, or a message the store failed to write
+        continue;
+      }
+      if (!durable.adopted(o)) {
+        o.reject(stays);
+        durable.adopt(o);
+      }
+      if (packetId !== undefined) {
+        if (this.#inflight === NO_OUTGOING) this.#inflight = new Map();
+        this.#inflight.set(packetId, o);
+      } else {
+        if (this.#queue === NO_QUEUE) this.#queue = [];
+        this.#queue.push(o);
+        this.#queuedBytes += o.size;
+      }
+    }
+    this.releaseIdleWaiters();
+  }
+
+  /** Empties the in-flight store and the queue; returns their publishes in order, in flight first. */
+  #takeAll(): Array<[packetId: number | undefined, outgoing: Outgoing]> {
+    const all: Array<[number | undefined, Outgoing]> = [...this.#inflight];
+    for (let i = this.#queueHead; i < this.#queue.length; i++) all.push([undefined, this.#queue[i]!]);
+    this.#inflight = NO_OUTGOING;
+    this.#queue = NO_QUEUE;
+    this.#queueHead = 0;
+    this.#queuedBytes = 0;
+    this.#suspect = undefined;
+    return all;
+  }
+
+  /** Closes the durable store, if any (end()). */
+  close(): Promise<void> {
+    return this.#durable?.close() ?? RESOLVED;
   }
 
   // -------------------------------------------------------------------------------------------
@@ -488,63 +559,66 @@ export class Outbox {
     return id;
   }
 
-  /** Records an accepted QoS 1 message in the store (throws StoreError when it has no room). */
-  #record(outgoing: Outgoing): void {
-    const store = this.#store;
-    if (store === undefined || outgoing.packet.qos !== 1) return;
-    const { topic, payload, retain } = outgoing.packet;
-    outgoing.key = store.add({ topic, payload, retain, packetId: undefined });
-    this.#byKey!.set(outgoing.key, outgoing);
-  }
-
-  /** The message leaves the store (acknowledged, or refused for good). */
-  #forget(outgoing: Outgoing): void {
-    if (outgoing.key === undefined) return;
-    this.#store!.acknowledged(outgoing.key);
-    this.#byKey!.delete(outgoing.key);
-    outgoing.key = undefined;
-  }
-
-  /** What a previous process left in the store: sent ones in flight, the others first in the queue. */
+  /**
+   * What a previous process left in the store, with no caller waiting: those that had gone out
+   * back in flight under their identifiers, the others first in the queue, all in their order.
+   */
   #restore(entries: readonly StoredEntry[]): void {
     if (entries.length === 0) return;
+    const durable = this.#durable!;
     this.#inflight = new Map();
     this.#queue = [];
     for (const entry of entries) {
       const packet: PublishPacket = { type: 'publish', topic: entry.topic, payload: entry.payload, qos: 1, retain: entry.retain, dup: false, packetId: undefined };
-      const outgoing: Outgoing = { packet, size: 0, resolve: ignore, reject: ignore, key: entry.key, sentOn: undefined };
-      this.#byKey!.set(entry.key, outgoing);
-      if (entry.packetId !== undefined && !this.#inflight.has(entry.packetId)) {
-        this.#inflight.set(entry.packetId, outgoing);
-        this.#lastPacketId = entry.packetId;
+      const inflight = entry.packetId !== undefined && !this.#inflight.has(entry.packetId);
+      const size = inflight ? 0 : entry.payload.length + entry.topic.length;
+      const outgoing: Outgoing = { packet, size, resolve: noop, reject: noop, key: entry.key, sentOn: undefined };
+      durable.adopt(outgoing);
+      if (inflight) {
+        this.#inflight.set(entry.packetId!, outgoing);
+        this.#lastPacketId = entry.packetId!;
       } else {
         this.#queue.push(outgoing);
+        this.#queuedBytes += size;
       }
     }
     if (this.#inflight.size === 0) this.#inflight = NO_OUTGOING;
+    if (this.#queue.length === 0) this.#queue = NO_QUEUE;
   }
 
-  /** The store could not write these messages: they are not durable, so their publishes fail. */
-  #writeFailed(keys: readonly number[], error: Error): void {
-    for (const key of keys) {
-      const outgoing = this.#byKey!.get(key);
-      if (outgoing === undefined) continue;
-      this.#byKey!.delete(key);
-      outgoing.key = undefined;
-      outgoing.reject(error);
+  /**
+   * The store could not write these messages after `publish` had returned (a full disk, an I/O
+   * error): they are not durable, so their publishes reject with the StoreError. One still queued
+   * leaves the queue: it was not sent, and publishing it again sends it once. One already on the
+   * wire (the fast path writes at once) stays in flight under its identifier until its PUBACK: the
+   * server may have it, and the identifier must not be reused before [MQTT-2.3.1-2].
+   */
+  #writeFailed(keys: ReadonlySet<number>, error: Error): void {
+    for (const o of this.#inflight.values()) if (o.key !== undefined && keys.has(o.key)) this.#unstored(o, error);
+    const queue = this.#queue;
+    let kept = this.#queueHead;
+    for (let i = this.#queueHead; i < queue.length; i++) {
+      const o = queue[i]!;
+      if (o.key !== undefined && keys.has(o.key)) {
+        this.#queuedBytes -= o.size;
+        this.#unstored(o, error);
+      } else {
+        queue[kept++] = o;
+      }
     }
+    queue.length = kept;
+    this.#compactQueue();
+    this.#checkIdle();
+  }
+
+  #unstored(o: Outgoing, error: Error): void {
+    o.key = undefined;
+    if (this.#durable!.adopted(o)) this.hooks.lost(error);
+    o.reject(error);
   }
 }
 
-/**
- * The name a client's messages are stored under: its client id without the platform's signing
- * extension (`id|securemode=2,signmethod=hmacsha256,timestamp=...|`), whose timestamp changes with
- * every process: the next process must find what this one stored.
- */
-function storeId(clientId: string): string {
-  const bar = clientId.indexOf('|');
-  return bar > 0 && clientId.endsWith('|') ? clientId.slice(0, bar) : clientId;
-}
+const noop = (): void => {};
 
 function describe(packet: PublishPacket, packetId: number | undefined): UnacknowledgedMessage {
   return { topic: packet.topic, payload: packet.payload, qos: packet.qos === 0 ? 0 : 1, packetId };

@@ -17,6 +17,7 @@ import { refTimer } from '../shared/clock.js';
 import { ConfigurationError } from '../shared/errors.js';
 import { RefClock } from './ref-clock.js';
 import { MqttProtocolError } from '../packet/errors.js';
+import { StoreError } from '../store/errors.js';
 import type { ConnectPacket, Packet, PublishPacket, Subscription } from '../packet/types.js';
 import { Backoff } from './backoff.js';
 import { Connection, ListenerFailure, SocketFailure } from './connection.js';
@@ -31,6 +32,7 @@ import type { InboxHooks } from './inbox.js';
 import type { MqttMessage } from './messages.js';
 import { Lifecycle } from './lifecycle.js';
 import { Outbox } from './outbox.js';
+import type { OutboxHooks } from './outbox.js';
 import type { ResolvedClientOptions } from './options.js';
 
 interface Waiter<T> {
@@ -43,7 +45,7 @@ const NO_SESSION: ConnectionInfo = Object.freeze({ sessionPresent: false });
 /** A connection dropped sooner than this after CONNACK counts as a quick drop. */
 const QUICK_DROP_MS = 5000;
 
-export class Session implements ConnectionOwner, InboxHooks {
+export class Session implements ConnectionOwner, InboxHooks, OutboxHooks {
   readonly lifecycle = new Lifecycle();
   readonly outbox: Outbox;
   readonly inbox: Inbox;
@@ -72,7 +74,6 @@ export class Session implements ConnectionOwner, InboxHooks {
     this.#connect = connect;
     this.clock = new RefClock(options.clock);
     if (options.reconnect !== false) this.#backoff = new Backoff(options.reconnect, options.random);
-    // Damage found while opening a durable store is reported once the program can listen.
     this.outbox = new Outbox(options, this.lifecycle, this);
     this.inbox = new Inbox(options.messageBuffer, this);
     this.subscriptions = new Subscriptions(this.outbox, this);
@@ -219,8 +220,10 @@ export class Session implements ConnectionOwner, InboxHooks {
           // [MQTT-3.9.3-1]: one return code per filter, the automatic re-subscribe included.
           const error = new MqttProtocolError(
             'invalid-remaining-length',
-            `SUBACK carries ${packet.returnCodes.length} return codes for ${request.packet.subscriptions.length} filters [MQTT-3.9.3-1]`,
+            `SUBACK carries ${packet.returnCodes.length} return codes for ${request.packet.subscriptions.length} filters`,
             'suback',
+            undefined,
+            'MQTT-3.9.3-1',
           );
           request.reject(error);
           throw error;
@@ -247,7 +250,7 @@ export class Session implements ConnectionOwner, InboxHooks {
     if (sessionPresent && this.options.clean) {
       // [MQTT-3.2.2-1]: with Clean Session 1 the server must answer Session Present 0. Believing
       // it would skip restoring the subscriptions.
-      throw new MqttProtocolError('invalid-connack-flags', 'CONNACK says Session Present on a Clean Session connection [MQTT-3.2.2-1]', 'connack');
+      throw new MqttProtocolError('invalid-connack-flags', 'CONNACK says Session Present on a Clean Session connection', 'connack', undefined, 'MQTT-3.2.2-1');
     }
     conn.accept(now);
     this.#attempts = 1;
@@ -355,7 +358,7 @@ export class Session implements ConnectionOwner, InboxHooks {
     if (this.#backoff === undefined) {
       this.lifecycle.move('give-up');
       this.#rejectConnectWaiters(error);
-      this.outbox.rejectAll(error); // nothing is held that the client will not try to send
+      this.outbox.giveUp(error); // nothing is held that the client will not try to send
       return;
     }
     this.lifecycle.move('retry-later');
@@ -425,15 +428,34 @@ export class Session implements ConnectionOwner, InboxHooks {
     this.#report(error);
   }
 
-  /** @internal The durable store found damage when opening: reported once the program can listen. */
-  storeDamaged(error: Error): void {
-    process.nextTick(() => this.#reportOrWarn(error));
+  /** @internal The outbox's hook: opening the durable store (in the constructor) found damage. */
+  damaged(error: Error): void {
+    process.nextTick(() => this.#reportOrWarn(error)); // once the program can listen
+  }
+
+  /** @internal The outbox's hook: a stored message no caller waits for failed. */
+  lost(error: Error): void {
+    this.#reportOrWarn(error);
+  }
+
+  /** @internal The outbox's hook: `closed` reports the refusal on 'error'; warn if nobody listens. */
+  refusedUnheard(error: Error): void {
+    if (this.events.listenerCount('error') === 0) process.emitWarning(error.message, { code: 'ALIOT_STORE_LOST' });
+  }
+
+  /** @internal The outbox's hook: every restored message is settled. */
+  restored(acknowledged: number, refused: number): void {
+    try {
+      this.events.emit('restored', acknowledged, refused);
+    } catch (error) {
+      this.listenerThrew(error);
+    }
   }
 
   /** Emits `error`, or warns when nobody listens: for news no promise carries. */
   #reportOrWarn(error: Error): void {
     if (this.events.listenerCount('error') > 0) this.events.emit('error', error);
-    else process.emitWarning(error.message, { code: 'ALIOT_STORE_DAMAGE' });
+    else process.emitWarning(error.message, { code: error instanceof StoreError && error.code === 'store-corrupt' ? 'ALIOT_STORE_DAMAGE' : 'ALIOT_STORE_LOST' });
   }
 
   /** Emits `error` when someone listens; the same error also settles the promises concerned. */

@@ -23,8 +23,12 @@ import { AlinkTopics } from '../aliyun/alink/topics.js';
 import { platformConnackHint } from '../aliyun/connack.js';
 import { platformTransportHint } from '../aliyun/hints.js';
 import { TransportError } from '../transport/errors.js';
-import { deviceConnectionOptions } from '../aliyun/connection.js';
 import type { DeviceOptions } from '../aliyun/connection.js';
+import type { DeviceIdentity } from '../aliyun/wire/identity.js';
+import type { x509ConnectionOptions } from '../aliyun/x509.js';
+import { x509ConnackHint } from '../aliyun/x509.js';
+import { IdentityWatch, signIn } from './identity.js';
+import type { CertificateDeviceOptions } from './identity.js';
 import { ALINK_REPLY_CODES, AlinkHandlerError, AlinkReplyError, DeviceError } from './errors.js';
 import { checkPlatformPublish, checkPlatformSubscribe, PLATFORM_LIMITS } from '../aliyun/limits.js';
 
@@ -57,12 +61,30 @@ export type DeviceClientOptions = Omit<MqttClientOptions, keyof DeviceOptions | 
   Pick<MqttClientOptions, 'family'>;
 
 /**
- * What {@link connectDevice} needs: the device's identity and endpoint ({@link DeviceOptions}),
- * client options passed through ({@link DeviceClientOptions}; `family` overrides the one the
- * endpoint implies), and the handle's own two settings.
+ * What {@link connectDevice} needs for a device that signs in with its secret: the device's
+ * identity and endpoint ({@link DeviceOptions}), client options passed through
+ * ({@link DeviceClientOptions}; `family` overrides the one the endpoint implies), and the
+ * handle's own two settings.
  */
-export interface ConnectDeviceOptions extends DeviceOptions, DeviceClientOptions {
-  /** Milliseconds a post waits for its `_reply`, 1..2147483647; default 10000. */
+export interface ConnectDeviceOptions extends DeviceOptions, DeviceClientOptions, DeviceHandleOptions {}
+
+/**
+ * What {@link connectDevice} needs for a device that authenticates by the X.509 certificate the
+ * platform issued it: the certificate as the client options `cert` and `key` (or `pfx`), no
+ * secret, the identity only if the device knows it ({@link CertificateDeviceOptions}), and the
+ * same client options and handle settings as a device with a secret.
+ */
+export type ConnectCertificateDeviceOptions = CertificateDeviceOptions &
+  DeviceClientOptions &
+  DeviceHandleOptions &
+  ({ readonly cert: string | Uint8Array } | { readonly pfx: Uint8Array });
+
+/** The settings of the device handle itself. */
+export interface DeviceHandleOptions {
+  /**
+   * Milliseconds a post waits for its `_reply`, 1..2147483647; default 10000. A certificate device
+   * that does not know its identity also waits this long for it after connecting.
+   */
   readonly replyTimeout?: number | undefined;
   /**
    * Subscribe at connect to the post replies (`thing/event/+/post_reply`), property set and
@@ -112,17 +134,25 @@ export interface DeviceEvents {
    * Something the device handled on its own went wrong: a DeviceError with code
    * `malformed-request`, `malformed-reply`, `no-handler`, `handler-failed` or `reply-failed`.
    * Without a listener these go to the `NODE_DEBUG=aliot` log only. Connection problems are the
-   * client's: listen on `device.client` for those.
+   * client's: listen on `device.client` for those. A certificate device also reports
+   * `malformed-identity` and `identity-mismatch` for identity messages after the first.
    */
   error: [error: Error];
+  /** A certificate device: the platform said who it is, as it does on every connection. */
+  identity: [identity: DeviceIdentity];
 }
 
 /** A connected device; see {@link connectDevice}. */
 export interface Device extends EventEmitter<DeviceEvents> {
   /** The MQTT client underneath, for its events (`connect`, `offline`, `error`, ...), `subscribe` and `messages()`. */
   readonly client: MqttClient;
+  /** Who the device is: as given, or as the platform said after connecting (a certificate device). */
   readonly productKey: string;
   readonly deviceName: string;
+  /** `productKey` and `deviceName` together: what a certificate device may keep to connect next time. */
+  readonly identity: DeviceIdentity;
+  /** How it signed in: with its secret, or with the X.509 certificate the platform issued it. */
+  readonly authentication: 'secret' | 'certificate';
   /** The device's Alink and user topics. */
   readonly topics: AlinkTopics;
 
@@ -196,6 +226,11 @@ export interface Device extends EventEmitter<DeviceEvents> {
  * - The CONNECT is signed by {@link deviceConnectionOptions}: TLS with the platform's root CAs for
  *   platform hosts, IPv6 (`family` 6) in cn-shanghai. A refused CONNACK rejects with the client's
  *   ConnectionRefusedError, whose `hint` is {@link platformConnackHint}'s meaning, cause and fix.
+ * - A device given `cert` and `key` (or `pfx`) instead of a secret authenticates by that X.509
+ *   certificate, on the platform's X.509 endpoint by default ({@link x509ConnectionOptions}). If
+ *   it does not know its productKey and deviceName, it waits (up to `replyTimeout`) for the
+ *   platform to send them after CONNACK, and resolves knowing them: `device.identity`, worth
+ *   keeping for the next connection. Every later identity message must name the same device.
  * - When connecting or subscribing fails, the client is ended before the promise rejects: nothing
  *   keeps retrying in the background.
  * - Requests that arrive before the promise resolves are held and handled on the next turn of
@@ -209,8 +244,12 @@ export interface Device extends EventEmitter<DeviceEvents> {
  * device.onPropertySet((params) => { lamp.apply(params); return {}; });
  * await device.postProperties({ LightSwitch: 1 });
  * await device.end();
+ *
+ * @example
+ * const device = await connectDevice({ cert: readFileSync('device.crt'), key: readFileSync('device.key') });
+ * console.log(device.identity); // { productKey: 'a1...', deviceName: '...' }, as the platform said
  */
-export async function connectDevice(options: ConnectDeviceOptions): Promise<Device> {
+export async function connectDevice(options: ConnectDeviceOptions | ConnectCertificateDeviceOptions): Promise<Device> {
   const device = new PlatformDevice(options);
   await device.start();
   return device;
@@ -218,11 +257,13 @@ export async function connectDevice(options: ConnectDeviceOptions): Promise<Devi
 
 class PlatformDevice extends EventEmitter<DeviceEvents> implements Device {
   readonly client: MqttClient;
-  readonly productKey: string;
-  readonly deviceName: string;
-  readonly topics: AlinkTopics;
+  readonly authentication: 'secret' | 'certificate';
+  /** Known before connecting, or once the platform has said (a certificate device). */
+  #topics: AlinkTopics | undefined;
+  readonly #identity: IdentityWatch | undefined;
+  readonly #subscribe: boolean;
   readonly #replyTimeout: number;
-  readonly #filters: readonly string[];
+  #filters: readonly string[] = [];
   /** Per device, not per network connection: a reply that crosses a reconnect still matches. */
   readonly #ids = new AlinkIdGenerator();
   /** Posts waiting for their `_reply`, by Alink id. */
@@ -233,10 +274,12 @@ class PlatformDevice extends EventEmitter<DeviceEvents> implements Device {
   readonly #rrpcHandlers = new Map<string, RrpcHandler>();
   /** Messages that arrived before `connectDevice` resolved; `undefined` once they are handled. */
   #held: Array<{ readonly topic: string; readonly payload: Uint8Array }> | undefined = [];
+  /** A bad identity message while connectDevice runs: it fails connectDevice, or is reported once it has resolved. */
+  #identityError: Error | undefined;
   #ended = false;
 
   /** Checks every option and builds the client; no I/O. */
-  constructor(options: ConnectDeviceOptions) {
+  constructor(options: ConnectDeviceOptions | ConnectCertificateDeviceOptions) {
     super();
     if (typeof options !== 'object' || options === null) {
       throw new ConfigurationError('options', 'expected an object with productKey, deviceName and deviceSecret');
@@ -246,14 +289,10 @@ class PlatformDevice extends EventEmitter<DeviceEvents> implements Device {
     if (typeof subscribe !== 'boolean') {
       throw new ConfigurationError('subscribe', `got ${describeValue(subscribe)}; use true or false`);
     }
-    const connection = deviceConnectionOptions(options);
-    this.topics = new AlinkTopics(options);
-    this.productKey = this.topics.productKey;
-    this.deviceName = this.topics.deviceName;
-    this.#filters = subscribe
-      ? [this.topics.postReplyFilter(), this.topics.serviceFilter(), this.topics.rrpcRequestFilter()]
-      : [];
-    for (const filter of this.#filters) checkPlatformSubscribe(filter, 1);
+    this.#subscribe = subscribe;
+    const { certificate, connection, identity } = signIn(options);
+    this.authentication = certificate ? 'certificate' : 'secret';
+    if (identity !== undefined) this.#known(identity);
     const clientOptions = Object.fromEntries(Object.entries(options).filter(([name]) => !DEVICE_KEYS.has(name))) as DeviceClientOptions;
     for (const name of DEVICE_DECIDES) {
       if (Object.hasOwn(clientOptions, name)) {
@@ -266,19 +305,49 @@ class PlatformDevice extends EventEmitter<DeviceEvents> implements Device {
       ...clientOptions,
       ...connection,
       family: clientOptions.family ?? connection.family,
-      connackHint: (returnCode) => platformConnackHint(returnCode),
+      connackHint: (returnCode) => (certificate ? x509ConnackHint(returnCode) : platformConnackHint(returnCode)),
     });
     this.#posts = new PendingReplies(this.client.options.clock);
+    if (certificate) this.#identity = new IdentityWatch(identity, this.client.options.clock);
     this.client.on('message', (topic, payload) => this.#received(topic, payload));
     this.client.on('end', () => this.#stop('the client ended (end(), its signal, or a refusal that cannot succeed on retry)'));
   }
 
-  /** Connects and subscribes; on failure ends the client and rejects with the failure. */
+  get topics(): AlinkTopics {
+    if (this.#topics === undefined) throw new DeviceError('device-ended', 'the device does not know its identity yet: connectDevice has not resolved');
+    return this.#topics;
+  }
+
+  get productKey(): string {
+    return this.topics.productKey;
+  }
+
+  get deviceName(): string {
+    return this.topics.deviceName;
+  }
+
+  get identity(): DeviceIdentity {
+    return { productKey: this.productKey, deviceName: this.deviceName };
+  }
+
+  /** The identity is known: the topics, and the filters to subscribe to, follow from it. */
+  #known(identity: DeviceIdentity): void {
+    const topics = new AlinkTopics(identity);
+    const filters = this.#subscribe ? [topics.postReplyFilter(), topics.serviceFilter(), topics.rrpcRequestFilter()] : [];
+    for (const filter of filters) checkPlatformSubscribe(filter, 1);
+    this.#topics = topics;
+    this.#filters = filters;
+  }
+
+  /** Connects, learns the identity (a certificate device), subscribes; on failure ends the client and rejects. */
   async start(): Promise<void> {
     try {
       await this.client.connect();
+      if (this.#topics === undefined) this.#known(await this.#identity!.wait(this.#replyTimeout));
       if (this.#filters.length > 0) await this.client.subscribe(this.#filters, { qos: 1 });
+      if (this.#identityError !== undefined) throw this.#identityError;
     } catch (error) {
+      this.#identity?.cancel(error as Error);
       this.#stop('connecting failed');
       const state = this.client.state;
       if (state !== 'ending' && state !== 'ended') await this.client.end({ force: true });
@@ -385,6 +454,16 @@ class PlatformDevice extends EventEmitter<DeviceEvents> implements Device {
 
   #received(topic: string, payload: Uint8Array): void {
     if (this.#ended) return;
+    const said = this.#identity?.receive(topic, payload);
+    if (said !== undefined && said !== false) {
+      // While connectDevice runs, a bad identity message fails it; afterwards it is reported.
+      if (said.error !== undefined) {
+        if (this.#held === undefined) this.#report(said.error);
+        else this.#identityError ??= said.error;
+      }
+      if (said.identity !== undefined) this.emit('identity', said.identity);
+      return;
+    }
     if (this.#held !== undefined) {
       this.#held.push({ topic, payload: Uint8Array.from(payload) });
       return;
@@ -401,6 +480,8 @@ class PlatformDevice extends EventEmitter<DeviceEvents> implements Device {
   #release(): void {
     const held = this.#held ?? [];
     this.#held = undefined;
+    // Came after connectDevice's last look, before it resolved.
+    if (this.#identityError !== undefined) this.#report(this.#identityError);
     for (const { topic, payload } of held) this.#received(topic, payload);
   }
 
@@ -558,7 +639,7 @@ class PlatformDevice extends EventEmitter<DeviceEvents> implements Device {
   }
 
   #report(error: Error): void {
-    if (debug.enabled) debug('device %s: %s', this.deviceName, error.message);
+    if (debug.enabled) debug('device %s: %s', this.#topics?.deviceName ?? '(identity not known yet)', error.message);
     if (this.listenerCount('error') > 0) this.emit('error', error);
   }
 }

@@ -25,7 +25,13 @@ export type DeviceErrorCode =
   /** A handler threw or rejected (`cause`), or returned data that cannot be sent; the cloud got a 400 reply. */
   | 'handler-failed'
   /** A reply or RRPC response could not be published (`cause` is the client's error). */
-  | 'reply-failed';
+  | 'reply-failed'
+  /** A certificate device got no identity from the platform in time after connecting. */
+  | 'identity-timeout'
+  /** The platform's identity message names another device than the productKey and deviceName given. */
+  | 'identity-mismatch'
+  /** The platform's identity message could not be read (`cause` is the AlinkPayloadError). */
+  | 'malformed-identity';
 
 /** A failure of the device handle. Branch on `code`; the message is for a log. */
 export class DeviceError extends Error {

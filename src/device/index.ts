@@ -5,6 +5,8 @@ export {
   type Device,
   type DeviceEvents,
   type ConnectDeviceOptions,
+  type ConnectCertificateDeviceOptions,
+  type DeviceHandleOptions,
   type DeviceClientOptions,
   type PostOptions,
   type EventPostOptions,
@@ -12,6 +14,7 @@ export {
   type AlinkRequestHandler,
   type RrpcHandler,
 } from './device.js';
+export type { CertificateDeviceOptions } from './identity.js';
 export {
   ALINK_REPLY_CODES,
   AlinkReplyError,
@@ -42,3 +45,19 @@ export {
   type OtaProgress,
 } from './ota.js';
 export { OtaError, type OtaErrorCode } from './ota-errors.js';
+export { connectGateway, createGateway } from './gateway.js';
+export type {
+  Gateway,
+  GatewayEvents,
+  GatewayOptions,
+  GatewayRequestOptions,
+  SubDeviceLoginOptions,
+  GatewayPackInput,
+  SubDeviceNotice,
+  SubDeviceNoticeKind,
+  ReloginReport,
+} from './gateway-types.js';
+export type { SubDevice, SubDeviceEvents, SubDeviceOfflineReason } from './sub-device.js';
+export type { GatewaySubscriptions } from './gateway-topics.js';
+export { GatewayError, GatewayReplyError, GatewayLoginError, type GatewayErrorCode, type FailedLogin } from './gateway-errors.js';
+export { GATEWAY_REPLY_CODES, GATEWAY_REPLY_MESSAGES, gatewayReplyHint } from './gateway-codes.js';

@@ -6,6 +6,8 @@
  */
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
+import { X509_IDENTITY_TOPIC } from '../aliyun/x509.js';
 import { ALINK_METHODS } from '../aliyun/alink/payload.js';
 import type { AlinkReply } from '../aliyun/alink/payload.js';
 import { encodedLength } from '../packet/codec.js';
@@ -14,6 +16,7 @@ import { isIP } from '../shared/builtins.js';
 import { ConfigurationError } from '../shared/errors.js';
 import { admit } from './admission.js';
 import type { Admission } from './admission.js';
+import { GatewayCloud } from './cloud/gateway.js';
 import { Rrpc } from './cloud/rrpc.js';
 import { checkTimeout, CLOUD_QOS } from './cloud/service.js';
 import type { CloudContext, CloudService } from './cloud/service.js';
@@ -29,11 +32,15 @@ import { Listener } from './listener.js';
 import { deviceKey, resolveEmulatorOptions } from './options.js';
 import type { ResolvedEmulatorOptions } from './options.js';
 import { Presence } from './presence.js';
+import { DeviceRegistry } from './registry.js';
 import type { OnlineDevice } from './presence.js';
 import { Router } from './router.js';
 import { Session } from './session.js';
 import type { SessionHost, SessionOutcome } from './session.js';
-import type { Emulator, EmulatorConnection, EmulatorEvents, EmulatorOptions, TracedConnection } from './types.js';
+import type { Emulator, EmulatorConnection, EmulatorEvents, EmulatorGateway, EmulatorOptions, SubDeviceEvent, TracedConnection } from './types.js';
+import type { DeviceCertificate } from './x509/ca.js';
+import { presentedCertificate } from './x509/admission.js';
+import type { PresentedCertificate } from './x509/admission.js';
 
 /** How long `sendPropertySet`, `callService` and `rrpc` wait for the device by default. */
 export const DEFAULT_REPLY_TIMEOUT_MS = 10_000;
@@ -70,8 +77,9 @@ class LocalPlatform extends EventEmitter<EmulatorEvents> implements Emulator {
   readonly #options: ResolvedEmulatorOptions;
   /** Every connection that has a session, accepted or not yet. */
   readonly #sessions = new Set<Session>();
-  readonly #presence = new Presence();
+  readonly #presence = new Presence((subDevice) => this.#gateway.displaced(subDevice));
   readonly #router = new Router();
+  readonly #registry: DeviceRegistry;
   readonly #thing: ThingModel;
   readonly #rrpc: Rrpc;
   readonly #ota: OtaJobs;
@@ -79,8 +87,11 @@ class LocalPlatform extends EventEmitter<EmulatorEvents> implements Emulator {
   /** The HTTPS server, once something asked for it. */
   #https: Promise<HttpsServer> | undefined;
   #httpsServer: HttpsServer | undefined;
+  readonly #gateway: GatewayCloud;
   readonly #services: readonly CloudService[];
   readonly #host: SessionHost;
+  /** X.509 mode: the certificate each connection's device presented in the handshake, if any. */
+  readonly #certificates = new WeakMap<Session, PresentedCertificate>();
   #listener: Listener | undefined;
   #closing: Promise<void> | undefined;
 
@@ -89,9 +100,13 @@ class LocalPlatform extends EventEmitter<EmulatorEvents> implements Emulator {
     this.#options = options;
     this.#httpsOptions = httpsOptions;
     this.ca = options.tls?.ca ?? '';
+    this.#registry = new DeviceRegistry(options.devices.values());
     const cloud: CloudContext = {
       clock: options.clock,
-      send: (topic, payload) => this.#router.route(topic, typeof payload === 'string' ? Buffer.from(payload, 'utf8') : payload, CLOUD_QOS),
+      send: (topic, payload, qos) => {
+        const bytes = typeof payload === 'string' ? Buffer.from(payload, 'utf8') : payload;
+        this.#router.route(topic, bytes, qos ?? (this.#gateway.isSubDeviceTopic(topic) ? 0 : CLOUD_QOS));
+      },
       target: (productKey, deviceName, timeoutMs) => {
         this.#checkRunning();
         checkTimeout(timeoutMs);
@@ -112,7 +127,9 @@ class LocalPlatform extends EventEmitter<EmulatorEvents> implements Emulator {
       https: () => this.#startHttps(),
       changed: (event) => this.emit('ota', event),
     });
-    this.#services = [this.#thing, this.#rrpc];
+    const gatewayHost = { presence: this.#presence, registry: this.#registry, subDevice: (event: SubDeviceEvent) => this.emit('subdevice', event) };
+    this.#gateway = new GatewayCloud(cloud, gatewayHost, options.topology);
+    this.#services = [this.#thing, this.#rrpc, this.#gateway];
     this.#host = {
       clock: options.clock,
       connectTimeout: options.connectTimeout,
@@ -120,7 +137,13 @@ class LocalPlatform extends EventEmitter<EmulatorEvents> implements Emulator {
       admit: (session, connect) => this.#admit(session, connect),
       opened: (session) => {
         this.#router.add(session);
-        this.emit('connect', session.device!);
+        const device = session.device!;
+        // As the platform does for a certificate device, on every connection: who it is, no subscription needed.
+        if (device.authentication === 'certificate') {
+          const identity = JSON.stringify({ productKey: device.productKey, deviceName: device.deviceName });
+          session.deliver(X509_IDENTITY_TOPIC, Buffer.from(identity, 'utf8'), 0);
+        }
+        this.emit('connect', device);
       },
       published: (session, topic, payload, qos) => this.#published(session, topic, payload, qos),
       ended: (session, outcome) => this.#ended(session, outcome),
@@ -206,6 +229,10 @@ class LocalPlatform extends EventEmitter<EmulatorEvents> implements Emulator {
     return `${this.#options.tls ? 'mqtts' : 'mqtt'}://${host}:${this.port}`;
   }
 
+  get gateway(): EmulatorGateway {
+    return this.#gateway;
+  }
+
   connections(): EmulatorConnection[] {
     return [...this.#router.sessions()].map((session) => session.device!);
   }
@@ -242,6 +269,15 @@ class LocalPlatform extends EventEmitter<EmulatorEvents> implements Emulator {
     return this.#rrpc.call(productKey, deviceName, payload, timeoutMs);
   }
 
+  issueCertificate(productKey: string, deviceName: string): DeviceCertificate {
+    const ca = this.#options.x509;
+    if (ca === undefined) throw new EmulatorError('x509-off', 'the emulator is not in X.509 mode: start it with x509: true to issue device certificates');
+    if (!this.#options.devices.has(deviceKey(productKey, deviceName))) {
+      throw new EmulatorError('not-registered', `device ${String(deviceName)} of product ${String(productKey)} is not registered: add it to devices first`);
+    }
+    return ca.issue({ productKey, deviceName });
+  }
+
   close(): Promise<void> {
     this.#closing ??= this.#shutdown();
     return this.#closing;
@@ -262,11 +298,15 @@ class LocalPlatform extends EventEmitter<EmulatorEvents> implements Emulator {
   }
 
   #accept(socket: Socket, connection: TracedConnection, deadline: number): void {
-    this.#sessions.add(new Session(connection, socket, this.#host, deadline));
+    const session = new Session(connection, socket, this.#host, deadline);
+    const ca = this.#options.x509;
+    const presented = ca === undefined ? undefined : presentedCertificate(socket as TLSSocket, ca);
+    if (presented !== undefined) this.#certificates.set(session, presented);
+    this.#sessions.add(session);
   }
 
   #admit(session: Session, connect: ConnectPacket): Admission {
-    const admission = admit(connect, this.#options);
+    const admission = admit(connect, this.#options, this.#registry, this.#certificates.get(session));
     if (admission.ok) this.#presence.claim(session, admission.productKey, admission.deviceName);
     return admission;
   }
@@ -276,8 +316,14 @@ class LocalPlatform extends EventEmitter<EmulatorEvents> implements Emulator {
     const device: OnlineDevice = this.#presence.of(session)!;
     this.#ota.published(device, topic, payload);
     const kind = device.topics.parse(topic);
-    if (kind === undefined) return;
-    for (const service of this.#services) service.published(device, topic, kind, payload);
+    if (kind !== undefined) {
+      for (const service of this.#services) service.published(device, topic, kind, payload);
+      return;
+    }
+    // Not one of its own thing-model topics: a gateway's request, or one of its sub-devices' topics.
+    const subDevice = this.#gateway.received(device, topic, payload);
+    const subKind = subDevice?.topics.parse(topic);
+    if (subKind !== undefined) for (const service of this.#services) service.published(subDevice!, topic, subKind, payload);
   }
 
   #ended(session: Session, outcome: SessionOutcome): void {
@@ -289,7 +335,7 @@ class LocalPlatform extends EventEmitter<EmulatorEvents> implements Emulator {
       this.emit('refuse', { returnCode: outcome.returnCode, reason: outcome.reason, message, connection });
       return;
     }
-    this.#presence.release(session);
+    this.#gateway.gatewayGone(this.#presence.release(session));
     const { productKey, deviceName, clientId } = session.device!;
     const error = new EmulatorError('disconnected', `device ${deviceName} of product ${productKey} disconnected (${outcome.reason}) before answering`);
     for (const service of this.#services) service.disconnected(session, error);

@@ -19,7 +19,11 @@ export type EmulatorErrorCode =
   /** All 65,535 packet identifiers of the connection are waiting for PUBACK. */
   | 'no-free-packet-id'
   /** The emulator was closed. */
-  | 'closed';
+  | 'closed'
+  /** `issueCertificate` for a device the emulator does not know. */
+  | 'not-registered'
+  /** `issueCertificate` on an emulator not in X.509 mode. */
+  | 'x509-off';
 
 /** An emulator operation failed. `code` says why; the message says what to do about it. */
 export class EmulatorError extends Error {

@@ -111,7 +111,10 @@ export class Listener {
     // The TCP socket is wrapped here rather than by a tls.Server, so that the deadline, the
     // handshake's failure and its success all belong to the one connection they concern.
     raw.on('error', () => {}); // the TLS socket above reports it
-    const socket = new (nodeTls().TLSSocket)(raw, { isServer: true, secureContext: tls.context });
+    // X.509 mode asks for a certificate but lets a device without one in: admission decides, and
+    // says why in its refusal (a Node server that rejected it here would close without a word).
+    const x509 = this.#options.x509 !== undefined;
+    const socket = new (nodeTls().TLSSocket)(raw, { isServer: true, secureContext: tls.context, requestCert: x509, rejectUnauthorized: false });
     this.#track(socket);
     const handshake: Handshake = {
       socket,

@@ -272,7 +272,7 @@ export class Session {
       this.#refuse(admission.returnCode, admission.reason, admission.message);
       return;
     }
-    const { productKey, deviceName, clientId } = admission;
+    const { productKey, deviceName, clientId, authentication } = admission;
     this.#device = Object.freeze({
       id: this.#traced.id,
       productKey,
@@ -280,6 +280,7 @@ export class Session {
       clientId,
       keepalive: packet.keepalive,
       remoteAddress: this.#traced.remoteAddress,
+      authentication,
     });
     this.#traced = Object.freeze({ ...this.#traced, productKey, deviceName, clientId });
     this.#state = 'open';

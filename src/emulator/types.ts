@@ -10,19 +10,43 @@ import type { RefusedReturnCode } from '../aliyun/connack.js';
 import type { VerifyFailureReason } from '../sign/verify.js';
 import type { OtaJobEvent, OtaJobInfo, OtaJobOptions } from './cloud/ota-types.js';
 import type { HttpLogEntry } from './http/server.js';
+import type { DeviceCertificate } from './x509/ca.js';
 
 /** A device the emulator knows, as registered in the IoT Platform console. */
 export interface EmulatorDevice {
   productKey: string;
   deviceName: string;
+  /**
+   * What the device signs with. `''`: registered but not activated; it cannot connect, log in or
+   * be added to a topology until dynamic registration (`thing.sub.register`) gives it a secret.
+   */
   deviceSecret: string;
+}
+
+/**
+ * X.509 mode: a device with no secret, which authenticates by the certificate the stand-in issues
+ * it ({@link Emulator.issueCertificate}), as a device of an X.509 product on the platform does.
+ */
+export interface EmulatorCertificateDevice {
+  productKey: string;
+  deviceName: string;
+  deviceSecret?: undefined;
+}
+
+/** A gateway and the sub-devices in its topology, as the console shows them. */
+export interface EmulatorTopology {
+  readonly gateway: { readonly productKey: string; readonly deviceName: string };
+  readonly subDevices: ReadonlyArray<{ readonly productKey: string; readonly deviceName: string }>;
 }
 
 
 /** Options for {@link startEmulator}. */
 export interface EmulatorOptions {
-  /** The devices that may connect; any other triple is refused with CONNACK 5. */
-  devices: EmulatorDevice[];
+  /**
+   * The devices that may connect; any other triple is refused with CONNACK 5. In X.509 mode a
+   * device may have no secret: it then connects with its certificate only.
+   */
+  devices: Array<EmulatorDevice | EmulatorCertificateDevice>;
   /** Address to listen on. Default `'::1'`, the IPv6 loopback. */
   host?: string;
   /** Port; default 0 (the system picks a free one, read it back from `emulator.port`). */
@@ -47,10 +71,25 @@ export interface EmulatorOptions {
    * certificate as MQTT; 0 for a free one. Default: started on a free port by the first OTA job.
    */
   httpPort?: number;
+  /**
+   * X.509 device authentication, as on the platform's X.509 endpoint (needs TLS). `true` uses the
+   * stand-in's throwaway device CA in `certs/emulator` (public, test-only); an object, your own
+   * device CA's certificate and key in PEM. The listener then asks each device for a certificate:
+   * one this CA issued ({@link Emulator.issueCertificate}) admits the registered device it names,
+   * whatever the CONNECT's password, and the device is told who it is on
+   * `/ext/auth/identity/response` right after CONNACK. A device without a certificate signs in
+   * with its secret as usual. Default `false`.
+   */
+  x509?: boolean | { cert: string | Buffer; key: string | Buffer };
   /** Answer every property post with a `post_reply` (default `true`). */
   autoReplyPropertyPost?: boolean;
   /** Answer every event post (`thing/event/{identifier}/post`) with its `post_reply` (default `true`). */
   autoReplyEventPost?: boolean;
+  /**
+   * Topology at start: gateways and their sub-devices, all listed in `devices`, each sub-device
+   * under one gateway. Gateways can add more with `thing.topo.add`; tests with `emulator.gateway`.
+   */
+  topology?: EmulatorTopology[];
 }
 
 /** One accepted device connection, as `connections()` lists it and the `connect` event reports it. */
@@ -64,6 +103,8 @@ export interface EmulatorConnection {
   /** Seconds, as the CONNECT asked. */
   readonly keepalive: number;
   readonly remoteAddress: string;
+  /** How the device authenticated: its secret signed the CONNECT, or (X.509 mode) its certificate. */
+  readonly authentication: 'secret' | 'certificate';
 }
 
 /** A network connection as a packet trace names it; the device fields appear once CONNECT is accepted. */
@@ -99,7 +140,15 @@ export type RefuseReason =
   /** The peer went away before its CONNECT was answered (or during the TLS handshake). */
   | 'connection-lost'
   /** `emulator.close()` was called before the CONNECT was answered. */
-  | 'server-closed';
+  | 'server-closed'
+  /**
+   * X.509 mode: the device presented a certificate the device CA did not issue, or one that is
+   * expired, or one for a device that is not registered, or one for another device than the
+   * CONNECT's user name names (CONNACK 5).
+   */
+  | 'certificate-rejected'
+  /** X.509 mode: a device registered without a secret connected without its certificate (CONNACK 5). */
+  | 'certificate-required';
 
 /** The `refuse` event: a connection that never got CONNACK 0. Every connection ends with one `refuse` or one `disconnect`. */
 export interface RefuseEvent {
@@ -149,9 +198,87 @@ export interface PacketEvent {
   readonly connection: TracedConnection;
 }
 
+/** Why a sub-device went online or offline through its gateway. */
+export type SubDeviceEventReason =
+  /** The gateway logged it in (`combine/login` or `batch_login`). */
+  | 'login'
+  /** The gateway logged it out. */
+  | 'logout'
+  /** The gateway's connection ended. */
+  | 'gateway-offline'
+  /** The same device logged in elsewhere (427 to the gateway). */
+  | 'displaced'
+  /** Disabled in the console (522 to the gateway). */
+  | 'disabled'
+  /** Deleted in the console (521 to the gateway). */
+  | 'deleted'
+  /** Taken out of the gateway's topology (6401 to the gateway when the console did it). */
+  | 'topology-removed'
+  /** `emulator.gateway.dropSession`: the cloud forgot the session without a word. */
+  | 'dropped';
+
+/** The `subdevice` event: a sub-device went online or offline through a gateway. */
+export interface SubDeviceEvent {
+  readonly action: 'login' | 'logout';
+  readonly reason: SubDeviceEventReason;
+  readonly productKey: string;
+  readonly deviceName: string;
+  readonly gateway: { readonly productKey: string; readonly deviceName: string };
+  /** The gateway's connection. */
+  readonly connection: TracedConnection;
+}
+
+/**
+ * The console's side of gateways and sub-devices, for tests and demos: topology, device states,
+ * and the notices the platform sends a gateway. Devices are named by productKey and deviceName.
+ * Each method throws EmulatorError `not-connected` for a device that was never registered.
+ */
+export interface EmulatorGateway {
+  /** The gateway's topology, in the order sub-devices were added. */
+  topology(productKey: string, deviceName: string): Array<{ productKey: string; deviceName: string }>;
+  /** The sub-devices online through the gateway. */
+  subDevicesOnline(productKey: string, deviceName: string): Array<{ productKey: string; deviceName: string }>;
+  /**
+   * Adds sub-devices to a gateway's topology as the console does (moving any that were under
+   * another gateway) and tells the gateway with `thing.topo.change` status 0 (created).
+   */
+  addTopology(productKey: string, deviceName: string, subDevices: ReadonlyArray<{ productKey: string; deviceName: string }>): void;
+  /**
+   * Removes sub-devices from a gateway's topology: those online are forced offline (6401 on
+   * `/ext/error`), and the gateway is told with `thing.topo.change` status 1 (deleted).
+   */
+  removeTopology(productKey: string, deviceName: string, subDevices: ReadonlyArray<{ productKey: string; deviceName: string }>): void;
+  /**
+   * Disables a device: it can no longer connect or log in; a directly connected device is
+   * disconnected, a sub-device online is forced offline (522), and its gateway gets
+   * `thing.topo.change` status 8 (disabled).
+   */
+  disable(productKey: string, deviceName: string): void;
+  /** Enables a disabled device; its gateway gets `thing.topo.change` status 2 (enabled). */
+  enable(productKey: string, deviceName: string): void;
+  /**
+   * Deletes a device: a sub-device online is forced offline (521), it leaves its gateway's
+   * topology (`thing.topo.change` status 1), and every later login gets 521.
+   */
+  delete(productKey: string, deviceName: string): void;
+  /**
+   * Forgets a sub-device's session without telling anyone, as after a failure on the platform's
+   * side: its next message gets the 520 notice. `false` when it was not online through a gateway.
+   */
+  dropSession(productKey: string, deviceName: string): boolean;
+  /**
+   * Sends the older `thing.disable`, `thing.enable` or `thing.delete` notice (iotkit-embedded 3.x)
+   * on the online device's own topic and resolves with its `_reply`; the device's state does not
+   * change. Rejects as `sendPropertySet` does.
+   */
+  notify(productKey: string, deviceName: string, action: 'disable' | 'enable' | 'delete', timeoutMs?: number): Promise<AlinkReply>;
+}
+
 /** Event names and their listener arguments. */
 export type EmulatorEvents = {
   connect: [EmulatorConnection];
+  /** A sub-device went online or offline through a gateway. */
+  subdevice: [SubDeviceEvent];
   refuse: [RefuseEvent];
   disconnect: [DisconnectEvent];
   packet: [PacketEvent];
@@ -205,6 +332,13 @@ export interface Emulator extends EventEmitter<EmulatorEvents> {
    * (`not-acknowledged`) when a subscriber's connection ends first.
    */
   publish(topic: string, payload: Uint8Array | string, qos?: 0 | 1): Promise<void>;
+  /**
+   * X.509 mode: issues a registered device a certificate and key (PEM) under the device CA, as
+   * the platform's console does for a device of an X.509 product. A device connecting with them
+   * is admitted as that device. Throws EmulatorError `x509-off` without X.509 mode and
+   * `not-registered` for a device not in `devices`.
+   */
+  issueCertificate(productKey: string, deviceName: string): DeviceCertificate;
   /** The accepted connections, oldest first. */
   connections(): EmulatorConnection[];
   /**
@@ -227,6 +361,8 @@ export interface Emulator extends EventEmitter<EmulatorEvents> {
   otaJobs(): OtaJobInfo[];
   /** The OTA module versions a device reported on `/ota/device/inform`, by module. */
   otaVersions(productKey: string, deviceName: string): Record<string, string>;
+  /** Gateways, sub-devices and device states, as the console would change them. */
+  readonly gateway: EmulatorGateway;
   /** Ends every connection and stops listening; resolves when all is closed. */
   close(): Promise<void>;
 }

@@ -18,18 +18,20 @@ export function writeAck(p: AckPacket, target: Uint8Array, pos: number): number 
   return writeUint16(target, pos, p.packetId);
 }
 
+/** Decodes an ack body at `start..end`; `lengthAt` is where its Remaining Length is. */
 export function readAck<T extends AckPacket['type']>(
   type: T,
   buf: Uint8Array,
   start: number,
   end: number,
+  lengthAt: number,
 ): Extract<AckPacket, { type: T }> {
   if (end - start !== 2) {
     throw new MqttProtocolError(
       'invalid-remaining-length',
       `${type.toUpperCase()} has 2 bytes of body, not ${end - start}`,
       type,
-      start,
+      lengthAt,
     );
   }
   return { type, packetId: readPacketId(buf, start, type) } as Extract<AckPacket, { type: T }>;

@@ -9,13 +9,13 @@
 import { ackLength, readAck, writeAck } from './ack.js';
 import { connackLength, readConnack, writeConnack } from './connack.js';
 import { connectLength, readConnect, writeConnect } from './connect.js';
-import { MqttProtocolError } from './errors.js';
-import { frameLength, writeFixedHeader } from './primitives.js';
-import { publishFirstByte, publishTopic, readPublish, writePublish } from './publish.js';
+import { BufferTooSmallError, MqttProtocolError } from './errors.js';
+import { FIRST_BYTE, FixedHeader, frameLength, readFixedHeader, writeFixedHeader } from './fixed-header.js';
+import { publishFirstByte, publishLength, publishTopic, readPublish, writePublish } from './publish.js';
 import { readSuback, subackLength, writeSuback } from './suback.js';
 import { readSubscribe, subscribeLength, writeSubscribe } from './subscribe.js';
 import { readUnsubscribe, unsubscribeLength, writeUnsubscribe } from './unsubscribe.js';
-import type { DisconnectPacket, Packet, PacketType, PingreqPacket, PingrespPacket, PublishPacket } from './types.js';
+import type { DisconnectPacket, Packet, PingreqPacket, PingrespPacket, PublishPacket } from './types.js';
 import { PACKET_TYPE_NAMES } from './types.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -32,27 +32,6 @@ const PINGREQ: PingreqPacket = Object.freeze({ type: 'pingreq' });
 const PINGRESP: PingrespPacket = Object.freeze({ type: 'pingresp' });
 const DISCONNECT: DisconnectPacket = Object.freeze({ type: 'disconnect' });
 
-/**
- * The first byte of each fixed header, by packet type: type in the high nibble, and the flags of
- * Table 2.2 in the low nibble (0010 for PUBREL, SUBSCRIBE, UNSUBSCRIBE; 0000 otherwise)
- * [MQTT-2.2.2-1]. PUBLISH carries DUP/QoS/RETAIN instead and is computed per packet.
- */
-const FIRST_BYTE: Readonly<Record<Exclude<PacketType, 'publish'>, number>> = {
-  connect: 0x10,
-  connack: 0x20,
-  puback: 0x40,
-  pubrec: 0x50,
-  pubrel: 0x62,
-  pubcomp: 0x70,
-  subscribe: 0x82,
-  suback: 0x90,
-  unsubscribe: 0xa2,
-  unsuback: 0xb0,
-  pingreq: 0xc0,
-  pingresp: 0xd0,
-  disconnect: 0xe0,
-};
-
 // ---------------------------------------------------------------------------------------------
 // Encoding
 
@@ -60,7 +39,7 @@ const FIRST_BYTE: Readonly<Record<Exclude<PacketType, 'publish'>, number>> = {
 function bodyLength(p: Packet): number {
   switch (p.type) {
     case 'publish':
-      return publishTopic(p).length + (p.qos === 0 ? 0 : 2) + p.payload.length;
+      return publishLength(p, publishTopic(p));
     case 'puback':
     case 'pubrec':
     case 'pubrel':
@@ -87,6 +66,11 @@ function bodyLength(p: Packet): number {
         `unknown packet type ${JSON.stringify((p as { type?: unknown } | null)?.type)}`,
       );
   }
+}
+
+/** Writes a PUBLISH frame whose topic wire form and body length the caller has from sizing it. */
+function writePublishFrame(p: PublishPacket, topic: Uint8Array, body: number, target: Uint8Array, offset: number): void {
+  writePublish(p, topic, target, writeFixedHeader(target, offset, publishFirstByte(p), body));
 }
 
 function writeFrame(p: Exclude<Packet, PublishPacket>, body: number, target: Uint8Array, offset: number): number {
@@ -122,16 +106,16 @@ export function encodedLength(packet: Packet): number {
  * Encodes `packet` into `target` at `offset` and returns the number of bytes written.
  *
  * Every field is checked and the whole size computed before the first byte is written: an
- * invalid packet or a target without room throws `MqttProtocolError` (code `buffer-too-small` for
- * the latter) and leaves `target` untouched.
+ * invalid packet throws `MqttProtocolError`, a target without room at `offset` throws
+ * `BufferTooSmallError`, and either leaves `target` untouched.
  */
 export function encodeInto(packet: Packet, target: Uint8Array, offset: number): number {
   if (packet.type === 'publish') {
     const topic = publishTopic(packet);
-    const body = topic.length + (packet.qos === 0 ? 0 : 2) + packet.payload.length;
+    const body = publishLength(packet, topic);
     const total = frameLength('publish', body);
     checkRoom(packet, total, target, offset);
-    writePublish(packet, topic, target, writeFixedHeader(target, offset, publishFirstByte(packet), body));
+    writePublishFrame(packet, topic, body, target, offset);
     return total;
   }
   const body = bodyLength(packet);
@@ -150,10 +134,10 @@ export function encodeInto(packet: Packet, target: Uint8Array, offset: number): 
 export function encodeIntoIfRoom(packet: Packet, target: Uint8Array, offset: number): number {
   if (packet.type === 'publish') {
     const topic = publishTopic(packet);
-    const body = topic.length + (packet.qos === 0 ? 0 : 2) + packet.payload.length;
+    const body = publishLength(packet, topic);
     const total = frameLength('publish', body);
     if (offset + total > target.length) return -total;
-    writePublish(packet, topic, target, writeFixedHeader(target, offset, publishFirstByte(packet), body));
+    writePublishFrame(packet, topic, body, target, offset);
     return total;
   }
   const body = bodyLength(packet);
@@ -165,12 +149,7 @@ export function encodeIntoIfRoom(packet: Packet, target: Uint8Array, offset: num
 
 function checkRoom(packet: Packet, total: number, target: Uint8Array, offset: number): void {
   if (!Number.isInteger(offset) || offset < 0 || offset + total > target.length) {
-    throw new MqttProtocolError(
-      'buffer-too-small',
-      `${packet.type.toUpperCase()} needs ${total} bytes at offset ${offset}; the target holds ${target.length}`,
-      packet.type,
-      offset,
-    );
+    throw new BufferTooSmallError(packet.type, total, offset, target.length);
   }
 }
 
@@ -186,9 +165,9 @@ export function encode(packet: Packet): Uint8Array {
   switch (packet.type) {
     case 'publish': {
       const topic = publishTopic(packet);
-      const body = topic.length + (packet.qos === 0 ? 0 : 2) + packet.payload.length;
+      const body = publishLength(packet, topic);
       const target = allocate(frameLength('publish', body));
-      writePublish(packet, topic, target, writeFixedHeader(target, 0, publishFirstByte(packet), body));
+      writePublishFrame(packet, topic, body, target, 0);
       return target;
     }
     case 'pingreq':
@@ -204,13 +183,20 @@ export function encode(packet: Packet): Uint8Array {
   return target;
 }
 
-/** Frames up to this size are carved from a shared slab; larger ones get memory of their own. */
-const POOLED_MAX = 2048;
+/**
+ * Frames up to this size are carved from a shared slab; larger ones get memory of their own.
+ * @internal
+ */
+export const POOLED_MAX = 2048;
 const SLAB_SIZE = 16 * 1024;
 let slab = new ArrayBuffer(SLAB_SIZE);
 let slabUsed = 0;
 
-function allocate(size: number): Uint8Array {
+/**
+ * Memory for one frame of `size` bytes (the encoder's output, the decoder's gathered frames).
+ * @internal
+ */
+export function allocate(size: number): Uint8Array {
   if (size > POOLED_MAX) return Buffer.allocUnsafe(size);
   // A caller may transfer a frame's memory (to a worker, say), which detaches the whole slab:
   // start a new one rather than fail every later encode.
@@ -227,122 +213,57 @@ function allocate(size: number): Uint8Array {
 // Decoding
 
 /**
- * The only valid first byte for each packet type number (Table 2.2), or -1 for PUBLISH (whose
- * flags are checked with its body) and -2 for the reserved types 0 and 15.
- */
-const VALID_FIRST_BYTE = Int16Array.from({ length: 16 }, (_, n) => {
-  const type = PACKET_TYPE_NAMES[n];
-  return type === undefined ? -2 : type === 'publish' ? -1 : FIRST_BYTE[type];
-});
-
-/**
- * Checks the first byte of a fixed header: a defined packet type, and reserved flags as Table 2.2
- * says [MQTT-2.2.2-1, MQTT-2.2.2-2]. PUBLISH flags are checked with its body.
- */
-export function checkFirstByte(firstByte: number, offset: number): void {
-  const valid = VALID_FIRST_BYTE[firstByte >> 4]!;
-  if (valid === firstByte || valid === -1) return;
-  const typeNumber = firstByte >> 4;
-  const type = PACKET_TYPE_NAMES[typeNumber];
-  if (type === undefined) {
-    throw new MqttProtocolError('reserved-packet-type', `packet type ${typeNumber} is reserved`, undefined, offset);
-  }
-  throw new MqttProtocolError(
-    'invalid-flags',
-    `${type.toUpperCase()} flags must be ${(valid & 0x0f).toString(2).padStart(4, '0')}, got ${(firstByte & 0x0f)
-      .toString(2)
-      .padStart(4, '0')} [MQTT-2.2.2-1]`,
-    type,
-    offset,
-  );
-}
-
-/**
- * Parses the fixed header at `pos`. Returns -1 when more bytes are needed, otherwise
- * `bodyLength * 8 + headerLength` (headerLength is 2..5, so one number carries both without an
- * allocation on this hot path). Throws for a reserved type, bad flags, or a Remaining Length that
- * is longer than 4 bytes or not minimal.
- */
-export function parseFixedHeader(buf: Uint8Array, pos: number, end: number): number {
-  if (pos >= end) return -1;
-  checkFirstByte(buf[pos]!, pos);
-  let value = 0;
-  let multiplier = 1;
-  for (let i = 1; i <= 4; i++) {
-    if (pos + i >= end) return -1;
-    const b = buf[pos + i]!;
-    value += (b & 0x7f) * multiplier;
-    if (b < 0x80) {
-      if (b === 0 && i > 1) {
-        const type = PACKET_TYPE_NAMES[buf[pos]! >> 4];
-        throw new MqttProtocolError(
-          'remaining-length-not-minimal',
-          `Remaining Length ${value} is encoded in ${i} bytes, not in its shortest form`,
-          type,
-          pos + 1,
-        );
-      }
-      return value * 8 + i + 1;
-    }
-    multiplier *= 128;
-  }
-  throw new MqttProtocolError(
-    'remaining-length-overflow',
-    'Remaining Length continues past 4 bytes (section 2.2.3)',
-    PACKET_TYPE_NAMES[buf[pos]! >> 4],
-    pos + 4,
-  );
-}
-
-/**
- * Decodes the body of a frame whose first byte is at `headerAt` and whose body is `start..end`.
- * `memory` and `base` are `buf.buffer` and `buf.byteOffset`, passed in so that a caller decoding
- * many frames from one chunk reads them once.
+ * Decodes the body of the frame at `at`, whose fixed header is `header`. `memory` and `base` are
+ * `buf.buffer` and `buf.byteOffset`, passed in so that a caller decoding many frames from one
+ * chunk reads them once.
+ * @internal
  */
 export function decodeBody(
   buf: Uint8Array,
-  headerAt: number,
-  start: number,
-  end: number,
+  at: number,
+  header: FixedHeader,
   memory: ArrayBufferLike,
   base: number,
 ): Packet {
-  const firstByte = buf[headerAt]!;
-  switch (firstByte >> 4) {
+  const start = at + header.headerLength;
+  const end = start + header.bodyLength;
+  // By type number (Table 2.1) rather than by name: a switch over small integers is one jump,
+  // one over strings a comparison per case, which a PINGREQ would pay eleven times.
+  switch (header.firstByte >> 4) {
     case 3:
-      return readPublish(buf, firstByte & 0x0f, start, end, headerAt, memory, base);
+      return readPublish(buf, header.flags, start, end, at, memory, base);
     case 4:
-      return readAck('puback', buf, start, end);
+      return readAck('puback', buf, start, end, at + 1);
     case 1:
       return readConnect(buf, start, end);
     case 2:
-      return readConnack(buf, start, end);
+      return readConnack(buf, start, end, at + 1);
     case 5:
-      return readAck('pubrec', buf, start, end);
+      return readAck('pubrec', buf, start, end, at + 1);
     case 6:
-      return readAck('pubrel', buf, start, end);
+      return readAck('pubrel', buf, start, end, at + 1);
     case 7:
-      return readAck('pubcomp', buf, start, end);
+      return readAck('pubcomp', buf, start, end, at + 1);
     case 8:
       return readSubscribe(buf, start, end);
     case 9:
-      return readSuback(buf, start, end);
+      return readSuback(buf, start, end, at + 1);
     case 10:
       return readUnsubscribe(buf, start, end);
     case 11:
-      return readAck('unsuback', buf, start, end);
+      return readAck('unsuback', buf, start, end, at + 1);
   }
   // 12..14: PINGREQ, PINGRESP, DISCONNECT have no body.
   if (end !== start) {
-    const type = PACKET_TYPE_NAMES[firstByte >> 4]!;
     throw new MqttProtocolError(
       'invalid-remaining-length',
-      `${type.toUpperCase()} has no body, but Remaining Length is ${end - start}`,
-      type,
-      headerAt + 1,
+      `${header.type.toUpperCase()} has no body, but Remaining Length is ${end - start}`,
+      header.type,
+      at + 1,
     );
   }
-  return firstByte === 0xc0 ? PINGREQ : firstByte === 0xd0 ? PINGRESP : DISCONNECT;
+  const type = header.firstByte >> 4;
+  return type === 12 ? PINGREQ : type === 13 ? PINGRESP : DISCONNECT;
 }
 
 /** One decoded frame and the number of bytes it took. */
@@ -352,21 +273,20 @@ export interface DecodedFrame {
   readonly length: number;
 }
 
+/** The fixed header `decode` and `decodeFrame` read into: they finish with it before returning. */
+const scratch = new FixedHeader();
+
 /**
  * Decodes the one frame that starts at `offset` and ignores whatever follows it. Returns `null`
  * when the bytes end before the frame does ("need more"); throws `MqttProtocolError` for a
  * violation. Offsets in errors are positions in `bytes`.
  */
 export function decodeFrame(buf: Uint8Array, offset = 0): DecodedFrame | null {
-  const header = parseFixedHeader(buf, offset, buf.length);
-  if (header < 0) return null;
-  const headerLength = header & 7;
-  const length = (header - headerLength) / 8 + headerLength;
+  const header = scratch;
+  if (!readFixedHeader(buf, offset, buf.length, header)) return null;
+  const length = header.frameLength;
   if (offset + length > buf.length) return null;
-  return {
-    packet: decodeBody(buf, offset, offset + headerLength, offset + length, buf.buffer, buf.byteOffset),
-    length,
-  };
+  return { packet: decodeBody(buf, offset, header, buf.buffer, buf.byteOffset), length };
 }
 
 /**
@@ -374,10 +294,8 @@ export function decodeFrame(buf: Uint8Array, offset = 0): DecodedFrame | null {
  * the bytes end inside the frame, `trailing-bytes` when bytes follow it, or the violation found.
  */
 export function decode(buf: Uint8Array): Packet {
-  const header = parseFixedHeader(buf, 0, buf.length);
-  const headerLength = header & 7;
-  const length = (header - headerLength) / 8 + headerLength;
-  if (header < 0 || length > buf.length) {
+  const header = scratch;
+  if (!readFixedHeader(buf, 0, buf.length, header) || header.frameLength > buf.length) {
     throw new MqttProtocolError(
       'truncated',
       `${buf.length} bytes end before the packet does`,
@@ -385,7 +303,8 @@ export function decode(buf: Uint8Array): Packet {
       buf.length,
     );
   }
-  const packet = decodeBody(buf, 0, headerLength, length, buf.buffer, buf.byteOffset);
+  const length = header.frameLength;
+  const packet = decodeBody(buf, 0, header, buf.buffer, buf.byteOffset);
   if (length !== buf.length) {
     throw new MqttProtocolError(
       'trailing-bytes',

@@ -12,11 +12,13 @@ export function connackLength(p: ConnackPacket): number {
     throw new MqttProtocolError('invalid-return-code', `CONNACK return code must be 0..5, got ${String(rc)}`, 'connack');
   }
   if (p.sessionPresent && rc !== 0) {
-    // [MQTT-3.2.2-4]: a refusal always carries Session Present 0.
+    // A refusal always carries Session Present 0.
     throw new MqttProtocolError(
       'invalid-connack-flags',
-      'session present must be false when the connection is refused [MQTT-3.2.2-4]',
+      'session present must be false when the connection is refused',
       'connack',
+      undefined,
+      'MQTT-3.2.2-4',
     );
   }
   return 2;
@@ -28,9 +30,10 @@ export function writeConnack(p: ConnackPacket, target: Uint8Array, pos: number):
   return pos + 2;
 }
 
-export function readConnack(buf: Uint8Array, start: number, end: number): ConnackPacket {
+/** Decodes a CONNACK body at `start..end`; `lengthAt` is where its Remaining Length is. */
+export function readConnack(buf: Uint8Array, start: number, end: number, lengthAt: number): ConnackPacket {
   if (end - start !== 2) {
-    throw new MqttProtocolError('invalid-remaining-length', `CONNACK has 2 bytes of body, not ${end - start}`, 'connack', start);
+    throw new MqttProtocolError('invalid-remaining-length', `CONNACK has 2 bytes of body, not ${end - start}`, 'connack', lengthAt);
   }
   const flags = buf[start]!;
   const returnCode = buf[start + 1]!;
@@ -42,12 +45,7 @@ export function readConnack(buf: Uint8Array, start: number, end: number): Connac
     throw new MqttProtocolError('invalid-return-code', `CONNACK return code ${returnCode} is reserved`, 'connack', start + 1);
   }
   if (flags === 1 && returnCode !== 0) {
-    throw new MqttProtocolError(
-      'invalid-connack-flags',
-      'session present with a refusal [MQTT-3.2.2-4]',
-      'connack',
-      start,
-    );
+    throw new MqttProtocolError('invalid-connack-flags', 'session present with a refusal', 'connack', start, 'MQTT-3.2.2-4');
   }
   return { type: 'connack', sessionPresent: flags === 1, returnCode: returnCode as ConnectReturnCode };
 }

@@ -49,26 +49,23 @@ export function connectLength(p: ConnectPacket): number {
   if (clientIdLength === 0 && !p.clean) {
     throw new MqttProtocolError(
       'invalid-client-id',
-      'a zero-length clientId needs clean session (clean: true) [MQTT-3.1.3-7]',
+      'a zero-length clientId needs clean session (clean: true)',
       'connect',
+      undefined,
+      'MQTT-3.1.3-7',
     );
   }
   n += 2 + clientIdLength;
   const will = p.will;
   if (will !== undefined) {
-    checkQos(will.qos, 'connect', 'will.qos');
+    checkQos(will.qos, 'connect', 'will.qos', 'MQTT-3.1.2-14');
     n += 2 + utf8Length(will.topic, 'connect', 'will.topic', TOPIC_NAME);
     n += 2 + binaryLength(will.payload, 'connect', 'will.payload');
   }
   if (p.username !== undefined) n += 2 + utf8Length(p.username, 'connect', 'username', TEXT);
   if (p.password !== undefined) {
     if (p.username === undefined) {
-      // [MQTT-3.1.2-22]
-      throw new MqttProtocolError(
-        'invalid-connect-flags',
-        'a password needs a username [MQTT-3.1.2-22]',
-        'connect',
-      );
+      throw new MqttProtocolError('invalid-connect-flags', 'a password needs a username', 'connect', undefined, 'MQTT-3.1.2-22');
     }
     n += 2 + binaryLength(p.password, 'connect', 'password');
   }
@@ -103,19 +100,33 @@ export function writeConnect(p: ConnectPacket, target: Uint8Array, pos: number):
   return pos;
 }
 
+/** The fixed-size fields of the variable header (section 3.1.2), with their offsets in it. */
+const VARIABLE_HEADER = [
+  ['protocol name', 0],
+  ['protocol level', 6],
+  ['connect flags', 7],
+  ['keep alive', 8],
+] as const;
+const VARIABLE_HEADER_LENGTH = 10;
+
+/** The error for a body of `length` bytes that ends inside the variable header: placed at the field cut off. */
+function cutShort(start: number, length: number): MqttProtocolError {
+  const [field, at] = [...VARIABLE_HEADER].reverse().find(([, offset]) => offset <= length)!;
+  return new MqttProtocolError('truncated', `CONNECT ends inside its ${field}`, 'connect', start + at);
+}
+
 /** Decodes a CONNECT body occupying `start..end` of `buf`. */
 export function readConnect(buf: Uint8Array, start: number, end: number): ConnectPacket {
   let pos = start;
-  if (end - start < 10) {
-    throw new MqttProtocolError('truncated', 'CONNECT variable header needs 10 bytes', 'connect', pos);
-  }
+  if (end - start < VARIABLE_HEADER_LENGTH) throw cutShort(start, end - start);
   for (let i = 0; i < 6; i++) {
     if (buf[pos + i] !== PROTOCOL[i]) {
       throw new MqttProtocolError(
         'invalid-protocol-name',
         'protocol name must be "MQTT" (00 04 4D 51 54 54)',
         'connect',
-        pos + i,
+        pos,
+        'MQTT-3.1.2-1',
       );
     }
   }
@@ -126,48 +137,45 @@ export function readConnect(buf: Uint8Array, start: number, end: number): Connec
       `protocol level ${buf[pos]} is not 4 (MQTT 3.1.1); a server answers CONNACK 1`,
       'connect',
       pos,
+      'MQTT-3.1.2-2',
     );
   }
   pos++;
   const flagsAt = pos;
   const flags = buf[pos++]!;
   if (flags & RESERVED) {
-    throw new MqttProtocolError('invalid-connect-flags', 'reserved connect flag bit 0 must be 0', 'connect', flagsAt);
+    throw new MqttProtocolError('invalid-connect-flags', 'reserved connect flag bit 0 must be 0', 'connect', flagsAt, 'MQTT-3.1.2-3');
   }
   const willQos = (flags & WILL_QOS) >> 3;
   if (flags & WILL) {
     if (willQos === 3) {
-      // [MQTT-3.1.2-14]
-      throw new MqttProtocolError('invalid-connect-flags', 'will QoS 3 is not allowed [MQTT-3.1.2-14]', 'connect', flagsAt);
+      throw new MqttProtocolError('invalid-connect-flags', 'will QoS 3 is not allowed', 'connect', flagsAt, 'MQTT-3.1.2-14');
     }
-  } else if (willQos !== 0 || flags & WILL_RETAIN) {
-    // [MQTT-3.1.2-11, MQTT-3.1.2-13, MQTT-3.1.2-15]
-    throw new MqttProtocolError(
-      'invalid-connect-flags',
-      'will QoS and will retain must be 0 without the will flag [MQTT-3.1.2-13, MQTT-3.1.2-15]',
-      'connect',
-      flagsAt,
-    );
+  } else if (willQos !== 0) {
+    throw new MqttProtocolError('invalid-connect-flags', 'will QoS must be 0 without the will flag', 'connect', flagsAt, 'MQTT-3.1.2-13');
+  } else if (flags & WILL_RETAIN) {
+    throw new MqttProtocolError('invalid-connect-flags', 'will retain must be 0 without the will flag', 'connect', flagsAt, 'MQTT-3.1.2-15');
   }
   if (flags & PASSWORD && !(flags & USERNAME)) {
     throw new MqttProtocolError(
       'invalid-connect-flags',
-      'password flag set without the user name flag [MQTT-3.1.2-22]',
+      'password flag set without the user name flag',
       'connect',
       flagsAt,
+      'MQTT-3.1.2-22',
     );
   }
   const keepalive = (buf[pos]! << 8) | buf[pos + 1]!;
   pos += 2;
 
   let length = fieldLength(buf, pos, end, 'connect', 'clientId');
-  const clientId = readUtf8(buf, pos + 2, length, 'connect', 'clientId');
+  const clientId = readUtf8(buf, pos, length, 'connect', 'clientId');
   pos += 2 + length;
 
   let will: Will | undefined;
   if (flags & WILL) {
     length = fieldLength(buf, pos, end, 'connect', 'will topic');
-    const topic = readUtf8(buf, pos + 2, length, 'connect', 'will topic');
+    const topic = readUtf8(buf, pos, length, 'connect', 'will topic');
     checkTopicShape(topic, 'connect', 'will topic', TOPIC_NAME, pos);
     pos += 2 + length;
     length = fieldLength(buf, pos, end, 'connect', 'will message');
@@ -178,7 +186,7 @@ export function readConnect(buf: Uint8Array, start: number, end: number): Connec
   let username: string | undefined;
   if (flags & USERNAME) {
     length = fieldLength(buf, pos, end, 'connect', 'user name');
-    username = readUtf8(buf, pos + 2, length, 'connect', 'user name');
+    username = readUtf8(buf, pos, length, 'connect', 'user name');
     pos += 2 + length;
   }
   let password: Uint8Array | undefined;

@@ -49,12 +49,10 @@ export type MqttProtocolErrorCode =
   | 'invalid-requested-qos'
   /** SUBSCRIBE or UNSUBSCRIBE with no topic filter [MQTT-3.8.3-3, MQTT-3.10.3-2]. */
   | 'empty-topic-filter-list'
-  /** A field runs past the end of its frame. */
+  /** A field runs past the end of its frame, or the input ends before the frame does. */
   | 'truncated'
   /** Bytes left inside a frame after its last field, or after the frame given to `decode`. */
   | 'trailing-bytes'
-  /** `encodeInto` was given a target without room for the whole packet. */
-  | 'buffer-too-small'
   /**
    * A well-formed packet the receiver may not get at this point: a server's PUBLISH before
    * CONNACK [MQTT-3.2.0-1], a SUBSCRIBE from a server, an ack for an identifier nobody sent.
@@ -65,38 +63,83 @@ export type MqttProtocolErrorCode =
 /**
  * A violation of MQTT 3.1.1 found while decoding bytes or encoding a packet value.
  *
- * On receipt the connection must be closed [MQTT-4.8.0-1]. `offset` is the byte position of the
- * offending field: within the bytes given to `decode`, within the stream since the decoder was
- * created for `PacketDecoder`, and within the target for `encodeInto`. It is `undefined` when a
- * packet value is refused before any position exists.
+ * On receipt the connection must be closed [MQTT-4.8.0-1]. Branch on `code`; show `detail` (what
+ * is wrong, in a sentence), `statement` (the normative statement broken, when the specification
+ * numbers one) and `offset` rather than taking the message apart: `message` is all of them in one
+ * line for logs.
+ *
+ * `offset` follows one convention in every decoder path: it is the position of the first byte of
+ * the field that breaks the rule. A length-prefixed field (a string, the will message, the
+ * password) starts at its two-byte length prefix, whatever inside it is wrong; a flag or a bit
+ * field is placed at its byte; a Remaining Length that is too long, not minimal, or wrong for the
+ * packet type at its first byte (the frame's second); a frame over `maxPacketSize` at its first
+ * byte. What is missing is placed where it should start: a field cut off by the end of its frame,
+ * an empty topic filter list, and the end of the bytes when they stop inside a frame. Extra bytes
+ * are placed at the first of them. Positions count within the bytes given to `decode` or
+ * `decodeFrame`, and within the stream since the decoder started (or was reset) for
+ * `PacketDecoder`. An encoder error has no offset: a packet value is refused before any position
+ * exists.
  */
 export class MqttProtocolError extends Error {
   override readonly name = 'MqttProtocolError';
   readonly code: MqttProtocolErrorCode;
   readonly packetType: PacketType | undefined;
   readonly offset: number | undefined;
+  /** What is wrong, in a sentence, without the statement id, code, type or offset. */
+  readonly detail: string;
+  /** The normative statement broken, e.g. `MQTT-3.3.1-4`, when the specification numbers one. */
+  readonly statement: string | undefined;
 
   constructor(
     code: MqttProtocolErrorCode,
-    message: string,
+    detail: string,
     packetType?: PacketType,
     offset?: number,
+    statement?: string,
   ) {
-    super(
-      `${message} [${code}${packetType === undefined ? '' : `, ${packetType.toUpperCase()}`}${
-        offset === undefined ? '' : ` at byte ${offset}`
-      }]`,
-    );
+    const where = `${packetType === undefined ? '' : `, ${packetType.toUpperCase()}`}${offset === undefined ? '' : ` at byte ${offset}`}`;
+    super(`${detail}${statement === undefined ? '' : ` [${statement}]`} [${code}${where}]`);
     this.code = code;
     this.packetType = packetType;
     this.offset = offset;
+    this.detail = detail;
+    this.statement = statement;
   }
 
-  /** The same error with `offset` moved by `base` (a frame decoded inside a larger stream). */
+  /**
+   * The same error with `offset` moved by `base` (a frame decoded inside a larger stream).
+   * @internal
+   */
   shifted(base: number): MqttProtocolError {
     if (base === 0 || this.offset === undefined) return this;
-    const message = this.message.slice(0, this.message.lastIndexOf(' ['));
-    const moved = new MqttProtocolError(this.code, message, this.packetType, this.offset + base);
-    return moved;
+    return new MqttProtocolError(this.code, this.detail, this.packetType, this.offset + base, this.statement);
+  }
+}
+
+/**
+ * `encodeInto` was given a target without room for the packet at the offset asked for (or an
+ * offset that is not a position in it). A mistake of the caller's, not a protocol violation by
+ * anyone: nothing was written.
+ */
+export class BufferTooSmallError extends Error {
+  override readonly name = 'BufferTooSmallError';
+  readonly code = 'buffer-too-small';
+  readonly packetType: PacketType;
+  /** Bytes the encoded packet takes. */
+  readonly needed: number;
+  /** Where the caller asked for it to be written. */
+  readonly offset: number;
+  /** The target's length. */
+  readonly available: number;
+
+  constructor(packetType: PacketType, needed: number, offset: number, available: number) {
+    super(
+      `${packetType.toUpperCase()} needs ${needed} bytes at offset ${offset}; the target holds ${available}` +
+        (Number.isInteger(offset) && offset >= 0 ? '' : ' and the offset must be a whole number from 0'),
+    );
+    this.packetType = packetType;
+    this.needed = needed;
+    this.offset = offset;
+    this.available = available;
   }
 }

@@ -3,7 +3,7 @@
  * streaming decoder. No I/O, no timers.
  */
 export type * from './types.js';
-export { MqttProtocolError, type MqttProtocolErrorCode } from './errors.js';
+export { MqttProtocolError, BufferTooSmallError, type MqttProtocolErrorCode } from './errors.js';
 export {
   encode,
   encodeInto,
@@ -16,3 +16,4 @@ export {
   DISCONNECT_FRAME,
 } from './codec.js';
 export { PacketDecoder, MAX_PACKET_SIZE, type PacketDecoderOptions } from './decoder.js';
+export { describePacket } from './describe.js';

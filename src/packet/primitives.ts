@@ -1,7 +1,7 @@
 /**
- * The building blocks every packet shares: the fixed header with its Remaining Length
- * (section 2.2), two-byte integers, length-prefixed UTF-8 strings and binary fields (section 1.5),
- * and the topic name/filter rules (section 4.7).
+ * The building blocks every packet body shares: two-byte integers, length-prefixed UTF-8 strings
+ * and binary fields (section 1.5), and the topic name/filter rules (section 4.7). The fixed header
+ * has its own module, fixed-header.ts.
  *
  * Encoding follows one rule throughout: validate and size first (the `*Length` functions throw),
  * then write in one forward pass (the `write*` functions never throw and never patch earlier
@@ -10,59 +10,38 @@
 import { MqttProtocolError } from './errors.js';
 import type { PacketType } from './types.js';
 
-/** Largest Remaining Length a 4-byte varint can carry (section 2.2.3). */
-export const MAX_REMAINING_LENGTH = 268_435_455;
 /** Largest string or binary field: a two-byte length prefix (section 1.5.3). */
 export const MAX_FIELD_LENGTH = 65_535;
 
 // ---------------------------------------------------------------------------------------------
-// Fixed header
-
-/** Bytes taken by the Remaining Length field for a body of `length` bytes. */
-export function remainingLengthSize(length: number): number {
-  return length < 128 ? 1 : length < 16_384 ? 2 : length < 2_097_152 ? 3 : 4;
-}
-
-/** Whole frame size for a body of `length` bytes, refusing what a 4-byte varint cannot carry. */
-export function frameLength(type: PacketType, bodyLength: number): number {
-  if (bodyLength > MAX_REMAINING_LENGTH) {
-    throw new MqttProtocolError(
-      'value-out-of-range',
-      `packet body of ${bodyLength} bytes exceeds the 268,435,455 a Remaining Length can carry`,
-      type,
-    );
-  }
-  return 1 + remainingLengthSize(bodyLength) + bodyLength;
-}
-
-/** Writes the first byte and the Remaining Length; returns the position of the body. */
-export function writeFixedHeader(
-  target: Uint8Array,
-  pos: number,
-  firstByte: number,
-  bodyLength: number,
-): number {
-  target[pos++] = firstByte;
-  // Section 2.2.3: seven bits a byte, least significant group first, high bit = "more follows".
-  let x = bodyLength;
-  while (x >= 128) {
-    target[pos++] = (x & 0x7f) | 0x80;
-    x >>>= 7;
-  }
-  target[pos++] = x;
-  return pos;
-}
-
-// ---------------------------------------------------------------------------------------------
 // Two-byte integers and packet identifiers
 
+/**
+ * The statement that asks for a non-zero packet identifier, by packet type: [MQTT-2.3.1-1] for the
+ * packets that start an exchange, and for the acks the one that makes them carry the identifier
+ * of what they answer (which is never 0).
+ */
+const PACKET_ID_STATEMENT: Partial<Record<PacketType, string>> = {
+  puback: 'MQTT-2.3.1-6',
+  pubrec: 'MQTT-2.3.1-6',
+  pubrel: 'MQTT-2.3.1-6',
+  pubcomp: 'MQTT-2.3.1-6',
+  suback: 'MQTT-2.3.1-7',
+  unsuback: 'MQTT-2.3.1-7',
+};
+
+function packetIdStatement(type: PacketType): string {
+  return PACKET_ID_STATEMENT[type] ?? 'MQTT-2.3.1-1';
+}
+
 export function checkPacketId(id: unknown, type: PacketType): void {
-  // [MQTT-2.3.1-1]: a non-zero 16-bit identifier.
   if (typeof id !== 'number' || !Number.isInteger(id) || id < 1 || id > 65_535) {
     throw new MqttProtocolError(
       'invalid-packet-id',
       `packet identifier must be an integer 1..65535, got ${String(id)}`,
       type,
+      undefined,
+      packetIdStatement(type),
     );
   }
 }
@@ -76,7 +55,7 @@ export function writeUint16(target: Uint8Array, pos: number, value: number): num
 export function readPacketId(buf: Uint8Array, pos: number, type: PacketType): number {
   const id = (buf[pos]! << 8) | buf[pos + 1]!;
   if (id === 0) {
-    throw new MqttProtocolError('invalid-packet-id', 'packet identifier 0 is not allowed', type, pos);
+    throw new MqttProtocolError('invalid-packet-id', 'packet identifier 0 is not allowed', type, pos, packetIdStatement(type));
   }
   return id;
 }
@@ -104,7 +83,7 @@ const SHORT_STRING = 24;
  */
 export function utf8Length(value: unknown, type: PacketType, field: string, rule: StringRule): number {
   if (typeof value !== 'string') {
-    throw new MqttProtocolError('invalid-utf8', `${field} must be a string, got ${typeof value}`, type);
+    throw new MqttProtocolError('invalid-utf8', `${field} must be a string, got ${typeof value}`, type, undefined, 'MQTT-1.5.3-1');
   }
   // Native counting is cheaper than a loop even for short strings. Equal counts mean ASCII
   // only, where the one thing left to look for is U+0000; anything else gets the full check.
@@ -112,7 +91,7 @@ export function utf8Length(value: unknown, type: PacketType, field: string, rule
   if (bytes !== value.length) {
     bytes = checkedUtf8Length(value, type, field);
   } else if (value.includes('\0')) {
-    throw new MqttProtocolError('invalid-utf8', `${field} contains U+0000 at index ${value.indexOf('\0')}`, type);
+    throw new MqttProtocolError('invalid-utf8', `${field} contains U+0000 at index ${value.indexOf('\0')}`, type, undefined, 'MQTT-1.5.3-2');
   }
   if (bytes > MAX_FIELD_LENGTH) {
     throw new MqttProtocolError(
@@ -133,7 +112,7 @@ function checkedUtf8Length(value: string, type: PacketType, field: string): numb
     const c = value.charCodeAt(i);
     if (c < 0x80) {
       if (c === 0) {
-        throw new MqttProtocolError('invalid-utf8', `${field} contains U+0000 at index ${i}`, type);
+        throw new MqttProtocolError('invalid-utf8', `${field} contains U+0000 at index ${i}`, type, undefined, 'MQTT-1.5.3-2');
       }
     } else if (c < 0x800) {
       bytes += 1;
@@ -148,6 +127,8 @@ function checkedUtf8Length(value: string, type: PacketType, field: string): numb
         'invalid-utf8',
         `${field} contains a lone surrogate U+${c.toString(16).toUpperCase()} at index ${i}, which UTF-8 cannot encode`,
         type,
+        undefined,
+        'MQTT-1.5.3-1',
       );
     }
   }
@@ -257,22 +238,18 @@ const latin1Slice: (buf: Uint8Array, start: number, end: number) => string = (()
 const utf8Decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 /**
- * Decodes `length` bytes at `pos` as an MQTT UTF-8 string [MQTT-1.5.3-1, MQTT-1.5.3-2].
- * The caller has checked that the bytes lie inside the frame.
+ * Decodes the string field at `at` (its two-byte length prefix, already read as `length`) as an
+ * MQTT UTF-8 string [MQTT-1.5.3-1, MQTT-1.5.3-2]. The caller has checked that the bytes lie inside
+ * the frame. Errors are placed at `at`, the field's first byte.
  */
-export function readUtf8(
-  buf: Uint8Array,
-  pos: number,
-  length: number,
-  type: PacketType,
-  field: string,
-): string {
+export function readUtf8(buf: Uint8Array, at: number, length: number, type: PacketType, field: string): string {
+  const pos = at + 2;
   const end = pos + length;
   let ascii = true;
   for (let i = pos; i < end; i++) {
     const b = buf[i]!;
     if (b === 0) {
-      throw new MqttProtocolError('invalid-utf8', `${field} contains U+0000`, type, i);
+      throw new MqttProtocolError('invalid-utf8', `${field} contains U+0000 (its byte ${i - pos})`, type, at, 'MQTT-1.5.3-2');
     }
     if (b >= 0x80) ascii = false;
   }
@@ -281,7 +258,7 @@ export function readUtf8(
   try {
     return utf8Decoder.decode(buf.subarray(pos, end));
   } catch {
-    throw new MqttProtocolError('invalid-utf8', `${field} is not well-formed UTF-8`, type, pos);
+    throw new MqttProtocolError('invalid-utf8', `${field} is not well-formed UTF-8`, type, at, 'MQTT-1.5.3-1');
   }
 }
 
@@ -324,6 +301,7 @@ export function checkTopicShape(
       `${field} must have at least one character`,
       type,
       offset,
+      'MQTT-4.7.3-1',
     );
   }
   if (rule === TOPIC_NAME) {
@@ -333,6 +311,7 @@ export function checkTopicShape(
         `${field} ${JSON.stringify(value)} contains a wildcard; wildcards belong in subscriptions only`,
         type,
         offset,
+        'MQTT-4.7.1-1',
       );
     }
     return;
@@ -350,6 +329,7 @@ export function checkTopicShape(
           : `${field} ${JSON.stringify(value)}: '+' must be a whole level (e.g. 'a/+/c')`,
         type,
         offset,
+        c === 0x23 ? 'MQTT-4.7.1-2' : 'MQTT-4.7.1-3',
       );
     }
   }
@@ -358,8 +338,9 @@ export function checkTopicShape(
 // ---------------------------------------------------------------------------------------------
 // QoS
 
-export function checkQos(qos: unknown, type: PacketType, field: string): void {
+/** Refuses a QoS other than 0, 1 or 2; `statement` is the one the field's rule is numbered by. */
+export function checkQos(qos: unknown, type: PacketType, field: string, statement: string): void {
   if (qos !== 0 && qos !== 1 && qos !== 2) {
-    throw new MqttProtocolError('invalid-qos', `${field} must be 0, 1 or 2, got ${String(qos)}`, type);
+    throw new MqttProtocolError('invalid-qos', `${field} must be 0, 1 or 2, got ${String(qos)}`, type, undefined, statement);
   }
 }

@@ -23,6 +23,8 @@ export function subackLength(p: SubackPacket): number {
         'invalid-suback-code',
         `returnCodes[${i}] must be 0, 1, 2 or 0x80, got ${String(codes[i])}`,
         'suback',
+        undefined,
+        'MQTT-3.9.3-2',
       );
     }
   }
@@ -35,13 +37,17 @@ export function writeSuback(p: SubackPacket, target: Uint8Array, pos: number): n
   return pos;
 }
 
-export function readSuback(buf: Uint8Array, start: number, end: number): SubackPacket {
-  if (end - start < 3) {
+/** Decodes a SUBACK body at `start..end`; `lengthAt` is where its Remaining Length is. */
+export function readSuback(buf: Uint8Array, start: number, end: number, lengthAt: number): SubackPacket {
+  if (end - start < 2) {
+    throw new MqttProtocolError('truncated', 'SUBACK ends before its packet identifier', 'suback', start);
+  }
+  if (end - start === 2) {
     throw new MqttProtocolError(
-      end - start < 2 ? 'truncated' : 'invalid-remaining-length',
-      'SUBACK needs a packet identifier and at least one return code',
+      'invalid-remaining-length',
+      'SUBACK needs at least one return code after its packet identifier',
       'suback',
-      start,
+      lengthAt,
     );
   }
   const packetId = readPacketId(buf, start, 'suback');
@@ -51,9 +57,10 @@ export function readSuback(buf: Uint8Array, start: number, end: number): SubackP
     if (!isSubackCode(c)) {
       throw new MqttProtocolError(
         'invalid-suback-code',
-        `SUBACK return code 0x${c.toString(16).padStart(2, '0')} is not 0, 1, 2 or 0x80 [MQTT-3.9.3-2]`,
+        `SUBACK return code 0x${c.toString(16).padStart(2, '0')} is not 0, 1, 2 or 0x80`,
         'suback',
         pos,
+        'MQTT-3.9.3-2',
       );
     }
     returnCodes.push(c);

@@ -24,14 +24,16 @@ export function subscribeLength(p: SubscribePacket): number {
   if (!Array.isArray(subs) || subs.length === 0) {
     throw new MqttProtocolError(
       'empty-topic-filter-list',
-      'SUBSCRIBE needs at least one topic filter [MQTT-3.8.3-3]',
+      'SUBSCRIBE needs at least one topic filter',
       'subscribe',
+      undefined,
+      'MQTT-3.8.3-3',
     );
   }
   let n = 2;
   for (let i = 0; i < subs.length; i++) {
     const s = subs[i]!;
-    checkQos(s.qos, 'subscribe', `subscriptions[${i}].qos`);
+    checkQos(s.qos, 'subscribe', `subscriptions[${i}].qos`, 'MQTT-3-8.3-4');
     n += 3 + utf8Length(s.topicFilter, 'subscribe', `subscriptions[${i}].topicFilter`, TOPIC_FILTER);
   }
   return n;
@@ -55,15 +57,16 @@ export function readSubscribe(buf: Uint8Array, start: number, end: number): Subs
   if (pos === end) {
     throw new MqttProtocolError(
       'empty-topic-filter-list',
-      'SUBSCRIBE carries no topic filter [MQTT-3.8.3-3]',
+      'SUBSCRIBE carries no topic filter',
       'subscribe',
       pos,
+      'MQTT-3.8.3-3',
     );
   }
   const subscriptions: Subscription[] = [];
   while (pos < end) {
     const length = fieldLength(buf, pos, end, 'subscribe', 'topic filter');
-    const topicFilter = readUtf8(buf, pos + 2, length, 'subscribe', 'topic filter');
+    const topicFilter = readUtf8(buf, pos, length, 'subscribe', 'topic filter');
     checkTopicShape(topicFilter, 'subscribe', 'topic filter', TOPIC_FILTER, pos);
     pos += 2 + length;
     if (pos === end) {
@@ -71,12 +74,13 @@ export function readSubscribe(buf: Uint8Array, start: number, end: number): Subs
     }
     const qos = buf[pos]!;
     if (qos > 2) {
-      // [MQTT-3-8.3-4]: reserved bits 7-2 are 0 and QoS is 0..2.
+      // Reserved bits 7-2 are 0 and QoS is 0..2.
       throw new MqttProtocolError(
         'invalid-requested-qos',
-        `requested QoS byte 0x${qos.toString(16).padStart(2, '0')} is not 0, 1 or 2 [MQTT-3-8.3-4]`,
+        `requested QoS byte 0x${qos.toString(16).padStart(2, '0')} is not 0, 1 or 2`,
         'subscribe',
         pos,
+        'MQTT-3-8.3-4',
       );
     }
     pos++;

@@ -61,18 +61,19 @@ function dataViewOf(buffer: ArrayBufferLike): DataView {
 }
 
 /**
- * Decodes the `length` topic bytes at `pos` as a PUBLISH topic name, checked as
- * `topicWireForm` checks one. The bytes lie inside the frame (the caller checked); `memory` and
- * `base` are `buf.buffer` and `buf.byteOffset`.
+ * Decodes the PUBLISH topic name whose length prefix is at `at` (read already as `length`),
+ * checked as `topicWireForm` checks one. The bytes lie inside the frame (the caller checked);
+ * `memory` and `base` are `buf.buffer` and `buf.byteOffset`.
  */
 export function readTopic(
   buf: Uint8Array,
-  pos: number,
+  at: number,
   length: number,
   memory: ArrayBufferLike,
   base: number,
 ): string {
-  if (length === 0 || length > MAX_CACHED_TOPIC) return decodeTopic(buf, pos, length);
+  if (length === 0 || length > MAX_CACHED_TOPIC) return decodeTopic(buf, at, length);
+  const pos = at + 2;
   const end = pos + length;
   // The slot is picked by the length and two sampled bytes: cheap, and spreads typical topics
   // (same prefix, different device names or suffixes) well enough.
@@ -81,10 +82,10 @@ export function readTopic(
   if (entry !== undefined && entry.bytes.length === length) {
     const words = entry.words;
     const view = dataViewOf(memory);
-    const at = base + pos;
+    const byteAt = base + pos;
     const wordCount = words.length;
     let w = 0;
-    while (w < wordCount && view.getUint32(at + w * 4, true) === words[w]) w++;
+    while (w < wordCount && view.getUint32(byteAt + w * 4, true) === words[w]) w++;
     if (w === wordCount) {
       const bytes = entry.bytes;
       let i = wordCount * 4;
@@ -92,7 +93,7 @@ export function readTopic(
       if (i === length) return entry.topic;
     }
   }
-  const topic = decodeTopic(buf, pos, length);
+  const topic = decodeTopic(buf, at, length);
   // Copies: a view would pin the caller's chunk and change if the caller reused its memory.
   const bytes = buf.slice(pos, end);
   const words = new Uint32Array(length >> 2);
@@ -102,10 +103,10 @@ export function readTopic(
   return topic;
 }
 
-function decodeTopic(buf: Uint8Array, pos: number, length: number): string {
-  const topic = readUtf8(buf, pos, length, 'publish', 'topic');
+function decodeTopic(buf: Uint8Array, at: number, length: number): string {
+  const topic = readUtf8(buf, at, length, 'publish', 'topic');
   if (length === 0 || topic.includes('+') || topic.includes('#')) {
-    checkTopicShape(topic, 'publish', 'topic', TOPIC_NAME, pos - 2);
+    checkTopicShape(topic, 'publish', 'topic', TOPIC_NAME, at);
   }
   return topic;
 }

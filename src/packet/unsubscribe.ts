@@ -23,8 +23,10 @@ export function unsubscribeLength(p: UnsubscribePacket): number {
   if (!Array.isArray(filters) || filters.length === 0) {
     throw new MqttProtocolError(
       'empty-topic-filter-list',
-      'UNSUBSCRIBE needs at least one topic filter [MQTT-3.10.3-2]',
+      'UNSUBSCRIBE needs at least one topic filter',
       'unsubscribe',
+      undefined,
+      'MQTT-3.10.3-2',
     );
   }
   let n = 2;
@@ -49,15 +51,16 @@ export function readUnsubscribe(buf: Uint8Array, start: number, end: number): Un
   if (pos === end) {
     throw new MqttProtocolError(
       'empty-topic-filter-list',
-      'UNSUBSCRIBE carries no topic filter [MQTT-3.10.3-2]',
+      'UNSUBSCRIBE carries no topic filter',
       'unsubscribe',
       pos,
+      'MQTT-3.10.3-2',
     );
   }
   const topicFilters: string[] = [];
   while (pos < end) {
     const length = fieldLength(buf, pos, end, 'unsubscribe', 'topic filter');
-    const filter = readUtf8(buf, pos + 2, length, 'unsubscribe', 'topic filter');
+    const filter = readUtf8(buf, pos, length, 'unsubscribe', 'topic filter');
     checkTopicShape(filter, 'unsubscribe', 'topic filter', TOPIC_FILTER, pos);
     topicFilters.push(filter);
     pos += 2 + length;

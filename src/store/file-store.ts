@@ -182,7 +182,6 @@ class FileOutboxStore implements FileStore {
     const size = addRecordSize(topicBytes, payload.length);
     if (this.maxBytes !== undefined && this.fileBytes + this.batch.length + size > this.maxBytes) this.makeRoom(size);
     const key = this.nextKey++;
-    const mark = this.batch.length;
     this.batch.add(key, topic, topicBytes, payload, retain, packetId);
     this.entries.set(key, { key, topic, payload, retain, packetId, size, sentBytes: 0 });
     this.addBytes += size;
@@ -200,7 +199,8 @@ class FileOutboxStore implements FileStore {
       return key;
     }
     if (this.recoverByCompaction()) return key;
-    this.batch.truncate(mark);
+    // Its record is the batch's last (a restart in place rebuilds the batch in key order).
+    this.batch.truncate(this.batch.length - size);
     this.forget(key);
     this.failure = error;
     throw error;
@@ -459,6 +459,7 @@ class FileOutboxStore implements FileStore {
    * publisher retrying on a full disk does not rewrite the file at every attempt.
    */
   private recoverByCompaction(): boolean {
+    if (this.restartInPlace()) return true;
     const compacted = HEADER_SIZE + this.addBytes;
     if (compacted >= this.fileBytes + this.batch.length || compacted >= this.recoveryFailedAt) return false;
     try {
@@ -469,6 +470,48 @@ class FileOutboxStore implements FileStore {
       debug('store: compaction after a failed write failed too: %s', (error as Error).message);
       return false;
     }
+  }
+
+  /**
+   * After a failed write, when nothing the file holds still matters (every live message's `add`
+   * is in the failed batch, not in the file: the messages the file holds were all acknowledged
+   * since): the file is cut back, in place, to a fresh header, and the live messages are written
+   * after it. Unlike a compaction this needs no new block, so it is the way back on a disk filled
+   * to its last block (by the store itself, whose acknowledgements then cannot be written either).
+   * A crash in the middle leaves a header, perhaps a torn record, and loses nothing: the messages
+   * of the batch had not been written, so their tick had not ended. When the write fails again,
+   * the file is a bare header and the batch holds the live messages' `add` records alone.
+   */
+  private restartInPlace(): boolean {
+    const { bytes, length } = this.batch;
+    let unwritten = 0;
+    for (let at = 0; at < length; ) {
+      const record = readRecord(bytes, at, length)!;
+      if (record.type === 'add' && this.entries.has(record.key)) unwritten += 1;
+      at += record.size;
+    }
+    if (unwritten !== this.entries.size || this.fileBytes <= HEADER_SIZE) return false;
+    const fs = nodeFs();
+    const header = new RecordWriter(HEADER_SIZE);
+    header.header(this.nextKey);
+    try {
+      for (let done = 0; done < HEADER_SIZE; ) done += fs.writeSync(this.fd, header.bytes, done, HEADER_SIZE - done, done);
+      fs.ftruncateSync(this.fd, HEADER_SIZE);
+    } catch (error) {
+      debug('store: cutting %s back to its header failed: %s', this.paths!.file, (error as Error).message);
+      return false;
+    }
+    this.fileBytes = HEADER_SIZE;
+    this.batch.clear();
+    for (const entry of this.entries.values()) {
+      this.batch.add(entry.key, entry.topic, entry.size - addRecordSize(0, entry.payload.length), entry.payload, entry.retain, entry.packetId);
+      entry.sentBytes = 0;
+    }
+    this.liveBytes = this.addBytes;
+    if (this.writeBatch() !== undefined) return false;
+    this.failure = undefined;
+    this.compactRetryAt = 0;
+    return true;
   }
 
   private maybeCompact(): void {

@@ -22,8 +22,11 @@ export interface StoredMessage {
   readonly topic: string;
   readonly payload: Uint8Array;
   readonly retain: boolean;
-  /** The identifier it went out with, or `undefined` while it never went on the wire. */
-  readonly packetId: number | undefined;
+  /**
+   * The identifier it went out with, or `undefined` while it never went on the wire. A client adds
+   * a message that goes on the wire at once with its identifier (one record instead of two).
+   */
+  readonly packetId?: number | undefined;
 }
 
 /** A stored message with its key (keys grow with every `add`; their order is publish order). */

@@ -23,6 +23,16 @@ export type TransportErrorCode =
   | 'tls-verification-failed'
   /** TLS failed before or apart from certificate checks, e.g. no common protocol version. */
   | 'tls-handshake-failed'
+  /** The server requires a client certificate, and this client presented none. */
+  | 'client-certificate-required'
+  /** The server does not trust the CA that issued the client's certificate (TLS alert 48, unknown CA). */
+  | 'client-certificate-untrusted'
+  /** The server found the client's certificate revoked (TLS alert 44). */
+  | 'client-certificate-revoked'
+  /** The server found the client's certificate expired, or not yet valid (TLS alert 45). */
+  | 'client-certificate-expired'
+  /** The server refused the client's certificate otherwise (bad, unsupported or unknown certificate, access denied). */
+  | 'client-certificate-rejected'
   | 'connect-timeout'
   | 'aborted'
   /** A socket error none of the other codes describes; see `cause`. */
@@ -48,6 +58,17 @@ export type TransportAdviceCode =
   | 'connect-by-certificate-name'
   | 'set-servername'
   | 'check-clock'
+  /** Present a client certificate: the `cert` and `key` options. */
+  | 'give-client-certificate'
+  /** A certificate from an issuer the server trusts, or the server trusting this one's. */
+  | 'use-trusted-client-certificate'
+  /** Put the intermediate CA certificates after the client certificate in `cert`. */
+  | 'send-certificate-chain'
+  | 'renew-client-certificate'
+  /** Both machines' clocks, when only the server finds a certificate out of date. */
+  | 'check-clocks'
+  /** The server's own rules for client certificates (its log says why it refused). */
+  | 'check-server-requirements'
   /** The port speaks plain MQTT: connect with `transport: 'tcp'`. */
   | 'use-plain-tcp'
   /** The port should speak TLS, or the server does not accept this client's TLS. */
@@ -84,8 +105,9 @@ export class TransportError extends Error {
   readonly port: number;
   readonly phase: TransportPhase;
   /**
-   * For `tls-verification-failed`: the code Node or OpenSSL gave the certificate problem, such as
-   * `CERT_HAS_EXPIRED` or `ERR_TLS_CERT_ALTNAME_INVALID`.
+   * For `tls-verification-failed`: the code Node or OpenSSL gave the server certificate's problem,
+   * such as `CERT_HAS_EXPIRED` or `ERR_TLS_CERT_ALTNAME_INVALID`. For the `client-certificate-*`
+   * codes: the code of the server's TLS alert, such as `ERR_SSL_TLSV1_ALERT_UNKNOWN_CA`.
    */
   readonly certificateProblem: string | undefined;
   /** What happened, without advice. */
@@ -110,6 +132,16 @@ export class TransportError extends Error {
   }
 
   /**
+   * Whether another attempt may succeed without anything changing: `false` for a certificate
+   * either side refused (the server's, or this client's as the server reads it), which fails the
+   * same way every time until someone fixes it; `true` for the rest (a network that may come back,
+   * a timeout, a reset).
+   */
+  get retryable(): boolean {
+    return !FINAL_CODES.has(this.code);
+  }
+
+  /**
    * This error with `hint` added to its hints and its message; the same error when `hint` is
    * undefined. For a layer that knows the server better than the transport does.
    */
@@ -128,6 +160,15 @@ export class TransportError extends Error {
   }
 }
 
+const FINAL_CODES: ReadonlySet<TransportErrorCode> = new Set<TransportErrorCode>([
+  'tls-verification-failed',
+  'client-certificate-required',
+  'client-certificate-untrusted',
+  'client-certificate-revoked',
+  'client-certificate-expired',
+  'client-certificate-rejected',
+]);
+
 /** What a second lookup, in the other address family, found after the first found nothing. */
 export interface OtherFamilyLookup {
   readonly family: 4 | 6;
@@ -144,6 +185,13 @@ export interface FailureContext {
   readonly phase: TransportPhase;
   /** Node had already refused the server's certificate (the socket's `authorizationError`). */
   readonly certificateRejected?: boolean;
+  /** The connection was to present a client certificate. */
+  readonly clientCertificate?: boolean;
+  /**
+   * This client had sent its Finished message: the handshake was complete on its side, so an
+   * alert from the server answers the client's whole flight, its certificate (or lack of one) included.
+   */
+  readonly clientFinished?: boolean;
   /** After a lookup found nothing: whether the name has addresses of the other family. */
   readonly otherFamily?: OtherFamilyLookup | undefined;
 }
@@ -183,4 +231,18 @@ export const ADVICE = {
   },
   tlsPort: { code: 'check-tls-port', text: 'check that this port speaks TLS and that the server accepts this client' },
   moreTime: { code: 'allow-more-time', text: 'or allow more time with {option}', option: { name: 'connectTimeout' } },
+  clientCertificate: {
+    code: 'give-client-certificate',
+    text: 'connect with a certificate the server accepts: {option} and its key',
+    option: { name: 'cert' },
+  },
+  trustedIssuer: { code: 'use-trusted-client-certificate', text: "use a certificate issued by a CA the server trusts, or have the server trust this certificate's issuer" },
+  certificateChain: {
+    code: 'send-certificate-chain',
+    text: 'if an intermediate CA issued it, append the intermediate certificates to {option}, after the client certificate',
+    option: { name: 'cert' },
+  },
+  renewCertificate: { code: 'renew-client-certificate', text: 'get a new certificate from its issuer' },
+  clocks: { code: 'check-clocks', text: "this client found the certificate within its dates: check the server's clock and this machine's" },
+  serverRules: { code: 'check-server-requirements', text: "check what the server requires of client certificates; its log says why it refused" },
 } as const satisfies Record<string, TransportAdvice>;

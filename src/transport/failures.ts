@@ -6,7 +6,7 @@
  */
 import { isIP } from '../shared/builtins.js';
 import { ADVICE, formatEndpoint, TransportError } from './errors.js';
-import type { FailureContext, Make, TransportAdvice } from './errors.js';
+import type { FailureContext, Make, TransportAdvice, TransportErrorCode } from './errors.js';
 
 /**
  * Certificate problems as Node and OpenSSL name them, said in words a user can act on. Codes not
@@ -46,6 +46,25 @@ const TLS_VERSION_REFUSED = new Set([
   'ERR_SSL_VERSION_TOO_LOW',
 ]);
 const NOT_TLS = new Set(['ERR_SSL_WRONG_VERSION_NUMBER', 'ERR_SSL_PACKET_LENGTH_TOO_LONG']);
+
+/**
+ * The TLS alerts a server sends about the client's certificate, as Node names OpenSSL's reasons
+ * (`ERR_SSL_` + OpenSSL's "sslv3 alert certificate revoked" in capitals): the code for each, and
+ * the alert in words. A server sends these only after it has seen the client's certificate (or
+ * its absence), so they are never about the server's own certificate.
+ */
+const CLIENT_CERTIFICATE_ALERTS: Readonly<Record<string, readonly [TransportErrorCode, string]>> = {
+  ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED: ['client-certificate-required', 'TLS alert 116, certificate required'],
+  ERR_SSL_TLSV1_ALERT_UNKNOWN_CA: ['client-certificate-untrusted', 'TLS alert 48, unknown CA'],
+  ERR_SSL_SSLV3_ALERT_CERTIFICATE_REVOKED: ['client-certificate-revoked', 'TLS alert 44, certificate revoked'],
+  ERR_SSL_SSLV3_ALERT_CERTIFICATE_EXPIRED: ['client-certificate-expired', 'TLS alert 45, certificate expired'],
+  ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE: ['client-certificate-rejected', 'TLS alert 42, bad certificate'],
+  ERR_SSL_SSLV3_ALERT_UNSUPPORTED_CERTIFICATE: ['client-certificate-rejected', 'TLS alert 43, unsupported certificate'],
+  ERR_SSL_SSLV3_ALERT_CERTIFICATE_UNKNOWN: ['client-certificate-rejected', 'TLS alert 46, certificate unknown'],
+  ERR_SSL_TLSV1_ALERT_ACCESS_DENIED: ['client-certificate-rejected', 'TLS alert 49, access denied'],
+};
+/** TLS 1.2's answer to a client without the certificate the server requires: a plain handshake failure. */
+const HANDSHAKE_FAILURE_ALERT = 'ERR_SSL_SSLV3_ALERT_HANDSHAKE_FAILURE';
 
 /** The TransportError for whatever a failed attempt produced. */
 export function toTransportError(error: unknown, context: FailureContext): TransportError {
@@ -110,6 +129,8 @@ export function abortedError(context: FailureContext, reason: unknown, started: 
 /** The socket closed without an error before it was ready; only a peer's close can do that. */
 export function closedEarlyError(context: FailureContext): TransportError {
   const endpoint = formatEndpoint(context.host, context.port);
+  const refused = closedAfterCertificate(undefined, context);
+  if (refused !== undefined) return refused;
   if (context.phase === 'tls') {
     return maker(context, undefined)('connection-reset', `${endpoint} closed the connection during the TLS handshake`, [ADVICE.tlsPort, ADVICE.plainTcp]);
   }
@@ -191,6 +212,8 @@ function unreachableError(code: string, error: unknown, context: FailureContext,
 
 function tlsFailure(code: string | undefined, error: unknown, context: FailureContext, make: Make): TransportError | undefined {
   const endpoint = formatEndpoint(context.host, context.port);
+  const refused = clientCertificateFailure(code, context, make);
+  if (refused !== undefined) return refused;
   const known = code === undefined ? undefined : CERTIFICATE_PROBLEMS[code];
   if (known !== undefined || context.certificateRejected === true) {
     const problem = code ?? 'unknown';
@@ -212,12 +235,110 @@ function tlsFailure(code: string | undefined, error: unknown, context: FailureCo
     return make('tls-handshake-failed', `TLS handshake with ${endpoint} failed: the server did not answer in TLS (${code})`, [ADVICE.plainTcp]);
   }
   if (code !== undefined && RESET.has(code)) {
-    return make('connection-reset', `${endpoint} closed the connection during the TLS handshake (${code})`, [ADVICE.tlsPort, ADVICE.plainTcp]);
+    return (
+      closedAfterCertificate(code, context, error) ??
+      make('connection-reset', `${endpoint} closed the connection during the TLS handshake (${code})`, [ADVICE.tlsPort, ADVICE.plainTcp])
+    );
   }
   if (code?.startsWith('ERR_SSL_') === true) {
     return make('tls-handshake-failed', `TLS handshake with ${endpoint} failed (${code}): ${messageOf(error)}`);
   }
   return undefined;
+}
+
+/**
+ * The server's word on the client's certificate, or `undefined` when the error is not one.
+ *
+ * TLS 1.3 and TLS 1.2 tell it at different times: in TLS 1.2 the server answers the client's
+ * certificate before the handshake ends, so the alert fails the handshake; in TLS 1.3 the client
+ * completes the handshake before the server has checked its certificate, and learns of a refusal
+ * only on its first read, after the transport has handed the socket over (see
+ * {@link afterHandshakeError}). TLS 1.3 has an alert of its own for a missing certificate (116);
+ * TLS 1.2 servers answer a client without one with a plain handshake failure (40), which this
+ * reads as "certificate required" only when it came after the client's Finished (a cipher or
+ * version mismatch comes before) and the client had no certificate to give.
+ */
+function clientCertificateFailure(code: string | undefined, context: FailureContext, make: Make): TransportError | undefined {
+  if (code === undefined) return undefined;
+  const endpoint = formatEndpoint(context.host, context.port);
+  if (code === HANDSHAKE_FAILURE_ALERT && context.clientFinished === true && context.clientCertificate !== true) {
+    return make(
+      'client-certificate-required',
+      `${endpoint} refused the handshake after this client's last message (TLS alert 40, handshake failure): ` +
+        'a server that requires a client certificate answers so to a client without one',
+      [ADVICE.clientCertificate],
+      code,
+    );
+  }
+  const alert = CLIENT_CERTIFICATE_ALERTS[code];
+  if (alert === undefined) return undefined;
+  const [kind, words] = alert;
+  const theirs = context.clientCertificate === true ? "this client's certificate" : 'this client';
+  switch (kind) {
+    case 'client-certificate-required':
+      return make(kind, `${endpoint} requires a client certificate, and this client presented none (${words})`, [ADVICE.clientCertificate], code);
+    case 'client-certificate-untrusted':
+      return make(
+        kind,
+        `${endpoint} refused ${theirs}: it does not trust the CA that issued it (${words})`,
+        [ADVICE.trustedIssuer, ADVICE.certificateChain],
+        code,
+      );
+    case 'client-certificate-revoked':
+      return make(kind, `${endpoint} refused ${theirs}: its issuer has revoked it (${words})`, [ADVICE.renewCertificate], code);
+    case 'client-certificate-expired':
+      return make(
+        kind,
+        `${endpoint} refused ${theirs} as expired or not yet valid (${words})`,
+        [ADVICE.clocks, ADVICE.renewCertificate],
+        code,
+      );
+    default:
+      return make(kind, `${endpoint} refused ${theirs} (${words})`, [ADVICE.serverRules], code);
+  }
+}
+
+/**
+ * A server that closes the connection right after the client's certificate went out, with no
+ * alert: most likely it refused the certificate. OpenSSL servers (mosquitto, EMQX) say so with an
+ * alert; servers built on Node.js check client certificates after the handshake and just close.
+ * Still a `connection-reset`, retried as one: a close says less than an alert does.
+ */
+function closedAfterCertificate(code: string | undefined, context: FailureContext, cause?: unknown): TransportError | undefined {
+  if (context.phase !== 'tls' || context.clientCertificate !== true || context.clientFinished !== true) return undefined;
+  const endpoint = formatEndpoint(context.host, context.port);
+  return maker(context, cause)(
+    'connection-reset',
+    `${endpoint} closed the connection${code === undefined ? '' : ` (${code})`} right after this client presented its certificate, ` +
+      'without a TLS alert: it most likely refused the certificate (servers built on Node.js close without saying why)',
+    [ADVICE.trustedIssuer, ADVICE.serverRules],
+  );
+}
+
+/**
+ * A socket error that arrives after the transport handed the socket over, as the TransportError
+ * it stands for when it is the server's TLS verdict on the client's certificate; `undefined` for
+ * any other error (a reset, a timeout), which the caller reports as a lost connection.
+ *
+ * With TLS 1.3 that is how a refusal arrives: the handshake completes on the client's side, the
+ * client writes (CONNECT, say), and the server's alert is what the first read brings. The session
+ * asks here for each socket error before its CONNACK.
+ */
+export function afterHandshakeError(
+  error: unknown,
+  options: { readonly host: string; readonly port: number; readonly family: 0 | 4 | 6; readonly secureContext?: unknown },
+): TransportError | undefined {
+  const code = errorCode(error);
+  if (code === undefined || (CLIENT_CERTIFICATE_ALERTS[code] === undefined && code !== HANDSHAKE_FAILURE_ALERT)) return undefined;
+  const context: FailureContext = {
+    host: options.host,
+    port: options.port,
+    family: options.family,
+    phase: 'tls',
+    clientCertificate: options.secureContext !== undefined,
+    clientFinished: true,
+  };
+  return clientCertificateFailure(code, context, maker(context, error));
 }
 
 /**
@@ -252,5 +373,11 @@ function addressOf(error: unknown): string | undefined {
 }
 
 function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
+  if (error instanceof Error) return error.message;
+  try {
+    return String(error);
+  } catch {
+    // An object without toString or Symbol.toPrimitive (a null prototype, say): its kind will do.
+    return Object.prototype.toString.call(error);
+  }
 }

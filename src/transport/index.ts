@@ -9,3 +9,4 @@ export { earlyCloseHint } from './closed.js';
 export type { EarlyCloseFacts, EarlyCloseHintCode } from './closed.js';
 export type { TransportAdvice, TransportAdviceCode, TransportErrorCode, TransportPhase } from './errors.js';
 export type { Advice, AdviceOption, Hint } from '../shared/advice.js';
+export type { ClientCertificateOptions, ClientCertificateSummary } from './certificate.js';

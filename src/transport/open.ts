@@ -39,6 +39,7 @@ export function openResolvedTransport(options: ResolvedTransportOptions): Promis
       family: options.family,
       phase: progress.phase,
       otherFamily: progress.otherFamily,
+      clientCertificate: options.secureContext !== undefined,
       ...extra,
     });
 
@@ -67,13 +68,15 @@ export function openResolvedTransport(options: ResolvedTransportOptions): Promis
       socket.setNoDelay(true);
       resolve(socket);
     };
+    // Our Finished went out: whatever the server then refused, it refused after our whole flight.
+    const clientFinished = (): boolean => readyEvent === 'secureConnect' && (socket as TLSSocket).getFinished?.() !== undefined;
     const onError = (error: Error): void => {
       const certificateRejected = Boolean((socket as TLSSocket).authorizationError);
-      fail(toTransportError(error, context({ certificateRejected })));
+      fail(toTransportError(error, context({ certificateRejected, clientFinished: clientFinished() })));
     };
     const onClose = (hadError: boolean): void => {
       if (!hadError) {
-        fail(closedEarlyError(context()));
+        fail(closedEarlyError(context({ clientFinished: clientFinished() })));
       }
     };
     const onAbort = (): void => {
@@ -163,6 +166,15 @@ function lookupOutcome(error: unknown): OtherFamilyLookup['outcome'] {
 }
 
 function tlsOptions(options: ResolvedTransportOptions, tcpOptions: TcpSocketConnectOpts): ConnectionOptions {
+  if (options.secureContext !== undefined) {
+    // The context holds the client certificate and key, the trusted CAs and the TLS 1.2 floor.
+    return {
+      ...tcpOptions,
+      secureContext: options.secureContext,
+      rejectUnauthorized: options.rejectUnauthorized,
+      servername: options.servername,
+    };
+  }
   return {
     ...tcpOptions,
     // The platform requires TLS 1.2 at least; saying so here keeps that true even where Node's

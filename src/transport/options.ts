@@ -1,11 +1,17 @@
 import { isIP } from '../shared/builtins.js';
 import type { LookupFunction } from 'node:net';
+import type { SecureContext } from 'node:tls';
 import type { Clock } from '../shared/clock.js';
 import { isClock, systemClock } from '../shared/clock.js';
 import { ConfigurationError } from '../shared/errors.js';
+import { resolveClientCertificate } from './certificate.js';
+import type { ClientCertificateOptions, ClientCertificateSummary } from './certificate.js';
 
-/** Options for {@link openTransport}. */
-export interface TransportOptions {
+/**
+ * Options for {@link openTransport}. A client certificate for mutual TLS is given as `cert` and
+ * `key` (with `passphrase` for an encrypted key) or as `pfx`: see {@link ClientCertificateOptions}.
+ */
+export interface TransportOptions extends ClientCertificateOptions {
   /**
    * Where to connect: a host name, an IPv4 literal, or an IPv6 literal with or without brackets
    * (`'::1'`, `'[::1]'`). Not a URL and without a port.
@@ -38,6 +44,14 @@ export interface TransportOptions {
   lookup?: LookupFunction;
   /** Time source for the connect timeout (default real time); tests pass a virtual clock. */
   clock?: Clock;
+  /**
+   * A TLS context from `tls.createSecureContext`, used as it is instead of `ca`, `cert`, `key`,
+   * `passphrase` and `pfx`: what a client certificate resolves to, so that options resolved once
+   * (an MQTT session's) can be passed to `openTransport` again and keep their certificate.
+   */
+  secureContext?: SecureContext;
+  /** The public facts of the certificate in `secureContext`, kept with it (see {@link ResolvedTransportOptions}). */
+  clientCertificate?: ClientCertificateSummary | undefined;
 }
 
 /** The options after validation and defaults: what `openTransport` actually uses. */
@@ -51,6 +65,13 @@ export interface ResolvedTransportOptions {
   /** `undefined` means no SNI. */
   readonly servername: string | undefined;
   readonly rejectUnauthorized: boolean;
+  /** The client certificate's public facts, when one is given (its key is in `secureContext` only). */
+  readonly clientCertificate: ClientCertificateSummary | undefined;
+  /**
+   * With a client certificate: the TLS context the connections share, holding the certificate,
+   * its key (inside OpenSSL, out of reach of inspection), the trusted `ca` and TLS 1.2 as the floor.
+   */
+  readonly secureContext: SecureContext | undefined;
   readonly connectTimeout: number;
   readonly signal: AbortSignal | undefined;
   readonly lookup: LookupFunction | undefined;
@@ -92,15 +113,23 @@ export function resolveTransportOptions(options: TransportOptions): ResolvedTran
   if (options.clock !== undefined && !isClock(options.clock)) {
     throw new ConfigurationError('clock', 'expected an object with now(), setTimeout(callback, ms) and clearTimeout(handle)');
   }
+  const port = resolvePort(options.port);
+  const ca = resolveCa(options.ca);
+  const servername = resolveServername(options.servername, host);
+  const connectTimeout = resolveConnectTimeout(options.connectTimeout);
+  // Last: the costliest check (it parses the certificate and key), made once the rest is known good.
+  const certificate = options.secureContext !== undefined ? givenContext(options, transport) : resolveClientCertificate(options, transport, ca);
   return {
     host,
-    port: resolvePort(options.port),
+    port,
     transport,
     family,
-    ca: resolveCa(options.ca),
-    servername: resolveServername(options.servername, host),
+    ca,
+    servername,
     rejectUnauthorized,
-    connectTimeout: resolveConnectTimeout(options.connectTimeout),
+    clientCertificate: certificate?.summary,
+    secureContext: certificate?.secureContext,
+    connectTimeout,
     signal: options.signal,
     lookup: options.lookup,
     clock: options.clock ?? systemClock,
@@ -128,6 +157,21 @@ function resolveHost(host: unknown): string {
     throw new ConfigurationError('host', `'${host}' contains white space`);
   }
   return host;
+}
+
+/** A secure context given as it is (resolved options passed again); it replaces the certificate options. */
+function givenContext(options: TransportOptions, transport: 'tls' | 'tcp'): { summary: ClientCertificateSummary | undefined; secureContext: SecureContext } {
+  const context = options.secureContext as unknown;
+  if (typeof context !== 'object' || context === null || !('context' in context)) {
+    throw new ConfigurationError('secureContext', 'expected a context made by tls.createSecureContext');
+  }
+  if (transport !== 'tls') throw new ConfigurationError('secureContext', "is a TLS context: connect with transport: 'tls'");
+  for (const field of ['cert', 'key', 'passphrase', 'pfx'] as const) {
+    if (options[field] !== undefined) {
+      throw new ConfigurationError(field, 'a secureContext holds the certificate already; give one or the other');
+    }
+  }
+  return { summary: options.clientCertificate, secureContext: options.secureContext! };
 }
 
 function resolvePort(port: unknown): number {

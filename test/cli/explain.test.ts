@@ -19,6 +19,20 @@ function expectContiguous(p: ExplainedPacket, bytes: Uint8Array): void {
 }
 
 const names = (p: ExplainedPacket): string[] => p.fields.map((f) => f.name);
+
+/**
+ * Every statement id the field holding byte `offset` cites: its row and its parts and, for a
+ * string or binary field blamed at its length prefix, the row of its content too.
+ */
+function citedAt(p: ExplainedPacket, offset: number): string[] | undefined {
+  const i = p.fields.findIndex((f) => offset >= f.offset && offset < f.offset + Math.max(f.length, 1));
+  if (i < 0) return undefined;
+  const rows = [p.fields[i]!];
+  const next = p.fields[i + 1];
+  if (next !== undefined && rows[0]!.name === `${next.name.replace(' (cut short)', '')} length`) rows.push(next);
+  const specs = rows.flatMap((f) => [f.spec, ...f.parts.map((part) => part.spec)]);
+  return specs.flatMap((spec) => spec.match(/MQTT-[\d.-]+\d/g) ?? []);
+}
 const field = (p: ExplainedPacket, name: string) => {
   const found = p.fields.find((f) => f.name === name);
   if (found === undefined) throw new Error(`no field ${name} in ${names(p).join(', ')}`);
@@ -45,16 +59,23 @@ describe('explain: every packet type', () => {
 
   it('names the fields of each packet type as the specification does, with their sections', () => {
     const expected: Record<string, [string, string][]> = {
-      connect: [['Protocol Name', '3.1.2.1 [MQTT-3.1.2-1]'], ['Protocol Level', '3.1.2.2 [MQTT-3.1.2-2]'], ['Connect Flags', '3.1.2.3'], ['Keep Alive', '3.1.2.10 [MQTT-3.1.2-23]'], ['Client Identifier', '3.1.3.1 [MQTT-3.1.3-3, MQTT-3.1.3-4]']],
+      connect: [
+        ['Protocol Name length', '1.5.3 [MQTT-1.5.3-1, MQTT-1.5.3-2]'],
+        ['Protocol Name', '3.1.2.1 [MQTT-3.1.2-1]'],
+        ['Protocol Level', '3.1.2.2 [MQTT-3.1.2-2]'],
+        ['Connect Flags', '3.1.2.3'],
+        ['Keep Alive', '3.1.2.10 [MQTT-3.1.2-23]'],
+        ['Client Identifier', '3.1.3.1 [MQTT-3.1.3-3, MQTT-3.1.3-4]'],
+      ],
       connack: [['Connect Acknowledge Flags', '3.2.2.1'], ['Connect Return code', '3.2.2.3 [MQTT-3.2.2-5]']],
-      publish: [['Topic Name', '3.3.2.1 [MQTT-3.3.2-1, MQTT-3.3.2-2]'], ['Payload', '3.3.3']],
+      publish: [['Topic Name', '3.3.2.1 [MQTT-3.3.2-1, MQTT-3.3.2-2, MQTT-4.7.1-1, MQTT-4.7.3-1]'], ['Payload', '3.3.3']],
       puback: [['Packet Identifier', '3.4.2 [MQTT-2.3.1-6]']],
       pubrec: [['Packet Identifier', '3.5.2 [MQTT-2.3.1-6]']],
       pubrel: [['Packet Identifier', '3.6.2 [MQTT-2.3.1-6]']],
       pubcomp: [['Packet Identifier', '3.7.2 [MQTT-2.3.1-6]']],
-      subscribe: [['Packet Identifier', '3.8.2 [MQTT-2.3.1-1]'], ['Topic Filter', '3.8.3 [MQTT-3.8.3-1]'], ['Requested QoS', '3.8.3 [MQTT-3-8.3-4]']],
+      subscribe: [['Packet Identifier', '3.8.2 [MQTT-2.3.1-1]'], ['Topic Filter', '3.8.3 [MQTT-3.8.3-1, MQTT-4.7.1-2, MQTT-4.7.1-3, MQTT-4.7.3-1]'], ['Requested QoS', '3.8.3 [MQTT-3-8.3-4]']],
       suback: [['Packet Identifier', '3.9.2 [MQTT-2.3.1-7]'], ['Return Code', '3.9.3 [MQTT-3.9.3-1, MQTT-3.9.3-2]']],
-      unsubscribe: [['Packet Identifier', '3.10.2 [MQTT-2.3.1-1]'], ['Topic Filter', '3.10.3 [MQTT-3.10.3-1]']],
+      unsubscribe: [['Packet Identifier', '3.10.2 [MQTT-2.3.1-1]'], ['Topic Filter', '3.10.3 [MQTT-3.10.3-1, MQTT-4.7.1-2, MQTT-4.7.1-3, MQTT-4.7.3-1]']],
       unsuback: [['Packet Identifier', '3.11.2 [MQTT-2.3.1-7]']],
       pingreq: [],
       pingresp: [],
@@ -176,27 +197,42 @@ describe('explain: every packet type', () => {
 });
 
 describe('explain: bytes the decoder refuses', () => {
-  const cases: [string, Uint8Array, string, number][] = [
-    ['SUBSCRIBE with flags 0000', hex`80 02 00 01`, 'invalid-flags', 0],
-    ['reserved packet type 0', hex`00 00`, 'reserved-packet-type', 0],
-    ['Remaining Length not minimal', hex`c0 80 00`, 'remaining-length-not-minimal', 1],
-    ['Remaining Length over 4 bytes', hex`30 ff ff ff ff 01`, 'remaining-length-overflow', 4],
-    ['PUBLISH QoS 3', hex`36 05 00 01 61 00 01`, 'invalid-qos', 0],
-    ['CONNACK reserved flag bits', hex`20 02 02 00`, 'invalid-connack-flags', 2],
-    ['CONNACK return code 6', hex`20 02 00 06`, 'invalid-return-code', 3],
-    ['PUBACK with 3 bytes of body', hex`40 03 00 01 00`, 'invalid-remaining-length', 2],
-    ['SUBSCRIBE packet id 0', hex`82 06 00 00 00 01 61 00`, 'invalid-packet-id', 2],
-    ['CONNECT protocol level 5', hex`10 0c 00 04 4d 51 54 54 05 02 00 3c 00 00`, 'unsupported-protocol-level', 8],
-    ['PUBLISH topic with a wildcard', hex`30 05 00 03 61 2b 62`, 'invalid-topic', 2],
-    ['PUBLISH topic holding U+0000', hex`30 05 00 03 61 00 62`, 'invalid-utf8', 5],
-    ['a frame cut short', hex`30 0a 00 03 61`, 'truncated', 5],
-    ['a fixed header cut short', hex`30 80`, 'truncated', 2],
-    ['a second packet that is bad', hex`c0 00 d0 01 00`, 'invalid-remaining-length', 3],
+  const cases: [string, Uint8Array, string, number, string | undefined][] = [
+    ['SUBSCRIBE with flags 0000', hex`80 02 00 01`, 'invalid-flags', 0, 'MQTT-3.8.1-1'],
+    ['CONNACK with flags 0010', hex`22 02 00 00`, 'invalid-flags', 0, 'MQTT-2.2.2-1'],
+    ['reserved packet type 0', hex`00 00`, 'reserved-packet-type', 0, undefined],
+    ['Remaining Length not minimal', hex`c0 80 00`, 'remaining-length-not-minimal', 1, undefined],
+    ['Remaining Length over 4 bytes', hex`30 ff ff ff ff 01`, 'remaining-length-overflow', 1, undefined],
+    ['PUBLISH QoS 3', hex`36 05 00 01 61 00 01`, 'invalid-qos', 0, 'MQTT-3.3.1-4'],
+    ['PUBLISH DUP on QoS 0', hex`38 03 00 01 61`, 'invalid-flags', 0, 'MQTT-3.3.1-2'],
+    ['CONNACK reserved flag bits', hex`20 02 02 00`, 'invalid-connack-flags', 2, undefined],
+    ['CONNACK session present with a refusal', hex`20 02 01 05`, 'invalid-connack-flags', 2, 'MQTT-3.2.2-4'],
+    ['CONNACK return code 6', hex`20 02 00 06`, 'invalid-return-code', 3, undefined],
+    ['PUBACK with 3 bytes of body', hex`40 03 00 01 00`, 'invalid-remaining-length', 1, undefined],
+    ['PUBACK packet id 0', hex`40 02 00 00`, 'invalid-packet-id', 2, 'MQTT-2.3.1-6'],
+    ['SUBSCRIBE packet id 0', hex`82 06 00 00 00 01 61 00`, 'invalid-packet-id', 2, 'MQTT-2.3.1-1'],
+    ['SUBSCRIBE filter a#', hex`82 07 00 01 00 02 61 23 00`, 'invalid-topic-filter', 4, 'MQTT-4.7.1-2'],
+    ['SUBSCRIBE requested QoS 3', hex`82 06 00 01 00 01 61 03`, 'invalid-requested-qos', 7, 'MQTT-3-8.3-4'],
+    ['SUBACK return code 3', hex`90 03 00 01 03`, 'invalid-suback-code', 4, 'MQTT-3.9.3-2'],
+    ['CONNECT protocol name MQIsdp', hex`10 0e 00 06 4d 51 49 73 64 70 03 02 00 3c 00 00`, 'invalid-protocol-name', 2, 'MQTT-3.1.2-1'],
+    ['CONNECT protocol level 5', hex`10 0c 00 04 4d 51 54 54 05 02 00 3c 00 00`, 'unsupported-protocol-level', 8, 'MQTT-3.1.2-2'],
+    ['CONNECT reserved flag', hex`10 0c 00 04 4d 51 54 54 04 03 00 3c 00 00`, 'invalid-connect-flags', 9, 'MQTT-3.1.2-3'],
+    ['CONNECT will retain without the will flag', hex`10 0c 00 04 4d 51 54 54 04 22 00 3c 00 00`, 'invalid-connect-flags', 9, 'MQTT-3.1.2-15'],
+    ['CONNECT client id holding U+0000', hex`10 0d 00 04 4d 51 54 54 04 02 00 3c 00 01 00`, 'invalid-utf8', 12, 'MQTT-1.5.3-2'],
+    ['PUBLISH topic with a wildcard', hex`30 05 00 03 61 2b 62`, 'invalid-topic', 2, 'MQTT-4.7.1-1'],
+    ['PUBLISH empty topic', hex`30 02 00 00`, 'invalid-topic', 2, 'MQTT-4.7.3-1'],
+    ['PUBLISH topic holding U+0000', hex`30 05 00 03 61 00 62`, 'invalid-utf8', 2, 'MQTT-1.5.3-2'],
+    ['PUBLISH topic that is not UTF-8', hex`30 05 00 03 61 ff 62`, 'invalid-utf8', 2, 'MQTT-1.5.3-1'],
+    ['a frame cut short', hex`30 0a 00 03 61`, 'truncated', 5, undefined],
+    ['a fixed header cut short', hex`30 80`, 'truncated', 2, undefined],
+    ['a second packet that is bad', hex`c0 00 d0 01 00`, 'invalid-remaining-length', 3, undefined],
   ];
 
-  it.each(cases)('%s: the code and offset the decoder gives, fields up to the offending byte', (_name, bytes, code, offset) => {
+  it.each(cases)('%s: the code, offset and statement the decoder gives, fields up to the offending byte', (_name, bytes, code, offset, statement) => {
     const e = explain(bytes);
-    expect(e.problem).toMatchObject({ code, offset });
+    expect(e.problem).toMatchObject({ code, offset, statement });
+    // The field at the offset cites the statement the decoder gives.
+    if (statement !== undefined) expect(citedAt(e.packets[e.packets.length - 1]!, offset)).toContain(statement);
     const last = e.packets[e.packets.length - 1]!;
     expect(last.problem).toBe(e.problem);
     expect(last.packet).toBeUndefined();
@@ -204,7 +240,7 @@ describe('explain: bytes the decoder refuses', () => {
     const blamed = last.fields.filter((f) => f.offset > offset);
     expect(blamed.length).toBeLessThanOrEqual(1);
     if (blamed.length === 1) expect(last.fields[last.fields.length - 2]!.name).toBe(`${blamed[0]!.name} length`);
-    expect(renderExplanation(e)).toContain(`error ${code} at byte ${offset}: `);
+    expect(renderExplanation(e)).toContain(`error ${code} at byte ${offset}${statement === undefined ? '' : ` [${statement}]`}: `);
     // The oracle: the library's own decoder, from the start of the failing frame.
     let error: unknown;
     try {
@@ -213,17 +249,18 @@ describe('explain: bytes the decoder refuses', () => {
       error = caught;
     }
     if (code === 'truncated') expect(error).toBe('need more');
-    else expect(error).toMatchObject({ code, offset });
+    else expect(error).toMatchObject({ code, offset, statement, detail: e.problem!.detail });
   });
 
   it('shows the string a decoder error blames, not only its length prefix', () => {
-    const p = explain(hex`30 05 00 03 61 2b 62`).packets[0]!;
+    const e = explain(hex`30 05 00 03 61 2b 62`);
+    const p = e.packets[0]!;
     expect(p.fields.map((f) => f.name).slice(-2)).toEqual(['Topic Name length', 'Topic Name']);
     expect(p.fields[p.fields.length - 1]!.value).toBe('"a+b"');
-    expect(renderExplanation(explain(hex`30 05 00 03 61 2b 62`))).toContain('error invalid-topic at byte 2: topic "a+b" contains a wildcard');
+    expect(e.problem?.detail).toContain('"a+b"');
   });
 
-  it('never throws, whatever the bytes, and agrees with decodeFrame on every frame (seeded fuzz)', () => {
+  it('never throws, whatever the bytes, and agrees with decodeFrame on every frame: code, offset, statement (seeded fuzz)', () => {
     let seed = 0x5eed;
     const random = (): number => {
       seed = (seed * 1103515245 + 12345) & 0x7fffffff;
@@ -252,7 +289,12 @@ describe('explain: bytes the decoder refuses', () => {
           const frame = decodeFrame(bytes, p.offset);
           expected = frame === null ? 'truncated' : 'ok';
         } catch (error) {
-          expected = (error as MqttProtocolError).code;
+          const { code, offset, statement } = error as MqttProtocolError;
+          expected = code;
+          expect(p.problem).toMatchObject({ offset, statement });
+          // The field the offset falls in (when it lies within the bytes shown) cites the statement.
+          const cited = citedAt(p, offset!);
+          if (statement !== undefined && cited !== undefined) expect(cited, toHex(bytes)).toContain(statement);
         }
         expect(p.problem?.code ?? 'ok').toBe(expected);
       }
@@ -283,7 +325,7 @@ describe('aliot explain', () => {
   it('exits 1 with the decoder code and offset, and no stack trace, for bytes it refuses', async () => {
     const result = await run(['explain', '82 02 00 00']);
     expect(result.code).toBe(1);
-    expect(result.stdout).toContain('error invalid-packet-id at byte 2: packet identifier 0 is not allowed');
+    expect(result.stdout).toContain('error invalid-packet-id at byte 2 [MQTT-2.3.1-1]: ');
     expect(result.stdout + result.stderr).not.toMatch(/\n\s+at /);
   });
 

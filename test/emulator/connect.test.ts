@@ -90,7 +90,7 @@ describe('CONNECT', () => {
     const [event] = await connectEvent;
     expect(event).toMatchObject({ productKey: LAMP.productKey, deviceName: LAMP.deviceName, clientId: 'raw-client', keepalive: 300 });
     expect(server.connections()).toEqual([
-      { id: event.id, productKey: 'a1TestProduct', deviceName: 'lamp', clientId: 'raw-client', keepalive: 300, remoteAddress: '::1' },
+      { id: event.id, productKey: 'a1TestProduct', deviceName: 'lamp', clientId: 'raw-client', keepalive: 300, remoteAddress: '::1', authentication: 'secret' },
     ]);
     client.destroy();
   });

@@ -1,9 +1,12 @@
 /** PacketDecoder: partial frames, the size limit from the header, stream offsets, recovery, views. */
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import { MAX_PACKET_SIZE, PacketDecoder } from '../../src/packet/index.js';
 import type { Packet } from '../../src/packet/index.js';
 import { hex } from '../support/hex.js';
-import { bytes, expectProtocolError, expectSamePackets, field, frame, remainingLength } from './helpers.js';
+import { ConfigurationError } from '../../src/shared/errors.js';
+import { bytes, captureError, expectProtocolError, expectSamePackets, field, frame, remainingLength } from './helpers.js';
 import { VECTORS } from './vectors.js';
 
 const STREAM = bytes(...VECTORS.map((v) => v.bytes));
@@ -83,8 +86,10 @@ describe('PacketDecoder: maxPacketSize is enforced from the fixed header', () =>
     expectProtocolError(() => decoder.push(hex`7f`), 'packet-too-large', 6);
   });
 
-  it.each([1, 0, -5, 1.5, NaN, MAX_PACKET_SIZE + 1])('maxPacketSize %s is a RangeError', (maxPacketSize) => {
-    expect(() => new PacketDecoder({ maxPacketSize })).toThrow(RangeError);
+  it.each([1, 0, -5, 1.5, NaN, MAX_PACKET_SIZE + 1])("maxPacketSize %s is the caller's mistake: a ConfigurationError naming the option", (maxPacketSize) => {
+    const error = captureError(() => new PacketDecoder({ maxPacketSize }));
+    expect(error).toBeInstanceOf(ConfigurationError);
+    expect(error).toMatchObject({ field: 'maxPacketSize' });
   });
 
   it('maxPacketSize 2 and MAX_PACKET_SIZE (268,435,460) are accepted; the default is the latter', () => {
@@ -99,9 +104,9 @@ describe('PacketDecoder: error offsets count from the start of the stream', () =
   const GOOD = bytes(VECTORS[0]!.bytes, hex`40 02 00 01`); // a CONNECT (17 bytes) and a PUBACK (4)
   it.each([
     ['packet id 0 in a PUBACK', hex`40 02 00 00`, 2, 'invalid-packet-id'],
-    ['U+0000 in a PUBLISH topic', hex`30 05 00 03 61 00 62`, 5, 'invalid-utf8'],
+    ['U+0000 in a PUBLISH topic', hex`30 05 00 03 61 00 62`, 2, 'invalid-utf8'],
     ['reserved flags on SUBSCRIBE', hex`80 06 00 01 00 01 23 00`, 0, 'invalid-flags'],
-    ['a 5-byte Remaining Length', hex`30 ff ff ff ff 7f`, 4, 'remaining-length-overflow'],
+    ['a 5-byte Remaining Length', hex`30 ff ff ff ff 7f`, 1, 'remaining-length-overflow'],
     ['a wildcard in a PUBLISH topic', hex`30 05 00 03 61 2f 2b`, 2, 'invalid-topic'],
   ] as const)('%s after two good frames, for every split into two and three chunks', (_, bad, within, code) => {
     const stream = bytes(GOOD, bad);
@@ -130,7 +135,7 @@ describe('PacketDecoder: works again after an error', () => {
   it('an error in the middle of a partial frame leaves nothing of it behind', () => {
     const decoder = new PacketDecoder();
     decoder.push(hex`10 0f 00 04 4d 51`);
-    expectProtocolError(() => decoder.push(hex`49 73 04 02 00 3c 00 03 61 62 63`), 'invalid-protocol-name', 6);
+    expectProtocolError(() => decoder.push(hex`49 73 04 02 00 3c 00 03 61 62 63`), 'invalid-protocol-name', 2);
     expectSamePackets(decoder.push(VECTORS[0]!.bytes), [VECTORS[0]!.packet]);
   });
 });
@@ -164,3 +169,84 @@ describe('PacketDecoder: payloads are views, not copies', () => {
     expect(Array.from(p.payload)).toEqual([0x68, 0x69]);
   });
 });
+
+describe('PacketDecoder: a frame that trickles in costs about its size, not a list of chunks', () => {
+  /** A full garbage collection, from inside a test run without --expose-gc. */
+  const gc = (): void => {
+    setFlagsFromString('--expose-gc');
+    (runInNewContext('gc') as () => void)();
+  };
+  /** Heap and ArrayBuffer memory held by the process, after a full collection. */
+  const held = (): number => {
+    gc();
+    gc();
+    const m = process.memoryUsage();
+    return m.heapUsed + m.arrayBuffers;
+  };
+  /** A QoS 0 PUBLISH to "t" of exactly `size` bytes (for sizes with a 3-byte Remaining Length). */
+  const publishOf = (size: number): Uint8Array => {
+    const head = bytes(0x30, remainingLength(size - 4), field('t'));
+    const whole = new Uint8Array(size).fill(0x61);
+    whole.set(head);
+    return whole;
+  };
+
+  it('copies the bytes of an incomplete frame: the caller may reuse a chunk once push returns', () => {
+    const bytesOf = hex`32 09 00 03 61 2f 62 00 0a 68 69`;
+    // Split inside the fixed header, inside the body, and at every point in between.
+    for (let cut = 1; cut < bytesOf.length; cut++) {
+      const decoder = new PacketDecoder();
+      const chunk = bytesOf.slice(0, cut);
+      expect(decoder.push(chunk)).toEqual([]);
+      chunk.fill(0xee); // the caller's read buffer, reused
+      expectSamePackets(decoder.push(bytesOf.slice(cut)), [VECTORS.find((v) => v.name === 'PUBLISH: QoS 1')!.packet]);
+    }
+  });
+
+  it('a 512 KiB frame pushed one fresh byte at a time holds under twice its size while incomplete', () => {
+    const size = 512 * 1024;
+    const whole = publishOf(size);
+    expect(whole.length).toBe(size);
+    const decoder = new PacketDecoder({ maxPacketSize: size });
+    const before = held();
+    // A new one-byte Uint8Array each time, as a socket hands over a new Buffer per read.
+    let early = 0;
+    for (let i = 0; i < size - 1; i++) early += decoder.push(whole.slice(i, i + 1)).length;
+    expect(early).toBe(0);
+    const kept = held() - before;
+    expect(decoder.bufferedBytes).toBe(size - 1);
+    // Kept as views of the chunks, this was over 100 times the frame's size.
+    expect(kept).toBeLessThan(2 * size);
+    const [packet] = decoder.push(whole.slice(size - 1));
+    expect(packet?.type === 'publish' && packet.payload.length).toBe(size - 7);
+  });
+
+  it('a header announcing a huge frame holds memory for what arrived, not for what it announces', () => {
+    const decoder = new PacketDecoder();
+    const before = held();
+    const headers = Array.from({ length: 64 }, () => new PacketDecoder());
+    for (const d of [decoder, ...headers]) expect(d.push(hex`30 ff ff ff 7f 00`)).toEqual([]); // 268,435,460 bytes announced
+    const kept = held() - before;
+    expect(decoder.bufferedBytes).toBe(6);
+    // 65 decoders, each holding a small buffer: well under one megabyte in all.
+    expect(kept).toBeLessThan(1 << 20);
+  });
+});
+
+describe('frames for observers', () => {
+  it('push(chunk, frames) hands over each packet\'s whole frame, however the stream is cut', () => {
+    const stream = hexBytes('30 03 00 01 61 40 02 00 07 d0 00');
+    for (const size of [1, 2, 3, 5, stream.length]) {
+      const decoder = new PacketDecoder();
+      const frames: Uint8Array[] = [];
+      const packets = [];
+      for (let i = 0; i < stream.length; i += size) packets.push(...decoder.push(stream.subarray(i, i + size), frames));
+      expect(packets.map((p) => p.type)).toEqual(['publish', 'puback', 'pingresp']);
+      expect(frames.map((f) => Buffer.from(f).toString('hex')), `chunks of ${size}`).toEqual(['3003000161', '40020007', 'd000']);
+    }
+  });
+});
+
+function hexBytes(text: string): Uint8Array {
+  return Uint8Array.from(text.split(' ').map((b) => parseInt(b, 16)));
+}

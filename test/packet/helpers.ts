@@ -55,15 +55,19 @@ export function expectUntouched(target: Uint8Array): void {
 }
 
 /**
- * Asserts that the encoder refuses `packet` with `code` from all three entry points, and that
- * `encodeInto` leaves a roomy target untouched.
+ * Asserts that the encoder refuses `packet` with `code` (and `statement`, when given) from all
+ * three entry points, with no offset (a value has no byte position), and that `encodeInto` leaves
+ * a roomy target untouched.
  */
-export function expectEncodeRefused(packet: unknown, code: MqttProtocolErrorCode): void {
+export function expectEncodeRefused(packet: unknown, code: MqttProtocolErrorCode, statement?: string): void {
   const p = packet as Packet;
-  expectProtocolError(() => encodedLength(p), code);
-  expectProtocolError(() => encode(p), code);
   const target = sentinelTarget(256);
-  expectProtocolError(() => encodeInto(p, target, 3), code);
+  const errors = [
+    expectProtocolError(() => encodedLength(p), code, null),
+    expectProtocolError(() => encode(p), code, null),
+    expectProtocolError(() => encodeInto(p, target, 3), code, null),
+  ];
+  if (statement !== undefined) for (const error of errors) expect(error.statement).toBe(statement);
   expectUntouched(target);
 }
 

@@ -106,15 +106,16 @@ describe('Remaining Length longer than 4 bytes: remaining-length-overflow (secti
     ['80 80 80 80 01', hex`30 80 80 80 80 01`],
     ['the fifth byte not yet received', hex`30 ff ff ff ff`],
   ])('%s', (_, input) => {
-    expectProtocolError(() => decode(input), 'remaining-length-overflow', 4);
-    expectProtocolError(() => decodeFrame(input), 'remaining-length-overflow', 4);
-    expectProtocolError(() => new PacketDecoder().push(input), 'remaining-length-overflow', 4);
+    // The offset is the length field's first byte, as for every error in a field.
+    expectProtocolError(() => decode(input), 'remaining-length-overflow', 1);
+    expectProtocolError(() => decodeFrame(bytes(0, input), 1), 'remaining-length-overflow', 2);
+    expectProtocolError(() => new PacketDecoder().push(input), 'remaining-length-overflow', 1);
   });
 
   it('the streaming decoder refuses it on the fourth length byte, fed byte by byte', () => {
     const decoder = new PacketDecoder();
     for (const b of [0x30, 0xff, 0xff, 0xff]) expect(decoder.push(Uint8Array.of(b))).toEqual([]);
-    expectProtocolError(() => decoder.push(Uint8Array.of(0xff)), 'remaining-length-overflow', 4);
+    expectProtocolError(() => decoder.push(Uint8Array.of(0xff)), 'remaining-length-overflow', 1);
   });
 });
 

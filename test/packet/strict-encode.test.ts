@@ -25,9 +25,11 @@ describe('packet identifiers must be integers 1..65535 [MQTT-2.3.1-1]', () => {
     ),
   ];
 
-  it.each(carriers)('%s: 0, 65536, 1.5, -1, NaN, "1" and a missing id are invalid-packet-id', (_, withId) => {
+  it.each(carriers)('%s: 0, 65536, 1.5, -1, NaN, "1" and a missing id are invalid-packet-id', (name, withId) => {
+    // Acks carry the identifier of what they answer [MQTT-2.3.1-6, MQTT-2.3.1-7].
+    const statement = /^PUB(ACK|REC|REL|COMP)$/.test(name) ? 'MQTT-2.3.1-6' : /^(SUB|UNSUB)ACK$/.test(name) ? 'MQTT-2.3.1-7' : 'MQTT-2.3.1-1';
     for (const id of [0, 65_536, 1.5, -1, NaN, Infinity, '1', undefined, null]) {
-      expectEncodeRefused(withId(id), 'invalid-packet-id');
+      expectEncodeRefused(withId(id), 'invalid-packet-id', statement);
     }
     for (const id of [1, 65_535]) expectRoundTrip(withId(id) as Packet);
   });
@@ -44,19 +46,23 @@ describe('CONNECT', () => {
   });
 
   it.each([3, -1, 1.5, '1', undefined])('will QoS %s is invalid-qos [MQTT-3.1.2-14]', (qos) => {
-    expectEncodeRefused({ ...connect, will: { topic: 'w', payload: new Uint8Array(0), qos, retain: false } }, 'invalid-qos');
+    expectEncodeRefused({ ...connect, will: { topic: 'w', payload: new Uint8Array(0), qos, retain: false } }, 'invalid-qos', 'MQTT-3.1.2-14');
   });
 
   it('a password without a user name is invalid-connect-flags [MQTT-3.1.2-22]', () => {
-    expectEncodeRefused({ ...connect, password: new Uint8Array(1) }, 'invalid-connect-flags');
+    expectEncodeRefused({ ...connect, password: new Uint8Array(1) }, 'invalid-connect-flags', 'MQTT-3.1.2-22');
   });
 
   it('a zero-length client id without clean session is invalid-client-id [MQTT-3.1.3-7]', () => {
-    expectEncodeRefused({ ...connect, clientId: '', clean: false }, 'invalid-client-id');
+    expectEncodeRefused({ ...connect, clientId: '', clean: false }, 'invalid-client-id', 'MQTT-3.1.3-7');
   });
 
-  it.each(['a/+', '#', ''])('will topic %j is invalid-topic [MQTT-3.3.2-2, MQTT-4.7.3-1]', (topic) => {
-    expectEncodeRefused({ ...connect, will: { topic, payload: new Uint8Array(0), qos: 0, retain: false } }, 'invalid-topic');
+  it.each([
+    ['a/+', 'MQTT-4.7.1-1'],
+    ['#', 'MQTT-4.7.1-1'],
+    ['', 'MQTT-4.7.3-1'],
+  ])('will topic %j is invalid-topic [%s]', (topic, statement) => {
+    expectEncodeRefused({ ...connect, will: { topic, payload: new Uint8Array(0), qos: 0, retain: false } }, 'invalid-topic', statement);
   });
 
   it.each([['a string', 'secret'], ['an array', [1, 2]], ['an ArrayBuffer', new ArrayBuffer(2)]])(
@@ -85,26 +91,26 @@ describe('CONNACK', () => {
   });
 
   it.each([1, 2, 3, 4, 5])('session present with refusal %i is invalid-connack-flags [MQTT-3.2.2-4]', (returnCode) => {
-    expectEncodeRefused({ type: 'connack', sessionPresent: true, returnCode }, 'invalid-connack-flags');
+    expectEncodeRefused({ type: 'connack', sessionPresent: true, returnCode }, 'invalid-connack-flags', 'MQTT-3.2.2-4');
   });
 });
 
 describe('PUBLISH', () => {
   it.each([3, -1, 1.5, '1', undefined])('QoS %s is invalid-qos [MQTT-3.3.1-4]', (qos) => {
-    expectEncodeRefused({ ...publish1, qos }, 'invalid-qos');
+    expectEncodeRefused({ ...publish1, qos }, 'invalid-qos', 'MQTT-3.3.1-4');
   });
 
   it('DUP on QoS 0 is invalid-flags [MQTT-3.3.1-2]', () => {
-    expectEncodeRefused({ ...publish1, qos: 0, dup: true, packetId: undefined }, 'invalid-flags');
+    expectEncodeRefused({ ...publish1, qos: 0, dup: true, packetId: undefined }, 'invalid-flags', 'MQTT-3.3.1-2');
   });
 
   it.each(['a/+', '+', '#', 'a/#', 'a+b', 'x#'])('wildcard in topic %j is invalid-topic [MQTT-3.3.2-2, MQTT-4.7.1-1]', (topic) => {
-    expectEncodeRefused({ ...publish1, topic }, 'invalid-topic');
-    expectEncodeRefused({ ...publish1, qos: 0, packetId: undefined, topic }, 'invalid-topic');
+    expectEncodeRefused({ ...publish1, topic }, 'invalid-topic', 'MQTT-4.7.1-1');
+    expectEncodeRefused({ ...publish1, qos: 0, packetId: undefined, topic }, 'invalid-topic', 'MQTT-4.7.1-1');
   });
 
   it('empty topic is invalid-topic [MQTT-4.7.3-1]', () => {
-    expectEncodeRefused({ ...publish1, topic: '' }, 'invalid-topic');
+    expectEncodeRefused({ ...publish1, topic: '' }, 'invalid-topic', 'MQTT-4.7.3-1');
   });
 
   it.each([
@@ -127,15 +133,15 @@ describe('PUBLISH', () => {
 
 describe('SUBSCRIBE, SUBACK, UNSUBSCRIBE', () => {
   it.each([3, -1, 1.5, 0x80, '1', undefined])('requested QoS %s is invalid-qos [MQTT-3-8.3-4]', (qos) => {
-    expectEncodeRefused({ type: 'subscribe', packetId: 1, subscriptions: [{ topicFilter: 'a', qos }] }, 'invalid-qos');
+    expectEncodeRefused({ type: 'subscribe', packetId: 1, subscriptions: [{ topicFilter: 'a', qos }] }, 'invalid-qos', 'MQTT-3-8.3-4');
   });
 
   it('no subscription is empty-topic-filter-list [MQTT-3.8.3-3]', () => {
-    expectEncodeRefused({ type: 'subscribe', packetId: 1, subscriptions: [] }, 'empty-topic-filter-list');
+    expectEncodeRefused({ type: 'subscribe', packetId: 1, subscriptions: [] }, 'empty-topic-filter-list', 'MQTT-3.8.3-3');
   });
 
   it('no topic filter is empty-topic-filter-list [MQTT-3.10.3-2]', () => {
-    expectEncodeRefused({ type: 'unsubscribe', packetId: 1, topicFilters: [] }, 'empty-topic-filter-list');
+    expectEncodeRefused({ type: 'unsubscribe', packetId: 1, topicFilters: [] }, 'empty-topic-filter-list', 'MQTT-3.10.3-2');
   });
 
   it.each([...BAD_FILTERS, ''])('filter %j is invalid-topic-filter [MQTT-4.7.1-2, MQTT-4.7.1-3, MQTT-4.7.3-1]', (topicFilter) => {
@@ -149,7 +155,7 @@ describe('SUBSCRIBE, SUBACK, UNSUBSCRIBE', () => {
   });
 
   it.each([3, 0x81, -1, 1.5, '0', undefined])('SUBACK return code %s is invalid-suback-code [MQTT-3.9.3-2]', (code) => {
-    expectEncodeRefused({ type: 'suback', packetId: 1, returnCodes: [0, code] }, 'invalid-suback-code');
+    expectEncodeRefused({ type: 'suback', packetId: 1, returnCodes: [0, code] }, 'invalid-suback-code', 'MQTT-3.9.3-2');
   });
 
   it('SUBACK without a return code is invalid-remaining-length', () => {
@@ -171,7 +177,7 @@ describe.each(Object.entries(STRING_FIELDS))('strings in %s', (_, carry) => {
     ['a reversed pair', '\uDC00\uD800'],
     ['a lone surrogate after non-ASCII text', 'é\uD83D'],
   ])('%s is invalid-utf8 [MQTT-1.5.3-1]', (_, value) => {
-    expectEncodeRefused(carry(value), 'invalid-utf8');
+    expectEncodeRefused(carry(value), 'invalid-utf8', 'MQTT-1.5.3-1');
   });
 
   it.each([
@@ -179,7 +185,7 @@ describe.each(Object.entries(STRING_FIELDS))('strings in %s', (_, carry) => {
     ['between letters', 'a\u0000b'],
     ['after non-ASCII text', 'é\u0000'],
   ])('U+0000 %s is invalid-utf8 [MQTT-1.5.3-2, MQTT-4.7.3-2]', (_, value) => {
-    expectEncodeRefused(carry(value), 'invalid-utf8');
+    expectEncodeRefused(carry(value), 'invalid-utf8', 'MQTT-1.5.3-2');
   });
 
   it('a value that is not a string is invalid-utf8', () => {
@@ -213,7 +219,7 @@ describe('encode memory', () => {
 
   it('refuses a packet id on a QoS 0 PUBLISH instead of dropping it [MQTT-2.3.1-5]', () => {
     expect(() => encode({ type: 'publish', topic: 'a', payload: new Uint8Array(0), qos: 0, retain: false, dup: false, packetId: 5 })).toThrow(
-      expect.objectContaining({ code: 'invalid-packet-id' }),
+      expect.objectContaining({ code: 'invalid-packet-id', statement: 'MQTT-2.3.1-5' }),
     );
   });
 });

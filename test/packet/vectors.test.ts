@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import {
+  BufferTooSmallError,
   DISCONNECT_FRAME,
+  MqttProtocolError,
   PINGREQ_FRAME,
   PINGRESP_FRAME,
   PacketDecoder,
@@ -14,6 +16,7 @@ import { signCredentials } from '../../src/sign/index.js';
 import { hex, toHex } from '../support/hex.js';
 import {
   SENTINEL,
+  captureError,
   expectEncodeRefused,
   expectProtocolError,
   expectSamePackets,
@@ -23,6 +26,14 @@ import {
 import { PLATFORM_EXAMPLE, VECTORS } from './vectors.js';
 
 const JUNK = hex`ff 00 30 7f 12`; // a reserved type, a truncated header: anything but a frame
+
+/** Asserts `action` throws BufferTooSmallError, code `buffer-too-small`, with these fields. */
+function expectTooSmall(action: () => unknown, fields: { needed: number; offset: number; available: number }): void {
+  const error = captureError(action);
+  expect(error).toBeInstanceOf(BufferTooSmallError);
+  expect(error).not.toBeInstanceOf(MqttProtocolError);
+  expect(error).toMatchObject({ code: 'buffer-too-small', ...fields });
+}
 
 describe.each(VECTORS)('vector: $name', ({ packet, bytes }) => {
   it('decodes to the packet', () => {
@@ -75,19 +86,19 @@ describe.each(VECTORS)('vector: $name', ({ packet, bytes }) => {
     expectUntouched(target.subarray(before + bytes.length));
   });
 
-  it('encodeInto refuses a target one byte too small (buffer-too-small) and writes nothing', () => {
+  it("encodeInto refuses a target one byte too small with BufferTooSmallError (the caller's mistake, not a protocol error) and writes nothing", () => {
     const atStart = sentinelTarget(bytes.length - 1);
-    expectProtocolError(() => encodeInto(packet, atStart, 0), 'buffer-too-small');
+    expectTooSmall(() => encodeInto(packet, atStart, 0), { needed: bytes.length, offset: 0, available: bytes.length - 1 });
     expectUntouched(atStart);
     const atOffset = sentinelTarget(4 + bytes.length - 1);
-    expectProtocolError(() => encodeInto(packet, atOffset, 4), 'buffer-too-small', 4);
+    expectTooSmall(() => encodeInto(packet, atOffset, 4), { needed: bytes.length, offset: 4, available: 4 + bytes.length - 1 });
     expectUntouched(atOffset);
   });
 
-  it('encodeInto refuses a negative or fractional offset (buffer-too-small) and writes nothing', () => {
+  it('encodeInto refuses a negative or fractional offset with BufferTooSmallError and writes nothing', () => {
     for (const offset of [-1, 0.5, NaN]) {
       const target = sentinelTarget(bytes.length + 4);
-      expectProtocolError(() => encodeInto(packet, target, offset), 'buffer-too-small');
+      expectTooSmall(() => encodeInto(packet, target, offset), { needed: bytes.length, offset, available: bytes.length + 4 });
       expectUntouched(target);
     }
   });

@@ -3,41 +3,13 @@
  * any I/O: a missing directory is created, one that cannot hold the store is a ConfigurationError.
  */
 import { execFileSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ConfigurationError } from '../../src/shared/errors.js';
 import { fileStore } from '../../src/store/index.js';
-import { tempDir } from './support.js';
-
-/**
- * A directory this process cannot create files in, and how it was made. Permission bits do not
- * stop root, so as root it is a read-only tmpfs mount (EROFS) where mounting is allowed, else
- * /sys/kernel (EACCES even for root); as anyone else, a directory with mode 0555.
- */
-function readOnlyDirectory(): { path: string; how: string; cleanup: () => void } {
-  const dir = mkdtempSync(join(tmpdir(), 'aliot-store-ro-'));
-  if (process.getuid?.() !== 0) {
-    chmodSync(dir, 0o555);
-    return { path: dir, how: 'mode 0555', cleanup: () => rmSync(dir, { recursive: true }) };
-  }
-  try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'ro,size=64k', 'tmpfs', dir], { stdio: 'ignore' });
-    return {
-      path: dir,
-      how: 'a read-only tmpfs mount',
-      cleanup: () => {
-        execFileSync('umount', [dir]);
-        rmSync(dir, { recursive: true });
-      },
-    };
-  } catch {
-    rmSync(dir, { recursive: true });
-    if (existsSync('/sys/kernel')) return { path: '/sys/kernel', how: '/sys/kernel', cleanup: () => {} };
-    throw new Error('no way to make a directory this process cannot write: not root, no mount, no /sys');
-  }
-}
+import { readOnlyDirectory, tempDir } from './support.js';
 
 const readOnly = readOnlyDirectory();
 afterAll(() => readOnly.cleanup());

@@ -6,12 +6,11 @@
  */
 import { execFileSync } from 'node:child_process';
 import { createRequire } from 'node:module';
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { StoreError } from '../../src/store/index.js';
-import { message, openStore, spawnChild, storeFile, tempDir, tick } from './support.js';
+import { message, mountTmpfs, openStore, spawnChild, storeFile, tempDir, tick } from './support.js';
 
 const fs = createRequire(import.meta.url)('node:fs') as typeof import('node:fs');
 const sized = (n: number, bytes: number) => ({ topic: `full/${n}`, payload: Buffer.alloc(bytes, n & 0xff), retain: false, packetId: undefined });
@@ -100,26 +99,12 @@ describe('a file size limit (ulimit -f: the kernel refuses writes with EFBIG)', 
   });
 });
 
-/** A 512 KiB tmpfs mounted at a fresh directory, where this process may mount (root); else undefined. */
-function mountTmpfs(): string | undefined {
-  if (process.getuid?.() !== 0) return undefined;
-  // Not tempDir(): that one is removed after each test, and a mount point cannot be.
-  const dir = mkdtempSync(join(tmpdir(), 'aliot-store-tmpfs-'));
-  try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=512k', 'tmpfs', dir], { stdio: 'ignore' });
-    return dir;
-  } catch {
-    rmSync(dir, { recursive: true });
-    return undefined;
-  }
-}
-
-const tmpfs = mountTmpfs();
+const tmpfs = mountTmpfs('512k');
 
 describe.runIf(tmpfs !== undefined)('a full disk (a 512 KiB tmpfs: ENOSPC)', () => {
   const dir = tmpfs!;
   afterAll(() => {
-    execFileSync('umount', [dir]);
+    execFileSync('umount', ['-l', dir]); // lazily: a store a failed test left open must not keep it mounted
     rmSync(dir, { recursive: true });
   });
 
@@ -151,6 +136,43 @@ describe.runIf(tmpfs !== undefined)('a full disk (a 512 KiB tmpfs: ENOSPC)', () 
     const again = openStore(dir);
     expect(again.entries.map((e) => [e.key, e.packetId])).toEqual([...stored.map((key, i) => [key, i === 0 ? 1 : undefined]), [later, undefined]]);
     await again.store.close();
+  });
+
+  it('a disk the store filled itself: once everything is acknowledged (acknowledgements that cannot be written either), the file is cut back in place and new messages are stored again', async () => {
+    const { store, failed } = openStore(dir, {}, 'self-filled');
+    const stored: number[] = [];
+    // Fill the disk with stored messages until a tick's write fails, then fill what is left.
+    for (let n = 0; failed.length === 0 && n < 1000; n++) {
+      const batch = [0, 1, 2, 3].map((i) => store.add(sized(4 * n + i, 3000)));
+      await tick();
+      if (failed.length === 0) stored.push(...batch);
+    }
+    expect(failed).toHaveLength(1);
+    const filler = join(dir, 'filler-2');
+    const fd = fs.openSync(filler, 'w');
+    try {
+      for (;;) fs.writeSync(fd, Buffer.alloc(512));
+    } catch (error) {
+      expect((error as NodeJS.ErrnoException).code).toBe('ENOSPC');
+    }
+    fs.closeSync(fd);
+    expect(() => store.add(sized(9999, 3000))).toThrow(expect.objectContaining({ code: 'store-full' }));
+
+    // Every stored message is acknowledged in one tick, with two new ones: nothing in the file
+    // matters any more, and no new file (a compaction) fits.
+    for (const key of stored) store.acknowledged(key);
+    const fresh = [store.add(sized(10_001, 100)), store.add(sized(10_002, 100))];
+    await tick();
+    expect(failed).toHaveLength(1);
+    expect(store.stats()).toMatchObject({ failure: undefined, messages: 2, compactions: 0 });
+    const later = store.add(sized(10_003, 100));
+    await tick();
+    await store.close();
+    const again = openStore(dir, {}, 'self-filled');
+    expect(again.entries.map((e) => e.key)).toEqual([...fresh, later]);
+    expect(again.damaged).toEqual([]);
+    await again.store.close();
+    rmSync(filler);
   });
 });
 

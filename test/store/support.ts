@@ -1,6 +1,6 @@
 /** Helpers for the store tests: temporary directories, an opened store with its hooks' reports, child processes. */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -89,12 +89,15 @@ export interface Child {
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-/** `node child.mjs ...args` (optionally through `sh -c` with a prefix such as `ulimit -f 64;`). */
-export function spawnChild(args: readonly string[], shellPrefix?: string): Child {
-  const quoted = [process.execPath, CHILD, ...args].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
+/**
+ * `node child.mjs ...args` (optionally through `sh -c` with a prefix such as `ulimit -f 64;`), or
+ * another `script` that prints lines the same way.
+ */
+export function spawnChild(args: readonly string[], shellPrefix?: string, script: string = CHILD): Child {
+  const quoted = [process.execPath, script, ...args].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
   const child =
     shellPrefix === undefined
-      ? spawn(process.execPath, [CHILD, ...args], { stdio: ['pipe', 'pipe', 'pipe'] })
+      ? spawn(process.execPath, [script, ...args], { stdio: ['pipe', 'pipe', 'pipe'] })
       : spawn('sh', ['-c', `${shellPrefix} exec ${quoted}`], { stdio: ['pipe', 'pipe', 'pipe'] });
   const lines: string[] = [];
   const waiters: Array<{ test: (line: string) => boolean; resolve: (line: string) => void }> = [];
@@ -130,4 +133,49 @@ export function spawnChild(args: readonly string[], shellPrefix?: string): Child
       return new Promise((resolve) => waiters.push({ test, resolve }));
     },
   };
+}
+
+/**
+ * A directory this process cannot create files in, and how it was made. Permission bits do not
+ * stop root, so as root it is a read-only tmpfs mount (EROFS) where mounting is allowed, else
+ * /sys/kernel (EACCES even for root); as anyone else, a directory with mode 0555.
+ */
+export function readOnlyDirectory(): { path: string; how: string; cleanup: () => void } {
+  const dir = mkdtempSync(join(tmpdir(), 'aliot-store-ro-'));
+  if (process.getuid?.() !== 0) {
+    chmodSync(dir, 0o555);
+    return { path: dir, how: 'mode 0555', cleanup: () => rmSync(dir, { recursive: true }) };
+  }
+  try {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'ro,size=64k', 'tmpfs', dir], { stdio: 'ignore' });
+    return {
+      path: dir,
+      how: 'a read-only tmpfs mount',
+      cleanup: () => {
+        execFileSync('umount', [dir]);
+        rmSync(dir, { recursive: true });
+      },
+    };
+  } catch {
+    rmSync(dir, { recursive: true });
+    if (existsSync('/sys/kernel')) return { path: '/sys/kernel', how: '/sys/kernel', cleanup: () => {} };
+    throw new Error('no way to make a directory this process cannot write: not root, no mount, no /sys');
+  }
+}
+
+/**
+ * A tmpfs of `size` (such as '512k') mounted at a fresh directory, where this process may mount
+ * one (root); else undefined. Not under tempDir(), which is removed after each test: the caller
+ * unmounts it (`umount`) and removes it.
+ */
+export function mountTmpfs(size: string): string | undefined {
+  if (process.getuid?.() !== 0) return undefined;
+  const dir = mkdtempSync(join(tmpdir(), 'aliot-store-tmpfs-'));
+  try {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', dir], { stdio: 'ignore' });
+    return dir;
+  } catch {
+    rmSync(dir, { recursive: true });
+    return undefined;
+  }
 }

@@ -1,6 +1,6 @@
 /**
- * What the cloud side of the stand-in is made of: services (the thing model, RRPC; later the
- * gateway, OTA, NTP, shadow) that each read the device messages meant for them and send their
+ * What the cloud side of the stand-in is made of: services (the thing model, RRPC, the gateway;
+ * later OTA, NTP, shadow) that each read the device messages meant for them and send their
  * own through the platform's routing. A service never touches a socket.
  */
 import type { Clock } from '../../shared/clock.js';
@@ -19,8 +19,12 @@ export const CLOUD_QOS = 1;
 /** What a service may use of the platform. */
 export interface CloudContext {
   readonly clock: Clock;
-  /** Publishes as the cloud to every matching subscription at {@link CLOUD_QOS}; nobody waits for PUBACK. */
-  send(topic: string, payload: Uint8Array | string): void;
+  /**
+   * Publishes as the cloud to every matching subscription at `qos` (default {@link CLOUD_QOS},
+   * or 0 for a sub-device's topic: the platform carries sub-device messages at QoS 0); nobody
+   * waits for PUBACK.
+   */
+  send(topic: string, payload: Uint8Array | string, qos?: 0 | 1): void;
   /**
    * The online device a cloud-side call addresses, after checking the call's timeout.
    *
