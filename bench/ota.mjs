@@ -1,21 +1,23 @@
 // OTA download throughput: downloadFirmware (streaming to disk, SHA-256 checked before it
-// reports success) against curl fetching the same file from the same HTTPS server on [::1],
-// both writing into the same directory.
+// reports success, fsync before the rename) against curl fetching the same file from the same
+// HTTPS server on [::1], both writing into the same directory.
 //
-//   npm run build && node bench/ota.mjs              256 MiB file, 5 interleaved pairs
-//   node bench/ota.mjs --size 64 --pairs 3          a smaller run (size in MiB)
+//   npm run bench:ota                                 256 MiB file, 5 interleaved pairs
+//   node bench/ota.mjs --size 128 --pairs 9           (size in MiB)
+//   node bench/ota.mjs --server standin               from the stand-in's own HTTPS server
 //
-// Method: one HTTPS server in its own process (Node's https with the loopback certificate,
-// fs.createReadStream with 1 MiB reads) serves one random file. Each pair runs curl
-// (`curl -s --cacert certs/loopback/ca.pem -o FILE URL`, time from curl's own time_total) and a
-// fresh Node.js process that calls downloadFirmware once (time measured around that call), in
-// alternating order, so both see the same server and the same noise. The table gives each side's
-// median MB/s and the median of the pair-by-pair ratios. Process start-up is excluded on both sides.
+// Method: one HTTPS server in its own process serves one random file: by default Node's https
+// with the loopback certificate and fs.createReadStream (1 MiB reads); with --server standin,
+// the stand-in's HTTPS server (aliot emulator's, what OTA jobs are served by). Each pair runs
+// curl (`curl -s --cacert certs/loopback/ca.pem -o FILE URL`, time from curl's own time_total,
+// CPU from /usr/bin/time) and a fresh Node.js process that calls downloadFirmware once (time and
+// process.cpuUsage() around that call), in alternating order, so both see the same server and
+// the same noise. The table gives each side's median MB/s and CPU seconds, and the median of the
+// pair-by-pair ratios. Process start-up is excluded on both sides (curl's CPU includes its own,
+// a few milliseconds).
 //
-// The machine's load moves these figures a lot; for CPU seconds as well as wall time, time the two
-// whole processes with farm-bench against a server left running (start-up then included):
-//   farm-bench -n 8 --vs "curl -s --cacert certs/loopback/ca.pem -o /tmp/c.bin https://[::1]:PORT/" -- node client.mjs PORT
-import { execFileSync, spawn } from 'node:child_process';
+// The machine's load moves these figures a lot; the CPU seconds move less than the rates.
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -24,16 +26,19 @@ import { fileURLToPath } from 'node:url';
 
 const argument = (name, fallback) => {
   const index = process.argv.indexOf(name);
-  return index < 0 ? fallback : Number(process.argv[index + 1]);
+  return index < 0 ? fallback : process.argv[index + 1];
 };
-const SIZE_MIB = argument('--size', 256);
-const PAIRS = argument('--pairs', 5);
+const SIZE_MIB = Number(argument('--size', 256));
+const PAIRS = Number(argument('--pairs', 5));
+const SERVER = argument('--server', 'node');
+if (SERVER !== 'node' && SERVER !== 'standin') throw new Error('--server is node or standin');
 const root = fileURLToPath(new URL('../', import.meta.url));
 const ca = join(root, 'certs/loopback/ca.pem');
 
 const work = mkdtempSync(join(tmpdir(), 'aliot-ota-bench-'));
 const source = join(work, 'firmware.bin');
 const size = SIZE_MIB * 1024 * 1024;
+let sha256;
 {
   const hash = createHash('sha256');
   const block = 4 * 1024 * 1024;
@@ -44,11 +49,11 @@ const size = SIZE_MIB * 1024 * 1024;
     chunks.push(chunk);
   }
   writeFileSync(source, Buffer.concat(chunks));
-  var sha256 = hash.digest('hex');
+  sha256 = hash.digest('hex');
 }
 
-// The server, in its own process.
-const serverCode = `
+// The server, in its own process; it prints the file's URL.
+const nodeServer = `
   const https = require('node:https'), fs = require('node:fs'), path = require('node:path');
   const dir = ${JSON.stringify(join(root, 'certs/loopback'))};
   const file = ${JSON.stringify(source)};
@@ -57,42 +62,57 @@ const serverCode = `
     res.writeHead(200, { 'content-length': size, 'content-type': 'application/octet-stream', etag: '"bench"' });
     fs.createReadStream(file, { highWaterMark: 1 << 20 }).pipe(res);
   });
-  server.listen(0, '::1', () => process.stdout.write(String(server.address().port) + '\\n'));
+  server.listen(0, '::1', () => process.stdout.write('https://[::1]:' + server.address().port + '/firmware.bin\\n'));
 `;
-const server = spawn(process.execPath, ['-e', serverCode], { stdio: ['ignore', 'pipe', 'inherit'] });
-const port = await new Promise((resolve, reject) => {
-  server.stdout.once('data', (data) => resolve(Number(String(data).trim())));
+const standinServer = `
+  const { startEmulator } = await import(${JSON.stringify(new URL('../dist/emulator/index.js', import.meta.url).href)});
+  const device = { productKey: 'a1Bench', deviceName: 'bench', deviceSecret: 'bench-secret' };
+  const emulator = await startEmulator({ devices: [device], httpPort: 0 });
+  const job = await emulator.pushOtaJob({ ...device, version: '2', file: ${JSON.stringify(source)}, signMethod: 'sha256' });
+  process.stdout.write(job.url + '\\n');
+`;
+const server =
+  SERVER === 'node'
+    ? spawn(process.execPath, ['-e', nodeServer], { stdio: ['ignore', 'pipe', 'inherit'] })
+    : spawn(process.execPath, ['--input-type=module', '-e', standinServer], { stdio: ['ignore', 'pipe', 'inherit'] });
+const url = await new Promise((resolve, reject) => {
+  server.stdout.once('data', (data) => resolve(String(data).trim()));
   server.once('exit', (code) => reject(new Error(`the server exited with ${code}`)));
 });
-const url = `https://[::1]:${port}/firmware.bin`;
 
-// One download by downloadFirmware, in a fresh process; prints the seconds it took.
+// One download by downloadFirmware, in a fresh process; prints seconds and CPU seconds.
 const clientCode = `
   const { downloadFirmware } = await import(${JSON.stringify(new URL('../dist/device/ota-download.js', import.meta.url).href)});
   const { readFileSync } = await import('node:fs');
+  const caPem = readFileSync(${JSON.stringify(ca)}, 'utf8');
+  const cpu = process.cpuUsage();
   const started = performance.now();
   await downloadFirmware({
     file: { url: ${JSON.stringify(url)}, size: ${size}, signMethod: 'sha256', sign: ${JSON.stringify(sha256)} },
     destination: process.argv[1],
-    ca: readFileSync(${JSON.stringify(ca)}, 'utf8'),
+    ca: caPem,
   });
-  process.stdout.write(String((performance.now() - started) / 1000));
+  const used = process.cpuUsage(cpu);
+  process.stdout.write(JSON.stringify({ seconds: (performance.now() - started) / 1000, cpu: (used.user + used.system) / 1e6 }));
 `;
 
 function runAliot(index) {
   const destination = join(work, `aliot-${index}.bin`);
-  const seconds = Number(execFileSync(process.execPath, ['--input-type=module', '-e', clientCode, destination], { encoding: 'utf8' }));
+  const { seconds, cpu } = JSON.parse(execFileSync(process.execPath, ['--input-type=module', '-e', clientCode, destination], { encoding: 'utf8' }));
   if (statSync(destination).size !== size) throw new Error('downloadFirmware wrote a file of the wrong size');
   rmSync(destination);
-  return size / seconds / 1e6;
+  return { rate: size / seconds / 1e6, cpu };
 }
 
 function runCurl(index) {
   const destination = join(work, `curl-${index}.bin`);
-  const seconds = Number(execFileSync('curl', ['-s', '--cacert', ca, '-o', destination, '-w', '%{time_total}', url], { encoding: 'utf8' }));
+  const result = spawnSync('/usr/bin/time', ['-f', '%U %S', 'curl', '-s', '--cacert', ca, '-o', destination, '-w', '%{time_total}', url], { encoding: 'utf8' });
+  if (result.status !== 0) throw new Error(`curl failed: ${result.stderr}`);
+  const seconds = Number(result.stdout);
+  const [user, system] = result.stderr.trim().split('\n').at(-1).split(' ').map(Number);
   if (statSync(destination).size !== size) throw new Error('curl wrote a file of the wrong size');
   rmSync(destination);
-  return size / seconds / 1e6;
+  return { rate: size / seconds / 1e6, cpu: user + system };
 }
 
 const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
@@ -115,9 +135,11 @@ try {
   rmSync(work, { recursive: true, force: true });
 }
 
-const fmt = (values) => `${median(values).toFixed(0)} MB/s (${Math.min(...values).toFixed(0)}..${Math.max(...values).toFixed(0)})`;
-console.log(`OTA download of a ${SIZE_MIB} MiB file over HTTPS on [::1], ${PAIRS} interleaved pairs, median (slowest..fastest):`);
+const rates = (runs) => runs.map((run) => run.rate);
+const fmt = (runs) =>
+  `${median(rates(runs)).toFixed(0)} MB/s (${Math.min(...rates(runs)).toFixed(0)}..${Math.max(...rates(runs)).toFixed(0)}), CPU ${median(runs.map((run) => run.cpu)).toFixed(2)} s`;
+console.log(`OTA download of a ${SIZE_MIB} MiB file over HTTPS on [::1] from the ${SERVER === 'node' ? 'Node https' : "stand-in's HTTPS"} server, ${PAIRS} interleaved pairs, median (slowest..fastest):`);
 console.log(`  curl ${execFileSync('curl', ['--version'], { encoding: 'utf8' }).split(' ')[1]} -o file        ${fmt(curl)}`);
 console.log(`  downloadFirmware, sha256 on  ${fmt(aliot)}`);
-const ratios = aliot.map((rate, pair) => rate / curl[pair]);
+const ratios = aliot.map((run, pair) => run.rate / curl[pair].rate);
 console.log(`  ratio, pair by pair          ${(100 * median(ratios)).toFixed(0)} % of curl (${ratios.map((r) => (100 * r).toFixed(0)).join(', ')})`);

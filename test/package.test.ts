@@ -76,10 +76,12 @@ describe('npm pack', () => {
   // bundle) add 45 kB packed, 149 kB unpacked; the durable store's client side (restored
   // messages, failed writes) and its README section about 3 kB packed, 10 kB unpacked; the gateway
   // (connectGateway, its sub-devices) and the stand-in's gateway cloud side about 26 kB packed,
-  // 109 kB unpacked with their types.
-  it('stays small for gateways with little room: under 288 kB packed, 1010 kB unpacked', () => {
-    expect(packed.size).toBeLessThan(288_000);
-    expect(packed.unpackedSize).toBeLessThan(1_010_000);
+  // 109 kB unpacked with their types; OTA end to end (createOta, the stand-in's OTA jobs and its
+  // HTTPS server, aliot ota and the emulator's OTA flags) 284 -> 309 kB packed, 997 -> 1088 kB
+  // unpacked, about 25 kB packed and 90 kB unpacked with their types.
+  it('stays small for gateways with little room: under 314 kB packed, 1100 kB unpacked', () => {
+    expect(packed.size).toBeLessThan(314_000);
+    expect(packed.unpackedSize).toBeLessThan(1_100_000);
   });
 
   it('builds the code it ships in a fresh clone, where there is no dist/ yet (prepack)', () => {

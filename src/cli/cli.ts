@@ -12,6 +12,7 @@ import { report } from './report.js';
 import type { Io } from './io.js';
 import { DEMO, runDemo } from './demo.js';
 import { EMULATOR, runEmulator } from './emulator.js';
+import { OTA, runOta } from './ota.js';
 import { EMULATOR_ISSUE, runIssue } from './issue.js';
 import { PUB, runPub } from './pub.js';
 import { REGISTER, runRegister } from './register.js';
@@ -35,6 +36,7 @@ export const COMMANDS: readonly Command[] = [
   { spec: EMULATOR, run: runEmulator, subcommands: [{ spec: EMULATOR_ISSUE, run: runIssue }] },
   { spec: WEB, run: runWeb },
   { spec: REGISTER, run: runRegister },
+  { spec: OTA, run: runOta },
 ];
 
 /** `src/cli/` and `dist/cli/` both sit two levels below the package root. */

@@ -7,8 +7,11 @@ import { isIP } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { startEmulator } from '../emulator/emulator.js';
 import type { EmulatorCertificateDevice, EmulatorDevice, EmulatorProduct, EmulatorTopology } from '../emulator/types.js';
-import { integerOption, parseArgs } from './args.js';
-import type { CommandSpec } from './args.js';
+import { choiceOption, integerOption, parseArgs, shownValue } from './args.js';
+import type { CommandSpec, ParsedArgs } from './args.js';
+import type { Emulator, OtaJobOptions } from '../emulator/index.js';
+import { formatBytes } from './progress.js';
+import type { Style } from './style.js';
 import { EXIT, UsageError } from './io.js';
 import type { Io } from './io.js';
 import { SECRET_ENV } from './sign.js';
@@ -22,6 +25,7 @@ export const EMULATOR: CommandSpec = {
     'emulator --device PK:DN:SECRET [--device ...] [--topology GW_PK:GW_DN:PK:DN ...] [--product PK:SECRET ...] [--port N] [--host ADDRESS] [--tcp] [--trace] [--pem]',
     'emulator --x509 --device PK:DN[:SECRET] [--device ...] [options]',
     'emulator issue --device PK:DN [--out DIR]',
+    'emulator --device PK:DN:SECRET --ota-job PK:DN:VERSION:FILE [--ota-module NAME] [--ota-sign md5|sha256] [--http-port N] [--ota-rate BYTES] [--ota-drop-after BYTES]',
   ],
   description: `Runs the local stand-in for the IoT Platform (docs/emulator.md): MQTT 3.1.1 over TLS on the IPv6
 loopback, checking CONNECT credentials, keepalive and QoS as the platform does and answering
@@ -35,7 +39,14 @@ With --x509 it also authenticates devices by certificate, as the platform's X.50
 a device that presents a certificate the stand-in's throwaway device CA (certs/emulator) issued
 it is admitted as the device the certificate names, and told its identity on
 /ext/auth/identity/response; a --device given without a secret connects that way only. 'aliot
-emulator issue' issues a device its certificate and key.`,
+emulator issue' issues a device its certificate and key.
+
+OTA (docs/ota.md): each --ota-job makes an upgrade job for a device's module at start; the file is
+served over HTTPS by the stand-in (on --http-port, same host and certificate). The job is pushed
+when the device reports a version for the module (as every SDK does after connecting) or asks
+for it, and is over when the device reports the job's version (SUCCEEDED) or a failure step
+(FAILED). Progress, state changes and every file request are logged. --ota-rate and
+--ota-drop-after make the download slow or cut it once, to watch a device resume.`,
   options: [
     {
       name: 'device',
@@ -66,11 +77,18 @@ emulator issue' issues a device its certificate and key.`,
     { name: 'tcp', type: 'boolean', help: 'plain TCP instead of TLS (devices then sign with securemode=3)' },
     { name: 'trace', type: 'boolean', help: 'print every packet in and out' },
     { name: 'pem', type: 'boolean', help: 'print the CA certificate itself, not only its path' },
+    { name: 'http-port', type: 'string', placeholder: 'N', help: 'the HTTPS port (OTA files; default: a free one, started by the first OTA job)' },
+    { name: 'ota-job', type: 'string', multiple: true, placeholder: 'PK:DN:VERSION:FILE', help: 'an OTA job: the device, the version it is to reach, the firmware file (repeatable)' },
+    { name: 'ota-module', type: 'string', placeholder: 'NAME', help: "the OTA module of the --ota-job jobs (default 'default')" },
+    { name: 'ota-sign', type: 'string', placeholder: 'md5|sha256', help: 'the digest the jobs carry (default md5, as the platform’s example)' },
+    { name: 'ota-rate', type: 'string', placeholder: 'BYTES', help: 'serve OTA files at most this fast, bytes a second (k = 1000, M = 1000000)' },
+    { name: 'ota-drop-after', type: 'string', placeholder: 'BYTES', help: 'cut the first download of each job after this many bytes (k, M as above)' },
   ],
   examples: [
     `${SECRET_ENV}=lamp-secret aliot emulator --device a1Demo:lamp --port 8883 --trace`,
     'aliot emulator --device a1Demo:lamp:lamp-secret --device a1Demo:fan:fan-secret',
     'aliot emulator --device a1Gw:gw1:gw-secret --device a1Meter:m1:m1-secret --topology a1Gw:gw1:a1Meter:m1 --device a1Meter:m2:',
+    'aliot emulator --device a1Demo:lamp:lamp-secret --port 8883 --ota-job a1Demo:lamp:2.0.0:./fw.bin --ota-rate 200k',
   ],
 };
 
@@ -136,10 +154,12 @@ export async function runEmulator(argv: readonly string[], io: Io): Promise<numb
   if (devices.length === 0 && products.length === 0) {
     throw new UsageError('no device: the stand-in refuses every CONNECT without one', 'give --device PK:DN:SECRET, or --product PK:SECRET for devices that register (repeatable)');
   }
+  const jobs = otaJobOptions(args, devices);
   const topology = parseTopology(args.strings('topology'));
   const tls = !args.flag('tcp');
   if (x509 && !tls) throw new UsageError('--x509 needs TLS: devices present their certificates in the TLS handshake', 'leave out --tcp');
   const style = styleFor(io);
+  const httpPort = integerOption(args, 'http-port', 0, 65535, 'emulator');
   const emulator = await startEmulator({
     devices,
     products,
@@ -148,8 +168,16 @@ export async function runEmulator(argv: readonly string[], io: Io): Promise<numb
     port: integerOption(args, 'port', 0, 65535, 'emulator') ?? 0,
     tls,
     x509,
+    ...(httpPort === undefined ? {} : { httpPort }),
   });
   const log = (text: string): void => io.stdout.write(`${text}\n`);
+  try {
+    for (const job of jobs) await emulator.pushOtaJob(job);
+  } catch (error) {
+    await emulator.close();
+    throw error;
+  }
+  logOta(emulator, log, style);
   emulator.on('connect', (c) => {
     const how = c.authentication === 'certificate' ? ', by certificate' : '';
     log(`[${c.id}] ${c.deviceName} of ${c.productKey} connected (clientId ${c.clientId}, keepalive ${c.keepalive} s${how})`);
@@ -171,7 +199,8 @@ export async function runEmulator(argv: readonly string[], io: Io): Promise<numb
     });
   }
 
-  printBanner(io, emulator.url, emulator.host, emulator.port, tls, emulator.ca, devices, topology, args.flag('pem'), x509, products);
+  printBanner(io, emulator.url, emulator.host, emulator.port, tls, emulator.ca, devices, topology, args.flag('pem'), x509, products, emulator.https);
+  printOtaBanner(io, emulator);
   await new Promise<void>((resolve) => {
     if (io.signal.aborted) resolve();
     else io.signal.addEventListener('abort', () => resolve(), { once: true });
@@ -193,6 +222,7 @@ function printBanner(
   pem: boolean,
   x509: boolean,
   products: readonly EmulatorProduct[],
+  https: { readonly port: number; readonly ca: string } | undefined,
 ): void {
   const style = styleFor(io);
   const lines = [style.bold(`aliot emulator: the local platform stand-in (a test fixture, not a broker)`), `listening on ${url}`];
@@ -235,14 +265,16 @@ function printBanner(
     );
   }
   const p = products[0];
-  if (p !== undefined && tls) {
+  if (p !== undefined) {
     const pending = devices.find((device) => device.productKey === p.productKey && device.deviceSecret === '');
-    lines.push(
-      `register a device, with the product's secret in ALIOT_PRODUCT_SECRET:`,
-      pending === undefined
-        ? `  aliot register --mqtt --no-preregistration --product-key ${p.productKey} --device-name NEW-NAME --endpoint '${endpoint}'${cafile}`
-        : `  aliot register --mqtt --product-key ${p.productKey} --device-name ${pending.deviceName} --endpoint '${endpoint}'${cafile}`,
-    );
+    const registration = `${isIP(host) === 6 ? `[${host}]` : host}:${https?.port ?? 0}`;
+    const trust = ` --cafile ${loopbackCaPath(https?.ca ?? ca) ?? 'ca.pem'}`;
+    lines.push(`register a device, with the product's secret in ALIOT_PRODUCT_SECRET:`);
+    if (pending !== undefined) {
+      lines.push(`  aliot register --product-key ${p.productKey} --device-name ${pending.deviceName} --endpoint '${registration}'${trust}   (HTTPS)`);
+      if (tls) lines.push(`  aliot register --mqtt --product-key ${p.productKey} --device-name ${pending.deviceName} --endpoint '${endpoint}'${cafile}`);
+    }
+    if (tls) lines.push(`  aliot register --no-preregistration --product-key ${p.productKey} --device-name NEW-NAME --endpoint '${endpoint}'${cafile}`);
   }
   lines.push('Ctrl-C stops it.', '');
   io.stdout.write(`${lines.join('\n')}\n`);
@@ -255,4 +287,104 @@ function loopbackCaPath(ca: string): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** The `--ota-*` flags as job options; UsageError for a malformed job or one for an unknown device. */
+function otaJobOptions(args: ParsedArgs, devices: ReadonlyArray<{ readonly productKey: string; readonly deviceName: string }>): OtaJobOptions[] {
+  const help = "run 'aliot emulator --help'";
+  const module = args.string('ota-module');
+  const signMethod = choiceOption(args, 'ota-sign', ['md5', 'sha256'] as const, 'emulator');
+  const rate = byteCount(args, 'ota-rate');
+  const dropAfter = byteCount(args, 'ota-drop-after');
+  const specs = args.strings('ota-job');
+  if (specs.length === 0) {
+    for (const name of ['ota-module', 'ota-sign', 'ota-rate', 'ota-drop-after']) {
+      if (args.string(name) !== undefined) throw new UsageError(`--${name} goes with --ota-job`, help);
+    }
+  }
+  return specs.map((text, index) => {
+    // The file comes last, so that its path may hold ':'.
+    const [productKey = '', deviceName = '', version = '', ...rest] = text.split(':');
+    const file = rest.join(':');
+    if (productKey === '' || deviceName === '' || version === '' || file === '') {
+      // Not quoted back, as --device is not: a secret pasted into the wrong flag must not be printed.
+      throw new UsageError(`--ota-job number ${index + 1} is not PK:DN:VERSION:FILE`, 'e.g. --ota-job a1Demo:lamp:2.0.0:./firmware.bin');
+    }
+    if (!devices.some((d) => d.productKey === productKey && d.deviceName === deviceName)) {
+      throw new UsageError(`--ota-job names ${deviceName} of ${productKey}, which no --device gives`, help);
+    }
+    return {
+      productKey,
+      deviceName,
+      version,
+      file,
+      ...(module === undefined ? {} : { module }),
+      ...(signMethod === undefined ? {} : { signMethod }),
+      serve: { ...(rate === undefined ? {} : { bytesPerSecond: rate }), ...(dropAfter === undefined ? {} : { dropAfter }) },
+    };
+  });
+}
+
+/** `200000`, `200k`, `2M` as a byte count (k = 1000, M = 1000000), or undefined when absent. */
+function byteCount(args: ParsedArgs, name: string): number | undefined {
+  const text = args.string(name);
+  if (text === undefined) return undefined;
+  const match = /^(\d+)([kM]?)$/.exec(text);
+  const value = match === null ? NaN : Number(match[1]) * (match[2] === 'k' ? 1000 : match[2] === 'M' ? 1_000_000 : 1);
+  if (!Number.isSafeInteger(value) || value < 1) {
+    throw new UsageError(`--${name} must be a byte count such as 200000, 200k or 2M, got ${shownValue(text)}`, "run 'aliot emulator --help'");
+  }
+  return value;
+}
+
+/** One line per OTA job change and per file request. */
+function logOta(emulator: Emulator, log: (text: string) => void, style: Style): void {
+  emulator.on('ota', ({ change, job }) => {
+    const what = `[ota] job ${job.id} (${job.deviceName} of ${job.productKey}, ${job.module} -> ${job.version})`;
+    const last = job.progress.at(-1);
+    switch (change) {
+      case 'created':
+        log(`${what}: made, ${formatBytes(job.size)}, ${job.signMethod} ${job.sign}, ${job.state}`);
+        return;
+      case 'notified':
+        log(`${what}: sent to the device (${job.notices}x)`);
+        return;
+      case 'progress':
+        log(`${what}: ${last!.step} %${last!.desc === '' ? '' : ` ${last!.desc}`}`);
+        return;
+      case 'succeeded':
+        log(style.ok(`${what}: SUCCEEDED, the device reported version ${job.version}`));
+        return;
+      case 'failed':
+        log(style.error(`${what}: FAILED, step ${last!.step}${last!.desc === '' ? '' : `: ${last!.desc}`}`));
+        return;
+      case 'canceled':
+        log(`${what}: CANCELED`);
+        return;
+    }
+  });
+  emulator.on('http', (entry) => {
+    const what = entry.path === '' ? 'a request that could not be read' : `${entry.method} ${entry.path}`;
+    log(`[https] ${what}: ${entry.status}, ${formatBytes(entry.bytes)}${entry.complete ? '' : ', cut short'}`);
+  });
+}
+
+function printOtaBanner(io: Io, emulator: Emulator): void {
+  const https = emulator.https;
+  const jobs = emulator.otaJobs();
+  if (https === undefined) return;
+  const lines = [`HTTPS (OTA files) on ${https.url}`];
+  for (const job of jobs) lines.push(`OTA job ${job.id}: ${job.deviceName} of ${job.productKey}, module ${job.module} -> ${job.version}: ${job.url}`);
+  const job = jobs[0];
+  if (job !== undefined) {
+    const endpoint = `${isIP(emulator.host) === 6 ? `[${emulator.host}]` : emulator.host}:${emulator.port}`;
+    const cafile = loopbackCaPath(https.ca) ?? 'ca.pem';
+    lines.push(
+      '',
+      `take it as the device, with its secret in ${SECRET_ENV}:`,
+      `  aliot ota --product-key ${job.productKey} --device-name ${job.deviceName} --endpoint '${endpoint}' --cafile ${cafile} \\`,
+      `    --module ${job.module}=1.0.0 --once`,
+    );
+  }
+  io.stdout.write(`${lines.join('\n')}\n\n`);
 }

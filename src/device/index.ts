@@ -50,6 +50,17 @@ export {
   type ShadowWriteOptions,
 } from './shadow.js';
 export { SHADOW_ERROR_CODES } from './shadow-codes.js';
+export {
+  createOta,
+  type DeviceOta,
+  type DeviceOtaEvents,
+  type OtaOptions,
+  type OtaTask,
+  type OtaTaskStatus,
+  type OtaFirmware,
+  type OtaProgress,
+} from './ota.js';
+export { OtaError, type OtaErrorCode } from './ota-errors.js';
 export { connectGateway, createGateway } from './gateway.js';
 export type {
   Gateway,

@@ -12,8 +12,9 @@
  * - success: the destination, nothing else;
  * - the file is wrong (size or digest), the disk is full, the caller aborted, or any other
  *   failure: nothing, the partial is removed;
- * - with `keepPartial: true`, a download that failed on the network (after its resumes) keeps its
- *   partial, so that a later call for the same job resumes where it stopped; delete it with
+ * - with `keepPartial: true`, a download that failed on the network (after its resumes), or was
+ *   aborted, keeps its partial, so that a later call for the same job resumes where it stopped
+ *   (a program shutting down aborts and resumes on its next start); delete it with
  *   {@link discardPartial} when the job is over.
  *
  * Resuming sends `Range: bytes=N-` with `If-Range` (the strong ETag, or Last-Modified) so that a
@@ -67,15 +68,22 @@ export interface DownloadFirmwareOptions extends ConnectionChoices {
   readonly file: FirmwareFile;
   /** The path the verified file is renamed to. Its directory must exist. */
   readonly destination: string;
-  /** Cancels the download; the partial file is removed. */
+  /** Cancels the download; the partial file is removed (kept with `keepPartial`). */
   readonly signal?: AbortSignal | undefined;
   /** Resumes after a dropped or stalled connection (or a 5xx answer) before giving up; default 5. */
   readonly retries?: number | undefined;
   /** Milliseconds without a byte before a connection counts as stalled; default 30000. */
   readonly idleTimeout?: number | undefined;
+  /**
+   * The slowest a connection may be: one that brings fewer bytes than this per second, over a
+   * whole `idleTimeout`, counts as stalled too and is resumed on a new connection (a server that
+   * trickles a byte now and then would otherwise hold the download for ever). Default 256; 0
+   * turns the check off.
+   */
+  readonly minBytesPerSecond?: number | undefined;
   /** Milliseconds before the first resume, doubling each time up to 30 s; default 1000. */
   readonly retryDelay?: number | undefined;
-  /** Keep the partial file when the download fails on the network, for a later call to resume; default false. */
+  /** Keep the partial file when the download fails on the network or is aborted, for a later call to resume; default false. */
   readonly keepPartial?: boolean | undefined;
   /**
    * Hears the progress at most once per percent and at least once a second while bytes arrive,
@@ -185,6 +193,7 @@ interface Plan {
   readonly signal: AbortSignal | undefined;
   readonly retries: number;
   readonly idleTimeout: number;
+  readonly minBytesPerSecond: number;
   readonly retryDelay: number;
   readonly keepPartial: boolean;
   readonly onProgress: ((progress: DownloadProgress) => void) | undefined;
@@ -230,6 +239,7 @@ function checkOptions(options: DownloadFirmwareOptions): Plan {
     signal,
     retries: requireIntegerIn('retries', options.retries ?? 5, 0, 1000, 'give a count, e.g. 5'),
     idleTimeout: requireIntegerIn('idleTimeout', options.idleTimeout ?? 30_000, 1, MAX_TIMER, 'give milliseconds, e.g. 30000'),
+    minBytesPerSecond: requireIntegerIn('minBytesPerSecond', options.minBytesPerSecond ?? DEFAULT_MIN_BYTES_PER_SECOND, 0, Number.MAX_SAFE_INTEGER, 'give bytes a second, e.g. 256, or 0 for no floor'),
     retryDelay: requireIntegerIn('retryDelay', options.retryDelay ?? 1000, 0, MAX_TIMER, 'give milliseconds, e.g. 1000'),
     keepPartial,
     onProgress: options.onProgress,
@@ -239,10 +249,15 @@ function checkOptions(options: DownloadFirmwareOptions): Plan {
 
 /** The stall check of one connection. */
 interface StallWatch {
-  /** A byte came (or the wait is ours, not the server's): returns the time. */
-  touch(): number;
+  /** `bytes` came (or, with 0, the wait is ours, not the server's): returns the time. */
+  touch(bytes: number): number;
+  /** While held, the socket is paused on purpose (the disk is behind): neither check counts that time. */
+  hold(held: boolean): void;
   stop(): void;
 }
+
+/** The slowest a connection may bring bytes, by default: see {@link DownloadFirmwareOptions.minBytesPerSecond}. */
+const DEFAULT_MIN_BYTES_PER_SECOND = 256;
 
 /** A failure that a resume may cure. */
 class Retriable extends Error {}
@@ -299,7 +314,7 @@ class Download {
       return await this.#finish();
     } catch (error) {
       const failure = this.#asDownloadError(error);
-      if (!(plan.keepPartial && failure.code === 'network')) await this.#removePartial();
+      if (!(plan.keepPartial && (failure.code === 'network' || failure.code === 'aborted'))) await this.#removePartial();
       throw failure;
     } finally {
       plan.signal?.removeEventListener('abort', onAbort);
@@ -424,6 +439,9 @@ class Download {
       throw retriable(new Error('the server refused the range (416); starting over'));
     } else if (status >= 500) {
       throw retriable(new Error(`the server answered HTTP ${status}`));
+    } else if (status >= 300 && status < 400) {
+      // The job names the file; a redirect would hand the choice of server to whoever answers.
+      throw new OtaDownloadError('http-status', `the server answered HTTP ${status}, a redirect: redirects are not followed, the job's URL must serve the file itself`, { status });
     } else {
       throw new OtaDownloadError('http-status', `the server answered HTTP ${status} for the firmware file; the job's URL may have expired: ask for the job again`, { status });
     }
@@ -464,6 +482,7 @@ class Download {
       throw fileError(error, `cannot open ${plan.partial}`);
     }
     const writer = new BlockWriter(fd, this.#received);
+    const sync = new BackgroundSync(fd);
     let outcome: unknown;
     try {
       await new Promise<void>((resolve, reject) => {
@@ -491,13 +510,16 @@ class Download {
           if (settled) return;
           try {
             reader.push(chunk, take);
-            this.#report(watch.touch());
+            this.#report(watch.touch(chunk.byteLength));
           } catch (error) {
             settle(error instanceof OtaDownloadError ? error : retriable(error));
             return;
           }
           if (reader.done) settle();
-          else if (full) socket.pause();
+          else if (full) {
+            socket.pause();
+            watch.hold(true);
+          }
         };
         const onClose = (): void => {
           if (reader.end()) settle();
@@ -506,14 +528,20 @@ class Download {
         writer.onDrain = () => {
           full = false;
           if (settled) return;
-          watch.touch();
+          watch.hold(false);
           socket.resume();
         };
-        writer.onBlock = (bytes) => this.#hash.update(bytes);
+        writer.onBlock = (bytes) => {
+          this.#hash.update(bytes);
+          sync.wrote(bytes.byteLength);
+          // A write-back that failed ends the download now, not at the end of the file.
+          if (sync.error !== undefined) throw fileError(sync.error, `cannot write ${plan.partial}`);
+        };
         writer.onError = (error) => settle(fileError(error, `cannot write ${plan.partial}`));
         try {
           for (const bytes of early) take(bytes);
-          this.#report(watch.touch());
+          // Counted as they came, with the head.
+          this.#report(watch.touch(0));
         } catch (error) {
           settle(error);
           return;
@@ -531,10 +559,13 @@ class Download {
       outcome = error;
     }
     // What arrived is written out before anything else happens: a resume reads it back.
-    const writeError = await writer.flush().then(
-      () => undefined,
-      (error: unknown) => error,
-    );
+    const writeError = await writer
+      .flush()
+      .then(() => sync.settled())
+      .then(
+        () => undefined,
+        (error: unknown) => error,
+      );
     await closeFile(fd);
     if (outcome instanceof OtaDownloadError) throw outcome;
     if (writeError !== undefined) throw fileError(writeError, `cannot write ${plan.partial}`);
@@ -547,23 +578,50 @@ class Download {
     }
   }
 
-  /** Destroys `socket` when no byte came for a whole idle timeout, checked every half of one on the clock. */
+  /**
+   * Destroys `socket` when no byte came for a whole idle timeout, or when over a whole idle
+   * timeout fewer bytes came than the minimum rate asks; checked every half of one on the clock.
+   */
   #watchStall(socket: Socket): StallWatch {
-    const { clock, idleTimeout } = this.#plan;
+    const { clock, idleTimeout, minBytesPerSecond } = this.#plan;
     const period = Math.max(1, Math.ceil(idleTimeout / 2));
     let last = clock.now();
+    let windowStart = last;
+    let windowBytes = 0;
+    let held = false;
     let stopped = false;
     const check = (): void => {
       if (stopped) return;
-      if (clock.now() - last >= idleTimeout) {
+      const now = clock.now();
+      if (held) {
+        last = windowStart = now;
+        windowBytes = 0;
+      } else if (now - last >= idleTimeout) {
         socket.destroy(new Error(`no byte for ${idleTimeout} ms`));
         return;
+      } else if (minBytesPerSecond > 0 && now - windowStart >= idleTimeout) {
+        const span = now - windowStart;
+        if (windowBytes < (minBytesPerSecond * span) / 1000) {
+          socket.destroy(new Error(`only ${windowBytes} bytes in ${span} ms, under ${minBytesPerSecond} bytes a second (minBytesPerSecond)`));
+          return;
+        }
+        windowStart = now;
+        windowBytes = 0;
       }
       handle = clock.setTimeout(check, period);
     };
     let handle = clock.setTimeout(check, period);
     return {
-      touch: () => (last = clock.now()),
+      touch: (bytes) => {
+        windowBytes += bytes;
+        last = clock.now();
+        return last;
+      },
+      hold: (value) => {
+        held = value;
+        last = windowStart = clock.now();
+        windowBytes = 0;
+      },
       stop: () => {
         stopped = true;
         clock.clearTimeout(handle);
@@ -624,11 +682,16 @@ class Download {
 
   #checkAborted(): void {
     const signal = this.#plan.signal;
-    if (signal?.aborted === true) throw new OtaDownloadError('aborted', 'the download was aborted; the partial file was removed', { cause: signal.reason });
+    if (signal?.aborted === true) throw this.#aborted();
+  }
+
+  #aborted(): OtaDownloadError {
+    const left = this.#plan.keepPartial ? `what had arrived is kept in ${this.#plan.partial} for a later call to resume` : 'the partial file was removed';
+    return new OtaDownloadError('aborted', `the download was aborted; ${left}`, { cause: this.#plan.signal?.reason });
   }
 
   #asDownloadError(error: unknown): OtaDownloadError {
-    if (this.#plan.signal?.aborted === true) return new OtaDownloadError('aborted', 'the download was aborted; the partial file was removed', { cause: this.#plan.signal.reason });
+    if (this.#plan.signal?.aborted === true) return this.#aborted();
     if (error instanceof OtaDownloadError) return error;
     if (error instanceof Retriable) return new OtaDownloadError('network', error.message, { cause: error.cause });
     return new OtaDownloadError('file-error', `the download failed: ${(error as Error)?.message ?? String(error)}`, { cause: error });
@@ -640,6 +703,57 @@ class Download {
     } catch {
       // Nothing more can be done about a partial that cannot be removed; the failure reported is the one that matters.
     }
+  }
+}
+
+/**
+ * Bytes written between two background syncs of the partial file.
+ *
+ * @internal
+ */
+export const SYNC_EVERY = 8 << 20;
+
+/**
+ * Puts what was written on the disk while the download goes on: an fdatasync in the thread pool
+ * after every {@link SYNC_EVERY} bytes, one at a time. The fsync before the rename then has
+ * little left to do (a whole 128 MiB file took about 70 ms of it at the end on the reference
+ * machine's disk, which curl does not spend), a small device does not pile up dirty pages for
+ * the whole file, and a write-back error (a full disk found late) reaches the descriptor that
+ * wrote: a descriptor opened after it would not see it.
+ */
+class BackgroundSync {
+  readonly #fd: number;
+  #unsynced = 0;
+  #inFlight: Promise<void> | undefined;
+  #error: unknown;
+
+  constructor(fd: number) {
+    this.#fd = fd;
+  }
+
+  /** `bytes` more are going to the file. */
+  wrote(bytes: number): void {
+    this.#unsynced += bytes;
+    if (this.#unsynced < SYNC_EVERY || this.#inFlight !== undefined || this.#error !== undefined) return;
+    this.#unsynced = 0;
+    this.#inFlight = new Promise((resolve) =>
+      nodeFs().fdatasync(this.#fd, (error) => {
+        if (error !== null) this.#error ??= error;
+        this.#inFlight = undefined;
+        resolve();
+      }),
+    );
+  }
+
+  /** The first error a sync met. */
+  get error(): unknown {
+    return this.#error;
+  }
+
+  /** Resolves once no sync is in flight (the descriptor may be closed); rejects with the first error. */
+  async settled(): Promise<void> {
+    await this.#inFlight;
+    if (this.#error !== undefined) throw this.#error;
   }
 }
 
@@ -698,7 +812,7 @@ function readHead(socket: Socket, reader: ResponseReader, watch: StallWatch, fai
       else reject(error);
     };
     const onData = (chunk: Buffer): void => {
-      watch.touch();
+      watch.touch(chunk.byteLength);
       try {
         reader.push(chunk, (bytes) => early.push(bytes));
       } catch (error) {

@@ -12,7 +12,7 @@ import { ALINK_METHODS } from '../aliyun/alink/payload.js';
 import type { AlinkReply } from '../aliyun/alink/payload.js';
 import { encodedLength } from '../packet/codec.js';
 import type { ConnectPacket } from '../packet/types.js';
-import { debug, isIP } from '../shared/builtins.js';
+import { debug, isIP, nodeCrypto } from '../shared/builtins.js';
 import { ConfigurationError } from '../shared/errors.js';
 import { admit } from './admission.js';
 import type { Admission, AdmissionCloud } from './admission.js';
@@ -29,6 +29,13 @@ import { TagService } from './cloud/tags.js';
 import { ConfigService } from './cloud/config.js';
 import type { ConfigFile } from '../aliyun/services/config.js';
 import { parseServiceTopic } from '../aliyun/service-topics.js';
+import { OtaJobs } from './cloud/ota.js';
+import type { OtaJobInfo, OtaJobOptions } from './cloud/ota.js';
+import { HttpsServer } from './http/server.js';
+import type { HttpBodyAnswer } from './http/server.js';
+import { REGISTER_PATH } from '../aliyun/register/https.js';
+import { resolveHttpsOptions } from './http/options.js';
+import type { ResolvedHttpsOptions } from './http/options.js';
 import { boundMessage } from './echo.js';
 import { EmulatorError } from './errors.js';
 import { Listener } from './listener.js';
@@ -44,6 +51,9 @@ import type { Emulator, EmulatorConnection, EmulatorEvents, EmulatorGateway, Emu
 import type { DeviceCertificate } from './x509/ca.js';
 import { presentedCertificate } from './x509/admission.js';
 import type { PresentedCertificate } from './x509/admission.js';
+
+/** The largest registration form read: a form is a few hundred bytes. */
+const REGISTER_FORM_MAX_BYTES = 4096;
 
 /** How long `sendPropertySet`, `callService` and `rrpc` wait for the device by default. */
 export const DEFAULT_REPLY_TIMEOUT_MS = 10_000;
@@ -69,7 +79,8 @@ export const DEFAULT_REPLY_TIMEOUT_MS = 10_000;
  * await emulator.close();
  */
 export async function startEmulator(options: EmulatorOptions): Promise<Emulator> {
-  const platform = new LocalPlatform(await resolveEmulatorOptions(options));
+  const resolved = await resolveEmulatorOptions(options);
+  const platform = new LocalPlatform(resolved, await resolveHttpsOptions(options));
   await platform.listen();
   return platform;
 }
@@ -91,6 +102,11 @@ class LocalPlatform extends EventEmitter<EmulatorEvents> implements Emulator {
   readonly #registering = new WeakMap<Session, NonNullable<Extract<Admission, { ok: true }>['registration']>>();
   readonly #tags: TagService;
   readonly #config: ConfigService;
+  readonly #ota: OtaJobs;
+  readonly #httpsOptions: ResolvedHttpsOptions;
+  /** The HTTPS server, once something asked for it. */
+  #https: Promise<HttpsServer> | undefined;
+  #httpsServer: HttpsServer | undefined;
   readonly #gateway: GatewayCloud;
   readonly #services: readonly CloudService[];
   readonly #host: SessionHost;
@@ -99,9 +115,10 @@ class LocalPlatform extends EventEmitter<EmulatorEvents> implements Emulator {
   #listener: Listener | undefined;
   #closing: Promise<void> | undefined;
 
-  constructor(options: ResolvedEmulatorOptions) {
+  constructor(options: ResolvedEmulatorOptions, httpsOptions: ResolvedHttpsOptions) {
     super();
     this.#options = options;
+    this.#httpsOptions = httpsOptions;
     this.ca = options.tls?.ca ?? '';
     this.#registry = new DeviceRegistry(options.devices.values());
     const cloud: CloudContext = {
@@ -119,6 +136,18 @@ class LocalPlatform extends EventEmitter<EmulatorEvents> implements Emulator {
     };
     this.#thing = new ThingModel(cloud, options);
     this.#rrpc = new Rrpc(cloud);
+    this.#ota = new OtaJobs(cloud, {
+      online: (productKey, deviceName) => {
+        try {
+          return this.#presence.find(productKey, deviceName);
+        } catch {
+          return undefined;
+        }
+      },
+      registered: (productKey, deviceName) => options.devices.has(deviceKey(productKey, deviceName)),
+      https: () => this.#startHttps(),
+      changed: (event) => this.emit('ota', event),
+    });
     const gatewayHost = { presence: this.#presence, registry: this.#registry, subDevice: (event: SubDeviceEvent) => this.emit('subdevice', event) };
     this.#gateway = new GatewayCloud(cloud, gatewayHost, options.topology);
     this.#registrar = new Registrar(this.#registry, options.products);
@@ -154,6 +183,68 @@ class LocalPlatform extends EventEmitter<EmulatorEvents> implements Emulator {
       },
       (error) => this.emit('error', error),
     );
+    // Products open to registration need the registration endpoint from the start.
+    if (this.#httpsOptions.port !== undefined || this.#options.products.size > 0) {
+      try {
+        await this.#startHttps();
+      } catch (error) {
+        await this.#listener.close();
+        throw error;
+      }
+    }
+  }
+
+  /** Starts the HTTPS server on the MQTT listener's host, once; later calls get the same one. */
+  #startHttps(): Promise<HttpsServer> {
+    this.#checkRunning();
+    this.#https ??= HttpsServer.open({
+      host: this.#options.host,
+      port: this.#httpsOptions.port ?? 0,
+      cert: this.#httpsOptions.cert,
+      key: this.#httpsOptions.key,
+      ca: this.#httpsOptions.ca,
+      onLog: (entry) => this.emit('http', entry),
+    }).then((server) => {
+      this.#httpsServer = server;
+      // Dynamic registration over HTTPS: the form is a few hundred bytes.
+      server.route('POST', REGISTER_PATH, (request) => this.#registerOverHttps(request.body), { maxBody: REGISTER_FORM_MAX_BYTES });
+      // Closed meanwhile: nothing else will close it.
+      if (this.#closing !== undefined) void server.close();
+      return server;
+    });
+    return this.#https;
+  }
+
+  #registerOverHttps(body: Buffer): HttpBodyAnswer {
+    const answer = this.#registrar.answerForm(body.toString('utf8'));
+    if (answer.registered !== undefined) this.emit('register', { ...answer.registered, authType: 'https' });
+    return { status: answer.status, headers: { 'content-type': 'application/json;charset=utf-8' }, body: answer.body };
+  }
+
+  get https(): { readonly url: string; readonly port: number; readonly ca: string } | undefined {
+    const server = this.#httpsServer;
+    return server === undefined ? undefined : { url: server.url, port: server.port, ca: server.ca };
+  }
+
+  pushOtaJob(options: OtaJobOptions): Promise<OtaJobInfo> {
+    try {
+      this.#checkRunning();
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.#ota.push(options);
+  }
+
+  cancelOtaJob(id: number): OtaJobInfo {
+    return this.#ota.cancel(id);
+  }
+
+  otaJobs(): OtaJobInfo[] {
+    return this.#ota.jobs();
+  }
+
+  otaVersions(productKey: string, deviceName: string): Record<string, string> {
+    return this.#ota.versions(productKey, deviceName);
   }
 
   get host(): string {
@@ -226,6 +317,31 @@ class LocalPlatform extends EventEmitter<EmulatorEvents> implements Emulator {
     this.#config.set(productKey, config);
   }
 
+  async publishConfig(productKey: string, content: string | Uint8Array, options: { configId?: string; signMethod?: 'sha256' | 'md5' } = {}): Promise<ConfigFile> {
+    this.#checkRunning();
+    if (typeof content !== 'string' && !(content instanceof Uint8Array)) {
+      throw new ConfigurationError('content', 'give the configuration file as text or bytes');
+    }
+    const signMethod = options.signMethod ?? 'sha256';
+    if (signMethod !== 'sha256' && signMethod !== 'md5') throw new ConfigurationError('signMethod', "use 'sha256' or 'md5'");
+    const bytes = Buffer.from(typeof content === 'string' ? Buffer.from(content, 'utf8') : content);
+    const configId = options.configId ?? nodeCrypto().randomBytes(16).toString('hex');
+    const server = await this.#startHttps();
+    // An unguessable path, as OSS signs its URLs: only a device told of the file fetches it.
+    const path = `/config/${nodeCrypto().randomBytes(16).toString('hex')}`;
+    const config: ConfigFile = {
+      configId,
+      configSize: bytes.length,
+      sign: nodeCrypto().createHash(signMethod).update(bytes).digest('hex'),
+      signMethod,
+      url: `${server.url}${path}`,
+      getType: 'file',
+    };
+    this.#config.set(productKey, config);
+    server.route('GET', path, () => ({ status: 200, headers: { 'content-type': 'application/octet-stream' }, body: bytes }));
+    return config;
+  }
+
   pushConfig(productKey: string, deviceName: string, config?: ConfigFile, timeoutMs = DEFAULT_REPLY_TIMEOUT_MS): Promise<AlinkReply> {
     return this.#config.push(productKey, deviceName, config, timeoutMs);
   }
@@ -249,7 +365,9 @@ class LocalPlatform extends EventEmitter<EmulatorEvents> implements Emulator {
     const error = new EmulatorError('closed', 'the emulator was closed before the device answered');
     for (const service of this.#services) service.closing(error);
     for (const session of [...this.#sessions]) session.shutdown();
-    await this.#listener?.close();
+    this.#ota.closing();
+    const https = this.#https?.then((server) => server.close()).catch(() => undefined);
+    await Promise.all([this.#listener?.close(), https]);
   }
 
   #checkRunning(): void {
@@ -301,6 +419,7 @@ class LocalPlatform extends EventEmitter<EmulatorEvents> implements Emulator {
   #published(session: Session, topic: string, payload: Uint8Array, qos: 0 | 1): void {
     this.#router.route(topic, payload, qos);
     const device: OnlineDevice = this.#presence.of(session)!;
+    this.#ota.published(device, topic, payload);
     const kind = device.topics.parse(topic);
     if (kind !== undefined) {
       for (const service of this.#services) service.published(device, topic, kind, payload);

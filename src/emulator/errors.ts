@@ -6,6 +6,10 @@ export type EmulatorErrorCode =
   | 'not-connected'
   /** The device has no subscription matching the topic the request goes to, so it would never see it. */
   | 'not-subscribed'
+  /** `pushOtaJob` for a device and module that have an open job already. */
+  | 'ota-job-active'
+  /** `cancelOtaJob` with an id no job has. */
+  | 'ota-job-unknown'
   /** The device did not answer within the timeout. */
   | 'reply-timeout'
   /** The device's connection ended before it answered. */

@@ -13,6 +13,8 @@ export { topicMatches } from './topic-filter.js';
 export type { EmulatorShadow } from './cloud/shadow.js';
 export { MAX_DEVICE_TAGS } from './cloud/tags.js';
 export { MAX_CREATED_DEVICES, REGISTRATION_CODES } from './cloud/register.js';
+export type { OtaJobOptions, OtaJobInfo, OtaJobState, OtaJobEvent, OtaJobChange, OtaProgressRecord, OtaServeFaults } from './cloud/ota-types.js';
+export type { HttpLogEntry } from './http/server.js';
 export type {
   Emulator,
   EmulatorOptions,

@@ -249,7 +249,7 @@ function secureContext(cert: string | Buffer, key: string | Buffer, x509: Device
   }
 }
 
-async function readLoopbackFile(name: string): Promise<string> {
+export async function readLoopbackFile(name: string): Promise<string> {
   const url = new URL(name, LOOPBACK_CERTS);
   try {
     return await readFile(url, 'utf8');

@@ -10,6 +10,8 @@ import type { RefusedReturnCode } from '../aliyun/connack.js';
 import type { VerifyFailureReason } from '../sign/verify.js';
 import type { ConfigFile } from '../aliyun/services/config.js';
 import type { EmulatorShadow } from './cloud/shadow.js';
+import type { OtaJobEvent, OtaJobInfo, OtaJobOptions } from './cloud/ota-types.js';
+import type { HttpLogEntry } from './http/server.js';
 import type { DeviceCertificate } from './x509/ca.js';
 
 /** A device the emulator knows, as registered in the IoT Platform console. */
@@ -82,6 +84,11 @@ export interface EmulatorOptions {
    * `connect-timeout`).
    */
   connectTimeout?: number;
+  /**
+   * The port of the stand-in's HTTPS server (OTA files), on the same host and with the same
+   * certificate as MQTT; 0 for a free one. Default: started on a free port by the first OTA job.
+   */
+  httpPort?: number;
   /**
    * X.509 device authentication, as on the platform's X.509 endpoint (needs TLS). `true` uses the
    * stand-in's throwaway device CA in `certs/emulator` (public, test-only); an object, your own
@@ -317,6 +324,10 @@ export type EmulatorEvents = {
   packet: [PacketEvent];
   /** A registration succeeded (never carries the secret or token). */
   register: [RegisterEvent];
+  /** An OTA job changed: made, sent to the device, progress, succeeded, failed, cancelled. */
+  ota: [OtaJobEvent];
+  /** A request to the HTTPS server ended (a file download, whole or cut). */
+  http: [HttpLogEntry];
   /** Server-level failures only (the listening socket); a misbehaving device never causes one. */
   error: [Error];
 };
@@ -397,6 +408,15 @@ export interface Emulator extends EventEmitter<EmulatorEvents> {
    */
   pushConfig(productKey: string, deviceName: string, config?: ConfigFile, timeoutMs?: number): Promise<AlinkReply>;
   /**
+   * Serves `content` as the product's configuration file on the stand-in's HTTPS server (started
+   * if it is not yet) at an unguessable path, makes it the product's (what `thing.config.get`
+   * answers), and resolves with its description, ready for `pushConfig`. Digest `sha256` unless
+   * `signMethod` says `md5`.
+   *
+   * @throws ConfigurationError for content that is not text or bytes; EmulatorError `closed`.
+   */
+  publishConfig(productKey: string, content: string | Uint8Array, options?: { configId?: string; signMethod?: 'sha256' | 'md5' }): Promise<ConfigFile>;
+  /**
    * X.509 mode: issues a registered device a certificate and key (PEM) under the device CA, as
    * the platform's console does for a device of an X.509 product. A device connecting with them
    * is admitted as that device. Throws EmulatorError `x509-off` without X.509 mode and
@@ -405,6 +425,26 @@ export interface Emulator extends EventEmitter<EmulatorEvents> {
   issueCertificate(productKey: string, deviceName: string): DeviceCertificate;
   /** The accepted connections, oldest first. */
   connections(): EmulatorConnection[];
+  /**
+   * The HTTPS server (OTA files), once started (`httpPort`, or the first OTA job): its URL
+   * (`https://[::1]:port`), port, and the CA a client must trust.
+   */
+  readonly https: { readonly url: string; readonly port: number; readonly ca: string } | undefined;
+  /**
+   * Makes an OTA upgrade job for a device's module, serves its file over HTTPS, and pushes it on
+   * `/ota/device/upgrade/{pk}/{dn}` if the device is online and subscribed; otherwise the job
+   * waits (QUEUED) for the device's next version report or firmware query. Resolves with the job.
+   *
+   * @throws ConfigurationError for bad options, an unknown device or an unreadable file;
+   *   EmulatorError `ota-job-active` when that module has an open job, `closed`.
+   */
+  pushOtaJob(options: OtaJobOptions): Promise<OtaJobInfo>;
+  /** Cancels an open job (its file is no longer served); EmulatorError `ota-job-unknown` for an unknown id. */
+  cancelOtaJob(id: number): OtaJobInfo;
+  /** Every OTA job made, oldest first, as it stands now. */
+  otaJobs(): OtaJobInfo[];
+  /** The OTA module versions a device reported on `/ota/device/inform`, by module. */
+  otaVersions(productKey: string, deviceName: string): Record<string, string>;
   /** Gateways, sub-devices and device states, as the console would change them. */
   readonly gateway: EmulatorGateway;
   /** Ends every connection and stops listening; resolves when all is closed. */

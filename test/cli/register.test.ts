@@ -10,8 +10,6 @@ import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startEmulator } from '../../src/emulator/index.js';
 import type { Emulator } from '../../src/emulator/index.js';
-import { Registrar } from '../../src/emulator/cloud/register.js';
-import { DeviceRegistry } from '../../src/emulator/registry.js';
 import { startHttpsServer } from '../device/https-server.js';
 import type { TestHttpsServer } from '../device/https-server.js';
 import { run } from './helpers.js';
@@ -32,21 +30,20 @@ afterEach(async () => {
 });
 
 async function standIn(): Promise<string> {
-  emulator = await startEmulator({ devices: [{ productKey: PRODUCT.productKey, deviceName: 'meter-1', deviceSecret: '' }], products: [PRODUCT] });
+  emulator ??= await startEmulator({
+    devices: [
+      { productKey: PRODUCT.productKey, deviceName: 'meter-1', deviceSecret: '' },
+      { productKey: PRODUCT.productKey, deviceName: 'meter-2', deviceSecret: '' },
+    ],
+    products: [PRODUCT],
+  });
   return `[::1]:${emulator.port}`;
 }
 
-/** An HTTPS registration endpoint answering as the stand-in's cloud side does. */
+/** The stand-in's HTTPS registration endpoint. */
 async function httpsEndpoint(): Promise<string> {
-  const registry = new DeviceRegistry([{ productKey: PRODUCT.productKey, deviceName: 'meter-2', deviceSecret: '' }]);
-  const registrar = new Registrar(registry, new Map([[PRODUCT.productKey, PRODUCT.productSecret]]));
-  server = await startHttpsServer((request, body, response) => {
-    const answer = request.url === '/auth/register/device' ? registrar.answerForm(body) : { status: 404, body: '' };
-    response.statusCode = answer.status;
-    response.setHeader('content-type', 'application/json');
-    response.end(answer.body);
-  });
-  return `[::1]:${server.port}`;
+  await standIn();
+  return `[::1]:${emulator!.https!.port}`;
 }
 
 function tempDir(): string {
@@ -83,6 +80,8 @@ describe('aliot register', () => {
     const dir = tempDir();
     const out = join(dir, 'meter-2.json');
     const args = ['register', '--product-key', PRODUCT.productKey, '--device-name', 'meter-2', '--endpoint', endpoint, '--cafile', CA_PATH, '--out', out];
+    let registrations = 0;
+    emulator!.on('register', () => registrations++);
     const result = await run(args, { env: ENV });
     expect(result).toMatchObject({ code: 0, stdout: '' });
     expect(result.stderr).toContain(`over HTTPS: its DeviceSecret written to ${out}`);
@@ -91,7 +90,7 @@ describe('aliot register', () => {
     const again = await run(args, { env: ENV });
     expect(again.code).toBe(1);
     expect(again.stderr).toContain('exists already');
-    expect(server!.requests).toHaveLength(1);
+    expect(registrations).toBe(1);
   });
 
   it('a wrong product secret: exit 2, the platform’s reason, no secret printed, no file left behind', async () => {
@@ -154,6 +153,7 @@ describe('aliot emulator --product', () => {
     expect(stdout).toContain('devices: meter-1 of a1CliDyn (registered, not activated)');
     expect(stdout).toContain('open to dynamic registration: a1CliDyn');
     expect(stdout).toContain(`aliot register --mqtt --product-key ${PRODUCT.productKey} --device-name meter-1`);
+    expect(stdout).toMatch(new RegExp(`aliot register --product-key ${PRODUCT.productKey} --device-name meter-1 --endpoint '\\[::1\\]:\\d+'`));
     expect(stdout).not.toContain(PRODUCT.productSecret);
   });
 });

@@ -254,6 +254,25 @@ describe('downloadFirmware: the disk, the caller, the options', () => {
     expect(server.requests).toHaveLength(1);
   });
 
+  it('keepPartial: an aborted download keeps its partial (a program shutting down), and the next call resumes it', async () => {
+    server.plan.push({ stallAfter: 300_000 });
+    const controller = new AbortController();
+    // Aborted once bytes have come (they are on disk by the time the abort is reported).
+    const onProgress = ({ received }: DownloadProgress): void => {
+      if (received > 0) controller.abort(new Error('shutting down'));
+    };
+    const pending = downloadFirmware(options({ signal: controller.signal, keepPartial: true, onProgress }));
+    const error = await failure(pending);
+    expect(error).toMatchObject({ code: 'aborted', step: -1 });
+    expect(error.message).toContain('is kept in');
+    const kept = readFileSync(partialPath(destination(), { sign: server.sha256 }));
+    expect(kept.length).toBeGreaterThan(0);
+    await downloadFirmware(options({ keepPartial: true }));
+    expect(server.requests.at(-1)!.headers.range).toBe(`bytes=${kept.length}-`);
+    expect(readFileSync(destination()).equals(FILE)).toBe(true);
+    expect(left()).toEqual(['firmware.bin']);
+  });
+
   it('a throwing progress handler ends the download: handler-failed', async () => {
     const error = await failure(downloadFirmware(options({ onProgress: () => {
       throw new Error('screen broke');
