@@ -78,10 +78,14 @@ describe('npm pack', () => {
   // (connectGateway, its sub-devices) and the stand-in's gateway cloud side about 26 kB packed,
   // 109 kB unpacked with their types; OTA end to end (createOta, the stand-in's OTA jobs and its
   // HTTPS server, aliot ota and the emulator's OTA flags) 284 -> 309 kB packed, 997 -> 1088 kB
-  // unpacked, about 25 kB packed and 90 kB unpacked with their types.
-  it('stays small for gateways with little room: under 314 kB packed, 1100 kB unpacked', () => {
-    expect(packed.size).toBeLessThan(314_000);
-    expect(packed.unpackedSize).toBeLessThan(1_100_000);
+  // unpacked, about 25 kB packed and 90 kB unpacked with their types; the device services (NTP,
+  // shadow, remote configuration and its file, tags), dynamic registration over MQTT and token
+  // connections, the stand-in's side of each (its registration endpoint and configuration files
+  // included) and aliot register 309 -> 334 kB packed, 1088 -> 1194 kB unpacked: 70 kB of runtime
+  // bundles, 26 kB of declarations, 10 kB in the CLI bundle.
+  it('stays small for gateways with little room: under 339 kB packed, 1207 kB unpacked', () => {
+    expect(packed.size).toBeLessThan(339_000);
+    expect(packed.unpackedSize).toBeLessThan(1_207_000);
   });
 
   it('builds the code it ships in a fresh clone, where there is no dist/ yet (prepack)', () => {
