@@ -10,7 +10,6 @@ export { CLOSE_GRACE_MS, CONNECT_TIMEOUT_MS, MAX_CONNECT_BYTES, MAX_INBOUND_PACK
 export { MAX_EVENT_MESSAGE } from './echo.js';
 export { EmulatorError, type EmulatorErrorCode } from './errors.js';
 export { topicMatches } from './topic-filter.js';
-export type { EmulatorShadow } from './cloud/shadow.js';
 export { MAX_DEVICE_TAGS } from './cloud/tags.js';
 export { MAX_CREATED_DEVICES, REGISTRATION_CODES } from './cloud/register.js';
 export type { OtaJobOptions, OtaJobInfo, OtaJobState, OtaJobEvent, OtaJobChange, OtaProgressRecord, OtaServeFaults } from './cloud/ota-types.js';
@@ -20,6 +19,7 @@ export type {
   EmulatorOptions,
   EmulatorDevice,
   EmulatorProduct,
+  EmulatorShadow,
   RegisterEvent,
   EmulatorCertificateDevice,
   EmulatorTopology,

@@ -9,7 +9,6 @@ import type { Packet } from '../packet/types.js';
 import type { RefusedReturnCode } from '../aliyun/connack.js';
 import type { VerifyFailureReason } from '../sign/verify.js';
 import type { ConfigFile } from '../aliyun/services/config.js';
-import type { EmulatorShadow } from './cloud/shadow.js';
 import type { OtaJobEvent, OtaJobInfo, OtaJobOptions } from './cloud/ota-types.js';
 import type { HttpLogEntry } from './http/server.js';
 import type { DeviceCertificate } from './x509/ca.js';
@@ -24,6 +23,15 @@ export interface EmulatorDevice {
    * over HTTPS or MQTT with its product's secret) gives it a secret.
    */
   deviceSecret: string;
+}
+
+/** One device's shadow, as `emulator.shadow()` returns it. */
+export interface EmulatorShadow {
+  readonly reported: Record<string, unknown>;
+  readonly desired: Record<string, unknown>;
+  /** `{ reported: { key: { timestamp } }, desired: { key: { timestamp } } }`, timestamps in seconds. */
+  readonly metadata: { readonly reported: Record<string, { timestamp: number }>; readonly desired: Record<string, { timestamp: number }> };
+  readonly version: number;
 }
 
 /** A product open to dynamic registration. */

@@ -28,17 +28,9 @@ import { isJsonObject } from '../../aliyun/wire/read.js';
 import { ConfigurationError } from '../../shared/errors.js';
 import { SHADOW_ERROR_CODES, SHADOW_MAX_REPORTED } from '../../device/shadow-codes.js';
 import type { OnlineDevice } from '../presence.js';
+import type { EmulatorShadow } from '../types.js';
 import type { CloudContext, CloudService } from './service.js';
 import { ownTopic } from './own-topic.js';
-
-/** One device's shadow, as `emulator.shadow()` returns it. */
-export interface EmulatorShadow {
-  readonly reported: JsonObject;
-  readonly desired: JsonObject;
-  /** `{ reported: { key: { timestamp } }, desired: { key: { timestamp } } }`, timestamps in seconds. */
-  readonly metadata: { readonly reported: Record<string, { timestamp: number }>; readonly desired: Record<string, { timestamp: number }> };
-  readonly version: number;
-}
 
 interface Stored {
   reported: JsonObject;
