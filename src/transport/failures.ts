@@ -270,7 +270,8 @@ function clientCertificateFailure(code: string | undefined, context: FailureCont
       code,
     );
   }
-  const alert = CLIENT_CERTIFICATE_ALERTS[code];
+  // Own properties only: an error code such as 'valueOf' must not find Object.prototype's.
+  const alert = Object.hasOwn(CLIENT_CERTIFICATE_ALERTS, code) ? CLIENT_CERTIFICATE_ALERTS[code] : undefined;
   if (alert === undefined) return undefined;
   const [kind, words] = alert;
   const theirs = context.clientCertificate === true ? "this client's certificate" : 'this client';
@@ -329,7 +330,7 @@ export function afterHandshakeError(
   options: { readonly host: string; readonly port: number; readonly family: 0 | 4 | 6; readonly secureContext?: unknown },
 ): TransportError | undefined {
   const code = errorCode(error);
-  if (code === undefined || (CLIENT_CERTIFICATE_ALERTS[code] === undefined && code !== HANDSHAKE_FAILURE_ALERT)) return undefined;
+  if (code === undefined || (!Object.hasOwn(CLIENT_CERTIFICATE_ALERTS, code) && code !== HANDSHAKE_FAILURE_ALERT)) return undefined;
   const context: FailureContext = {
     host: options.host,
     port: options.port,
