@@ -56,3 +56,9 @@ export function resolveSessionLimits(options: unknown): SessionLimits {
     maxTotalBytes: count('maxTotalBytes', MAX_KEPT_BYTES, Number.MAX_SAFE_INTEGER, 'give a whole number of bytes above 0'),
   });
 }
+
+/** `ms` for an event message, with days beside it when there are some. */
+export function duration(ms: number): string {
+  const days = ms / 86_400_000;
+  return days >= 1 ? `${ms} ms (${Number(days.toFixed(2))} days)` : `${ms} ms`;
+}

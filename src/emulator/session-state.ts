@@ -10,6 +10,7 @@ import { boundMessage } from './echo.js';
 import { EmulatorError } from './errors.js';
 import { InFlight } from './in-flight.js';
 import type { DeliveryCallback, KeptMessage } from './in-flight.js';
+import { duration } from './session-limits.js';
 import type { SessionLimits } from './session-limits.js';
 import { topicMatches } from './topic-filter.js';
 import type { SessionEvent } from './types.js';
@@ -137,7 +138,7 @@ export class SessionState {
     const { clock, limits } = this.#policy;
     const now = clock.now();
     const expired = (message: KeptMessage): boolean => now - message.at >= limits.messageExpiry;
-    const why = `older than ${limits.messageExpiry} ms (sessions.messageExpiry)`;
+    const why = `older than ${duration(limits.messageExpiry)} (sessions.messageExpiry)`;
     for (const [packetId, message] of this.inFlight.kept()) {
       if (!expired(message)) continue;
       this.inFlight.remove(packetId);

@@ -17,6 +17,7 @@ import { refTimer } from '../shared/clock.js';
 import { EmulatorError } from './errors.js';
 import type { DeliveryCallback } from './in-flight.js';
 import { deviceKey } from './options.js';
+import { duration } from './session-limits.js';
 import { SessionState } from './session-state.js';
 import type { SessionOwner, SessionPolicy } from './session-state.js';
 
@@ -93,7 +94,7 @@ export class SessionStore {
     this.#kept.set(key, { state, timer });
     this.#messages += state.messages;
     this.#bytes += state.bytes;
-    this.#policy.report(state.event('kept', `the connection ended (${outcome.reason}); ${describe(state)} kept for ${limits.expiry} ms`));
+    this.#policy.report(state.event('kept', `the connection ended (${outcome.reason}); ${describe(state)} kept for ${duration(limits.expiry)}`));
     return true;
   }
 
@@ -133,8 +134,8 @@ export class SessionStore {
     const state = this.#take(key);
     if (state === undefined) return;
     const { expiry } = this.#policy.limits;
-    const event = state.event('expired', `the device stayed away ${expiry} ms (sessions.expiry); what the session held is gone`);
-    state.discard(() => new EmulatorError('not-acknowledged', `the session of device ${state.owner.deviceName} expired (sessions.expiry, ${expiry} ms) before the device came back`));
+    const event = state.event('expired', `the device stayed away ${duration(expiry)} (sessions.expiry); what the session held is gone`);
+    state.discard(() => new EmulatorError('not-acknowledged', `the session of device ${state.owner.deviceName} expired (sessions.expiry, ${duration(expiry)}) before the device came back`));
     this.#policy.report(event);
   }
 
