@@ -73,7 +73,8 @@ export class SessionState {
    */
   keep(topic: string, payload: Uint8Array, done: DeliveryCallback | undefined): KeptMessage | undefined {
     if (!this.persistent) return undefined;
-    const message = this.#message(topic, payload, done);
+    // A copy: what is routed can be a view into a socket's chunk, which is reused.
+    const message = this.#message(topic, new Uint8Array(payload), done);
     const full = this.#full(message.size);
     if (full === undefined) {
       this.#count(message, 1);
@@ -91,8 +92,8 @@ export class SessionState {
 
   /**
    * Queues a message that matched while the device is offline; the {@link SessionStore} has
-   * checked what all sessions hold together. `false`, with the message failed and reported, when
-   * this session is full.
+   * checked what all sessions hold together, and made `payload` a copy of its own (one for every
+   * session it goes to). `false`, with the message failed and reported, when this session is full.
    */
   enqueue(topic: string, payload: Uint8Array, done: DeliveryCallback | undefined): boolean {
     const message = this.#message(topic, payload, done);
@@ -170,7 +171,7 @@ export class SessionState {
   }
 
   #message(topic: string, payload: Uint8Array, done: DeliveryCallback | undefined): KeptMessage {
-    return { topic, payload: new Uint8Array(payload), at: this.#policy.clock.now(), size: payload.byteLength + topic.length, done };
+    return { topic, payload, at: this.#policy.clock.now(), size: payload.byteLength + topic.length, done };
   }
 
   /** Why one more message of `size` bytes does not fit, or `undefined` when it does. */

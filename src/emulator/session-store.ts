@@ -107,6 +107,8 @@ export class SessionStore {
   route(topic: string, payload: Uint8Array, qos: 0 | 1, acknowledged?: Promise<void>[]): void {
     if (qos === 0 || this.#kept.size === 0) return;
     const { maxTotalMessages, maxTotalBytes } = this.#policy.limits;
+    /** One copy for every session that keeps it: what is routed can be a view into a socket's chunk. */
+    let copy: Uint8Array | undefined;
     for (const { state } of this.#kept.values()) {
       if (state.grantedQos(topic) < 1) continue;
       let done: DeliveryCallback | undefined;
@@ -118,7 +120,7 @@ export class SessionStore {
         if (this.#messages + 1 > maxTotalMessages || this.#bytes + payload.byteLength + topic.length > maxTotalBytes) {
           state.refuse(topic, payload, done, `not kept for the offline device: ${totalLimit(this.#policy.limits)}`);
         } else {
-          state.enqueue(topic, payload, done);
+          state.enqueue(topic, (copy ??= new Uint8Array(payload)), done);
         }
       });
     }
