@@ -76,10 +76,12 @@ describe('npm pack', () => {
   // bundle) add 45 kB packed, 149 kB unpacked; the durable store's client side (restored
   // messages, failed writes) and its README section about 3 kB packed, 10 kB unpacked; the gateway
   // (connectGateway, its sub-devices) and the stand-in's gateway cloud side about 26 kB packed,
-  // 109 kB unpacked with their types.
-  it('stays small for gateways with little room: under 288 kB packed, 1010 kB unpacked', () => {
-    expect(packed.size).toBeLessThan(288_000);
-    expect(packed.unpackedSize).toBeLessThan(1_010_000);
+  // 109 kB unpacked with their types; the stand-in's Clean Session 0 sessions and the gateway's
+  // split into modules about 6 kB packed, 23 kB unpacked (measured 283.7/997.4 kB before,
+  // 290.0/1020.5 kB after).
+  it('stays small for gateways with little room: under 292 kB packed, 1025 kB unpacked', () => {
+    expect(packed.size).toBeLessThan(292_000);
+    expect(packed.unpackedSize).toBeLessThan(1_025_000);
   });
 
   it('builds the code it ships in a fresh clone, where there is no dist/ yet (prepack)', () => {
