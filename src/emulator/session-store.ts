@@ -56,8 +56,10 @@ export class SessionStore {
    * Present 0, and a kept one is discarded: Clean Session 1 starts afresh [MQTT-3.1.2-6,
    * MQTT-3.2.2-1], another clientId names another session [MQTT-3.1.3-2].
    */
-  open(owner: SessionOwner, clean: boolean): Resumed {
-    const kept = this.#take(deviceKey(owner.productKey, owner.deviceName));
+  open({ productKey, deviceName, clientId }: SessionOwner, clean: boolean): Resumed {
+    // Only who it is: what opens it is a connection, which holds more (its id, address, keepalive).
+    const owner: SessionOwner = { productKey, deviceName, clientId };
+    const kept = this.#take(deviceKey(productKey, deviceName));
     if (kept !== undefined && !clean && kept.owner.clientId === owner.clientId) {
       kept.expire();
       this.#policy.report(kept.event('resumed', `Session Present 1: ${describe(kept)} kept since the last connection`));

@@ -96,6 +96,7 @@ describe('Session Present', () => {
     const again = await connectDevice(emulator, LAMP, KEEP);
     expect(again.connack).toEqual({ type: 'connack', sessionPresent: true, returnCode: 0 });
     expect(events.map(({ action, clientId, deviceName }) => `${action} ${deviceName} ${clientId}`)).toEqual(['kept lamp lamp-1', 'resumed lamp lamp-1']);
+    expect(Object.keys(events[0]!).sort()).toEqual(['action', 'clientId', 'deviceName', 'message', 'messages', 'productKey', 'subscriptions']);
   });
 
   it('is 0 with Clean Session 1, and the kept session is discarded: nothing of it is used later [MQTT-3.1.2-6, MQTT-3.2.2-1]', async () => {
