@@ -82,10 +82,11 @@ describe('npm pack', () => {
   // shadow, remote configuration and its file, tags), dynamic registration over MQTT and token
   // connections, the stand-in's side of each (its registration endpoint and configuration files
   // included) and aliot register 309 -> 334 kB packed, 1088 -> 1194 kB unpacked: 70 kB of runtime
-  // bundles, 26 kB of declarations, 10 kB in the CLI bundle.
-  it('stays small for gateways with little room: under 339 kB packed, 1207 kB unpacked', () => {
-    expect(packed.size).toBeLessThan(339_000);
-    expect(packed.unpackedSize).toBeLessThan(1_207_000);
+  // bundles, 26 kB of declarations, 10 kB in the CLI bundle; the stand-in's Clean Session 0
+  // sessions and the gateway's split into modules about 6 kB packed, 23 kB unpacked.
+  it('stays small for gateways with little room: under 345 kB packed, 1230 kB unpacked', () => {
+    expect(packed.size).toBeLessThan(345_000);
+    expect(packed.unpackedSize).toBeLessThan(1_230_000);
   });
 
   it('builds the code it ships in a fresh clone, where there is no dist/ yet (prepack)', () => {

@@ -5,6 +5,7 @@
  * (`GatewayLoginError`).
  */
 import type { AlinkReply } from '../aliyun/alink/payload.js';
+import type { PlatformReply } from '../aliyun/wire/envelope.js';
 import type { DeviceIdentity } from '../aliyun/wire/identity.js';
 import { CodedError } from '../shared/errors.js';
 import { AlinkReplyError } from './errors.js';
@@ -89,4 +90,16 @@ export class GatewayLoginError<T extends DeviceIdentity = DeviceIdentity> extend
 export function describeDevices(devices: readonly DeviceIdentity[]): string {
   const named = devices.slice(0, 5).map((device) => `${device.productKey}/${device.deviceName}`);
   return devices.length > 5 ? `${named.join(', ')} and ${devices.length - 5} more` : named.join(', ');
+}
+
+/** @internal A refusal as a GatewayReplyError naming the sub-devices its `data` lists. */
+export function refusalError(what: string, reply: Extract<PlatformReply<unknown>, { ok: false }>): GatewayReplyError {
+  const named: DeviceIdentity[] = [];
+  const data = Array.isArray(reply.data) ? reply.data : reply.data === undefined || reply.data === null ? [] : [reply.data];
+  for (const item of data) {
+    const { productKey, deviceName } = (item ?? {}) as Partial<DeviceIdentity>;
+    if (typeof productKey === 'string' && typeof deviceName === 'string') named.push({ productKey, deviceName });
+  }
+  const alinkReply: AlinkReply = reply.message === undefined ? { id: reply.id, code: reply.code, data: reply.data } : { id: reply.id, code: reply.code, data: reply.data, message: reply.message };
+  return new GatewayReplyError(what, alinkReply, named);
 }

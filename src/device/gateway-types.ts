@@ -1,6 +1,7 @@
 /**
  * The gateway's public shape: its options, the handle and its events. The implementation is
- * `gateway.ts`; docs/gateway.md tells the rules behind each method.
+ * `gateway.ts` and the parts it puts together (see `gateway-options.ts`); docs/gateway.md tells
+ * the rules behind each method.
  */
 import type { EventEmitter } from 'node:events';
 import type { AlinkReply } from '../aliyun/alink/payload.js';

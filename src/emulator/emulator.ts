@@ -46,6 +46,7 @@ import type { OnlineDevice } from './presence.js';
 import { Router } from './router.js';
 import { Session } from './session.js';
 import type { SessionHost, SessionOutcome } from './session.js';
+import { SessionStore } from './session-store.js';
 import type { Emulator, EmulatorShadow, EmulatorConnection, EmulatorEvents, EmulatorGateway, EmulatorOptions, SubDeviceEvent, TracedConnection } from './types.js';
 import type { DeviceCertificate } from './x509/ca.js';
 import { presentedCertificate } from './x509/admission.js';
@@ -62,9 +63,9 @@ export const DEFAULT_REPLY_TIMEOUT_MS = 10_000;
  * on the IPv6 loopback by default, built only on this project's codec and credential checks, so
  * that the demo and the tests run with no internet.
  *
- * It is a test and teaching fixture, **not a production broker**: it keeps no sessions between
- * connections, stores nothing, lets any device subscribe to any topic, and is built for a handful
- * of devices. It refuses what the platform refuses (QoS 2, retained and will messages, keepalive
+ * It is a test and teaching fixture, **not a production broker**: it keeps Clean Session 0
+ * sessions in memory only (bounded by the `sessions` option), lets any device subscribe to any
+ * topic, and is built for a handful of devices. It refuses what the platform refuses (QoS 2, retained and will messages, keepalive
  * outside 30..1200 s, bad signatures) with the codes the platform uses; `docs/emulator.md` lists
  * every rule and where it differs from the real platform.
  *
@@ -90,7 +91,9 @@ class LocalPlatform extends EventEmitter<EmulatorEvents> implements Emulator {
   /** Every connection that has a session, accepted or not yet. */
   readonly #sessions = new Set<Session>();
   readonly #presence = new Presence((subDevice) => this.#gateway.displaced(subDevice));
-  readonly #router = new Router();
+  /** Sessions kept for devices that connected with Clean Session 0 and are gone. */
+  readonly #store: SessionStore;
+  readonly #router = new Router((topic, payload, qos, acknowledged) => this.#store.route(topic, payload, qos, acknowledged));
   readonly #registry: DeviceRegistry;
   readonly #thing: ThingModel;
   readonly #rrpc: Rrpc;
@@ -120,6 +123,7 @@ class LocalPlatform extends EventEmitter<EmulatorEvents> implements Emulator {
     this.#httpsOptions = httpsOptions;
     this.ca = options.tls?.ca ?? '';
     this.#registry = new DeviceRegistry(options.devices.values());
+    this.#store = new SessionStore({ clock: options.clock, limits: options.sessions, report: (event) => this.emit('session', event) });
     const cloud: CloudContext = {
       clock: options.clock,
       wallClock: options.wallClock,
@@ -165,9 +169,12 @@ class LocalPlatform extends EventEmitter<EmulatorEvents> implements Emulator {
       connectTimeout: options.connectTimeout,
       tracing: () => this.listenerCount('packet') > 0,
       admit: (session, connect) => this.#admit(session, connect),
+      // A registration connection (authType=register) is over once it has its answer: it keeps nothing.
+      resume: (session, clean) => this.#store.open(session.device!, clean || this.#registering.has(session)),
       opened: (session) => this.#opened(session),
       published: (session, topic, payload, qos) => this.#published(session, topic, payload, qos),
       ended: (session, outcome) => this.#ended(session, outcome),
+      keep: (state, outcome) => this.#store.keep(state, outcome),
       trace: (event) => this.emit('packet', event),
     };
   }
@@ -364,6 +371,7 @@ class LocalPlatform extends EventEmitter<EmulatorEvents> implements Emulator {
     const error = new EmulatorError('closed', 'the emulator was closed before the device answered');
     for (const service of this.#services) service.closing(error);
     for (const session of [...this.#sessions]) session.shutdown();
+    this.#store.close(error);
     this.#ota.closing();
     const https = this.#https?.then((server) => server.close()).catch(() => undefined);
     await Promise.all([this.#listener?.close(), https]);

@@ -6,7 +6,19 @@
 export { startEmulator, DEFAULT_REPLY_TIMEOUT_MS } from './emulator.js';
 /** The Alink reply codes; the stand-in answers an unreadable post with `requestParameterError` (460). */
 export { ALINK_REPLY_CODES } from '../aliyun/alink/codes.js';
-export { CLOSE_GRACE_MS, CONNECT_TIMEOUT_MS, MAX_CONNECT_BYTES, MAX_INBOUND_PACKET } from './limits.js';
+export {
+  CLOSE_GRACE_MS,
+  CONNECT_TIMEOUT_MS,
+  MAX_CONNECT_BYTES,
+  MAX_INBOUND_PACKET,
+  MESSAGE_EXPIRY_MS,
+  SESSION_EXPIRY_MS,
+  MAX_SESSION_MESSAGES,
+  MAX_SESSION_BYTES,
+  MAX_KEPT_MESSAGES,
+  MAX_KEPT_BYTES,
+} from './limits.js';
+export type { EmulatorSessionOptions } from './session-limits.js';
 export { MAX_EVENT_MESSAGE } from './echo.js';
 export { EmulatorError, type EmulatorErrorCode } from './errors.js';
 export { topicMatches } from './topic-filter.js';
@@ -34,4 +46,5 @@ export type {
   DisconnectEvent,
   DisconnectReason,
   PacketEvent,
+  SessionEvent,
 } from './types.js';

@@ -34,3 +34,37 @@ export const MAX_CONNECT_BYTES = 2048;
  * the socket.
  */
 export const CLOSE_GRACE_MS = 2_000;
+
+/**
+ * How long the platform keeps a QoS 1 message for a device: "QoS=1的消息在物联网平台中最多可以保存7天。
+ * 物联网平台不保存QoS=0的消息" (at most seven days; QoS 0 messages are not kept), the BatchPub API
+ * page of the IoT Platform (help.aliyun.com, BatchPub, parameter Qos). The default of the
+ * `sessions.messageExpiry` option.
+ */
+export const MESSAGE_EXPIRY_MS = 7 * 24 * 60 * 60 * 1000;
+
+/**
+ * How long a Clean Session 0 session outlives its connection, by default (`sessions.expiry`).
+ * The platform's page on session expiry says an MQTT 3.1.1 session "is retained until the device
+ * reconnects" (help.aliyun.com/zh/iot/user-guide/session-expiry), with no end; the stand-in ends
+ * it when the last message it could hold has expired ({@link MESSAGE_EXPIRY_MS}), so that a
+ * device that never comes back does not hold its session for ever.
+ */
+export const SESSION_EXPIRY_MS = MESSAGE_EXPIRY_MS;
+
+/**
+ * The QoS 1 messages one kept session holds (unacknowledged and queued while the device is
+ * offline), in number and in payload bytes (`sessions.maxMessages`, `sessions.maxBytes`). The
+ * platform documents no count; these are the stand-in's, large enough for any test and small
+ * enough that a device that never acknowledges costs little.
+ */
+export const MAX_SESSION_MESSAGES = 1_000;
+export const MAX_SESSION_BYTES = 4 * 1024 * 1024;
+
+/**
+ * What every kept session of devices that are offline holds together
+ * (`sessions.maxTotalMessages`, `sessions.maxTotalBytes`): the most the stand-in keeps for
+ * devices that are not there.
+ */
+export const MAX_KEPT_MESSAGES = 100_000;
+export const MAX_KEPT_BYTES = 64 * 1024 * 1024;

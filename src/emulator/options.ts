@@ -12,6 +12,8 @@ import { performance } from 'node:perf_hooks';
 import { ConfigurationError } from '../shared/errors.js';
 import { forbidCharacters, requireIntegerIn, requireText } from '../shared/validate.js';
 import { CONNECT_TIMEOUT_MS } from './limits.js';
+import { resolveSessionLimits } from './session-limits.js';
+import type { SessionLimits } from './session-limits.js';
 import type { EmulatorCertificateDevice, EmulatorDevice, EmulatorOptions, EmulatorTopology } from './types.js';
 import { DeviceCa } from './x509/ca.js';
 
@@ -40,6 +42,8 @@ export interface ResolvedEmulatorOptions {
   readonly products: ReadonlyMap<string, string>;
   /** Gateways and the sub-devices in their topology at start, each sub-device under one gateway. */
   readonly topology: readonly EmulatorTopology[];
+  /** How long and how much the stand-in keeps for devices with Clean Session 0. */
+  readonly sessions: SessionLimits;
 }
 
 /** The longest delay timers take; anything larger would fire at once. */
@@ -102,6 +106,7 @@ export async function resolveEmulatorOptions(options: EmulatorOptions): Promise<
     autoReplyServices,
     wallClock,
     products: resolveProducts(options.products),
+    sessions: resolveSessionLimits(options.sessions),
   };
 }
 

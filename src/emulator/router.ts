@@ -1,12 +1,21 @@
 /**
  * Routing: a PUBLISH (from a device, or from the cloud side) goes to every open connection with a
- * matching subscription, once, at the lower of its QoS and the highest grant [MQTT-3.3.5-1].
+ * matching subscription, once, at the lower of its QoS and the highest grant [MQTT-3.3.5-1], and
+ * then to the sessions kept for devices that are offline.
  */
 import type { Session } from './session.js';
+
+/** Where a PUBLISH goes after the open connections: the kept sessions of offline devices. */
+export type OfflineRoute = (topic: string, payload: Uint8Array, qos: 0 | 1, acknowledged?: Promise<void>[]) => void;
 
 export class Router {
   /** Open connections, in the order they opened. */
   readonly #sessions = new Set<Session>();
+  readonly #offline: OfflineRoute | undefined;
+
+  constructor(offline?: OfflineRoute) {
+    this.#offline = offline;
+  }
 
   /** Connections that can receive, oldest first. */
   sessions(): IterableIterator<Session> {
@@ -41,5 +50,6 @@ export class Router {
         );
       }
     }
+    this.#offline?.(topic, payload, qos, acknowledged);
   }
 }

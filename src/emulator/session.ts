@@ -20,10 +20,9 @@ import type {
 import type { Admission } from './admission.js';
 import { EmulatorError } from './errors.js';
 import { FrameTap } from './frames.js';
-import { InFlight } from './in-flight.js';
 import { CLOSE_GRACE_MS, MAX_CONNECT_BYTES, MAX_INBOUND_PACKET } from './limits.js';
 import type { DeliveryCallback } from './in-flight.js';
-import { topicMatches } from './topic-filter.js';
+import type { SessionState } from './session-state.js';
 import type {
   DisconnectReason,
   EmulatorConnection,
@@ -54,12 +53,16 @@ export interface SessionHost {
    * (ending an older connection of the same device), so CONNACK 0 can follow at once.
    */
   admit(session: Session, connect: ConnectPacket): Admission;
+  /** The session state for the device just admitted: the one kept for it, or a new one [MQTT-3.2.2-2]. */
+  resume(session: Session, clean: boolean): { readonly state: SessionState; readonly sessionPresent: boolean };
   /** CONNACK 0 went out. */
   opened(session: Session): void;
   /** A QoS 0 or 1 PUBLISH arrived (and, for QoS 1, was acknowledged). */
   published(session: Session, topic: string, payload: Uint8Array, qos: 0 | 1): void;
   /** The session is over and its socket closed or closing; called once. */
   ended(session: Session, outcome: SessionOutcome): void;
+  /** Whether `state` outlives the connection (Clean Session 0); when not, what it awaits fails. */
+  keep(state: SessionState, outcome: SessionOutcome): boolean;
   trace(event: PacketEvent): void;
 }
 
@@ -76,9 +79,8 @@ export class Session {
   /** The CONNECT deadline, then the keepalive check. */
   #timer: unknown;
   #lastPacketAt = 0;
-  /** Topic filter to granted QoS; a new SUBSCRIBE to the same filter replaces it [MQTT-3.8.4-3]. */
-  readonly #subscriptions = new Map<string, 0 | 1>();
-  readonly #inFlight = new InFlight();
+  /** Subscriptions and unacknowledged deliveries, from CONNACK 0 on: new, or kept from an earlier connection. */
+  #session: SessionState | undefined;
 
   /**
    * Serves `socket`, whose CONNECT must arrive by `deadline` on the host's clock (the listener
@@ -121,20 +123,18 @@ export class Session {
 
   /** The highest QoS granted by this session's filters that match `topic`, or -1 when none matches [MQTT-3.3.5-1]. */
   grantedQos(topic: string): -1 | 0 | 1 {
-    let granted: -1 | 0 | 1 = -1;
-    for (const [filter, qos] of this.#subscriptions) {
-      if (qos > granted && topicMatches(filter, topic)) granted = qos;
-    }
-    return granted;
+    return this.#session?.grantedQos(topic) ?? -1;
   }
 
   /**
-   * Sends a PUBLISH (never retained [MQTT-3.3.1-9], never DUP: there is no resend within a
-   * connection, and none across reconnects). QoS 1 takes a packet id no other in-flight PUBLISH
-   * holds [MQTT-2.3.1-2]; `done` runs on its PUBACK, or with an error if the session ends first.
+   * Sends a PUBLISH (never retained [MQTT-3.3.1-9], never DUP: within a connection there is no
+   * resend, TCP loses nothing; a kept session's resend on the next connection is {@link #resume}).
+   * QoS 1 takes a packet id no other in-flight PUBLISH holds [MQTT-2.3.1-2]; `done` runs on its
+   * PUBACK, or with an error if the session lets it go first.
    */
   deliver(topic: string, payload: Uint8Array, qos: 0 | 1, done?: DeliveryCallback): void {
-    if (this.#state !== 'open') {
+    const session = this.#session;
+    if (this.#state !== 'open' || session === undefined) {
       done?.(new EmulatorError('not-acknowledged', 'the connection ended before the delivery'));
       return;
     }
@@ -145,7 +145,7 @@ export class Session {
     }
     let packetId: number;
     try {
-      packetId = this.#inFlight.add(done ?? (() => {}));
+      packetId = session.inFlight.add(done, session.keep(topic, payload, done));
     } catch (error) {
       done?.(error as EmulatorError);
       return;
@@ -238,7 +238,7 @@ export class Session {
         this.#onPublish(packet);
         return;
       case 'puback':
-        this.#inFlight.acknowledge(packet.packetId);
+        this.#session!.acknowledge(packet.packetId);
         return;
       case 'subscribe':
         this.#onSubscribe(packet);
@@ -283,11 +283,29 @@ export class Session {
       authentication,
     });
     this.#traced = Object.freeze({ ...this.#traced, productKey, deviceName, clientId });
+    const { state, sessionPresent } = this.#host.resume(this, packet.clean);
+    this.#session = state;
     this.#state = 'open';
     this.#armKeepalive(packet.keepalive * 1500);
-    // No session state is kept between connections, so there is never one to be present [MQTT-3.2.2-2].
-    this.#send({ type: 'connack', sessionPresent: false, returnCode: 0 });
+    this.#send({ type: 'connack', sessionPresent, returnCode: 0 }); // [MQTT-3.2.2-1, MQTT-3.2.2-2]
     this.#host.opened(this);
+    if (sessionPresent) this.#resume(state);
+  }
+
+  /**
+   * On a kept session's new connection: what the device did not acknowledge goes again first, in
+   * its order, with DUP 1 and its packet id [MQTT-4.4.0-1, MQTT-2.3.1-4, MQTT-4.6.0-1]; then what
+   * was queued while the device was away, as new deliveries.
+   */
+  #resume(state: SessionState): void {
+    for (const [packetId, { topic, payload }] of state.inFlight.kept()) {
+      this.#send({ type: 'publish', topic, payload, qos: 1, retain: false, dup: true, packetId });
+    }
+    for (const message of state.takeQueue()) {
+      const { topic, payload, done } = message;
+      const packetId = state.inFlight.add(done, message); // at most maxMessages (<= 65,535) are kept, so an id is free
+      this.#send({ type: 'publish', topic, payload, qos: 1, retain: false, dup: false, packetId });
+    }
   }
 
   #onPublish(packet: PublishPacket): void {
@@ -309,14 +327,14 @@ export class Session {
     const returnCodes: SubackReturnCode[] = packet.subscriptions.map(({ topicFilter, qos }) => {
       // The platform has no QoS 2; a lower grant than asked is allowed (section 3.8.4), a refusal would lose the subscription.
       const granted = qos === 0 ? 0 : 1;
-      this.#subscriptions.set(topicFilter, granted);
+      this.#session!.subscriptions.set(topicFilter, granted);
       return granted;
     });
     this.#send({ type: 'suback', packetId: packet.packetId, returnCodes }); // [MQTT-3.8.4-1, MQTT-2.3.1-7]
   }
 
   #onUnsubscribe(packet: UnsubscribePacket): void {
-    for (const filter of packet.topicFilters) this.#subscriptions.delete(filter);
+    for (const filter of packet.topicFilters) this.#session!.subscriptions.delete(filter);
     this.#send({ type: 'unsuback', packetId: packet.packetId }); // [MQTT-3.10.4-4, MQTT-3.10.4-5]
   }
 
@@ -374,9 +392,11 @@ export class Session {
     }
     this.#tap.clear();
     this.#host.ended(this, outcome);
-    this.#inFlight.failAll(
-      () => new EmulatorError('not-acknowledged', `the connection ended (${outcome.reason}) before the device acknowledged a QoS 1 delivery`),
-    );
+    const session = this.#session;
+    // With Clean Session 0 the session outlives the connection [MQTT-3.1.2-4]; otherwise it ends here.
+    if (session !== undefined && !this.#host.keep(session, outcome)) {
+      session.discard(() => new EmulatorError('not-acknowledged', `the connection ended (${outcome.reason}) before the device acknowledged a QoS 1 delivery`));
+    }
   }
 }
 

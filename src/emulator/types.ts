@@ -12,6 +12,7 @@ import type { ConfigFile } from '../aliyun/services/config.js';
 import type { OtaJobEvent, OtaJobInfo, OtaJobOptions } from './cloud/ota-types.js';
 import type { HttpLogEntry } from './http/server.js';
 import type { DeviceCertificate } from './x509/ca.js';
+import type { EmulatorSessionOptions } from './session-limits.js';
 
 /** A device the emulator knows, as registered in the IoT Platform console. */
 export interface EmulatorDevice {
@@ -134,6 +135,13 @@ export interface EmulatorOptions {
    * under one gateway. Gateways can add more with `thing.topo.add`; tests with `emulator.gateway`.
    */
   topology?: EmulatorTopology[];
+  /**
+   * What the stand-in keeps for a device that connected with Clean Session 0, as the platform
+   * does: how long, and how much (`docs/emulator.md`, Sessions). Defaults: a session lives seven
+   * days after its connection ends, a message seven days; 1,000 messages or 4 MiB per session,
+   * 100,000 messages or 64 MiB for all offline devices together.
+   */
+  sessions?: EmulatorSessionOptions;
 }
 
 /** One accepted device connection, as `connections()` lists it and the `connect` event reports it. */
@@ -322,6 +330,28 @@ export interface EmulatorGateway {
   notify(productKey: string, deviceName: string, action: 'disable' | 'enable' | 'delete', timeoutMs?: number): Promise<AlinkReply>;
 }
 
+/** What happened to a device's kept session (Clean Session 0); see `docs/emulator.md`, Sessions. */
+export interface SessionEvent {
+  /**
+   * `kept`: its connection ended and the session stays [MQTT-3.1.2-4]. `resumed`: a CONNECT with
+   * Clean Session 0 and the same clientId took it back, Session Present 1 [MQTT-3.2.2-2].
+   * `discarded`: a CONNECT with Clean Session 1 [MQTT-3.1.2-6], or another clientId, ended it.
+   * `expired`: the device stayed away longer than `sessions.expiry`. `dropped`: a QoS 1 message it
+   * could not keep (a limit, `sessions.messageExpiry`); `message` names the topic and the limit.
+   */
+  readonly action: 'kept' | 'resumed' | 'discarded' | 'expired' | 'dropped';
+  readonly productKey: string;
+  readonly deviceName: string;
+  /** The bare clientId that names the session. */
+  readonly clientId: string;
+  /** Topic filters the session holds. */
+  readonly subscriptions: number;
+  /** QoS 1 messages it holds for the device: unacknowledged, and queued while it was away. */
+  readonly messages: number;
+  /** For a log, as {@link RefuseEvent.message}. */
+  readonly message: string;
+}
+
 /** Event names and their listener arguments. */
 export type EmulatorEvents = {
   connect: [EmulatorConnection];
@@ -329,6 +359,8 @@ export type EmulatorEvents = {
   subdevice: [SubDeviceEvent];
   refuse: [RefuseEvent];
   disconnect: [DisconnectEvent];
+  /** A kept session (Clean Session 0) was kept, resumed, discarded or expired, or let a message go. */
+  session: [SessionEvent];
   packet: [PacketEvent];
   /** A registration succeeded (never carries the secret or token). */
   register: [RegisterEvent];

@@ -58,7 +58,7 @@ const STEPS: Readonly<Record<StepName, Step>> = {
   connect: {
     title: 'Connect: TCP, TLS, then CONNECT and CONNACK',
     text:
-      "The device opens TCP over IPv6 to the stand-in and does the TLS handshake, then sends CONNECT, always the first packet [MQTT-3.1.0-1]. Its clientId carries the platform's extension (securemode=2 because the transport is TLS, the sign method, a timestamp); the user name is deviceName&productKey; the password is the HMAC of those values keyed with the device secret (the signing panel shows how), and the secret itself never goes on the wire. Keep Alive is 30 s, the platform's minimum, and Clean Session is 0: the device asks the platform to keep its session. CONNACK with return code 0 accepts.",
+      "The device opens TCP over IPv6 to the stand-in and does the TLS handshake, then sends CONNECT, always the first packet [MQTT-3.1.0-1]. Its clientId carries the platform's extension (securemode=2 because the transport is TLS, the sign method, a timestamp); the user name is deviceName&productKey; the password is the HMAC of those values keyed with the device secret (the signing panel shows how), and the secret itself never goes on the wire. Keep Alive is 30 s, the platform's minimum, and Clean Session is 0: the device asks the platform to keep its session. CONNACK with return code 0 accepts; its Session Present says whether a session was kept for this clientId [MQTT-3.2.2-2]: 0 the first time, 1 when the device comes back, since the stand-in keeps sessions for Clean Session 0 as the platform does (subscriptions included).",
     run: (demo) => demo.connect(),
   },
   subscribe: {
@@ -88,13 +88,13 @@ const STEPS: Readonly<Record<StepName, Step>> = {
   drop: {
     title: 'A lost connection, the reconnect and the resend',
     text:
-      "The device publishes a QoS 1 message on one of its custom topics, and the network between it and the platform is cut the moment the platform has read it: the platform's PUBACK never arrives. The client notices the connection is gone, waits a random backoff and connects again, then sends the unacknowledged PUBLISH again with the same packet identifier [MQTT-4.4.0-1]. The DUP flag says it may be a repeat [MQTT-3.3.1-1]: it is 1 when CONNACK says the server kept the session, and 0 when the message goes out as new on a new session.",
+      "The device publishes a QoS 1 message on one of its custom topics, and the network between it and the platform is cut the moment the platform has read it: the platform's PUBACK never arrives. The client notices the connection is gone, waits a random backoff and connects again with Clean Session 0. CONNACK says Session Present 1: the platform (and the stand-in) kept the device's session, its subscriptions too, so the client subscribes to nothing again. It sends the unacknowledged PUBLISH again with the same packet identifier [MQTT-4.4.0-1] and DUP 1: it may be a repeat, since the platform may have read it before the cut [MQTT-3.3.1-1]. Had the session been lost (Session Present 0), the message would go out as a new one, DUP 0, on a new session.",
     run: (demo) => demo.drop(),
   },
   disconnect: {
     title: 'Disconnect',
     text:
-      'end() waits for outstanding acknowledgements, sends DISCONNECT and closes the connection; nothing may follow DISCONNECT [MQTT-3.14.4-1, MQTT-3.14.4-2]. The server learns that the device left on purpose at once, instead of when the keepalive runs out.',
+      'end() waits for outstanding acknowledgements, sends DISCONNECT and closes the connection; nothing may follow DISCONNECT [MQTT-3.14.4-1, MQTT-3.14.4-2]. The server learns that the device left on purpose at once, instead of when the keepalive runs out. With Clean Session 0 the session outlives the connection [MQTT-3.1.2-4]: the stand-in keeps it, and the next Connect gets Session Present 1.',
     run: (demo) => demo.disconnect(),
   },
 };
@@ -107,6 +107,10 @@ export class DemoDevice {
   #device: Device | undefined;
   #link: CuttableLink | undefined;
   #subscribed = false;
+  /** Whether the session the stand-in keeps for the demo device holds the step's subscriptions. */
+  #sessionSubscribed = false;
+  /** Session Present of the demo device's last CONNACK, as the stand-in sent it. */
+  #sessionPresent = false;
   #busy: StepName | undefined;
   #closed = false;
   /** Set by the drop step: the next QoS 1 PUBLISH from the demo device cuts the link. */
@@ -167,9 +171,13 @@ export class DemoDevice {
       reconnect: { initialDelay: 1000, maxDelay: 4000 },
     });
     this.#device = device;
-    this.#subscribed = false;
+    // Session Present 1: the subscriptions of the last connection are the session's still.
+    this.#sessionSubscribed &&= this.#sessionPresent;
+    this.#subscribed = this.#sessionSubscribed;
     this.#watch(device);
-    return `CONNACK 0: the stand-in accepted ${device.deviceName} of product ${device.productKey}.`;
+    const accepted = `CONNACK 0: the stand-in accepted ${device.deviceName} of product ${device.productKey}`;
+    if (!this.#sessionPresent) return `${accepted}, Session Present 0: a new session.`;
+    return `${accepted}, Session Present 1: it kept the device's session since its last connection (Clean Session 0), ${this.#subscribed ? 'subscriptions included: no need to subscribe again' : 'which holds no subscription yet'}.`;
   }
 
   async subscribe(): Promise<string> {
@@ -177,6 +185,7 @@ export class DemoDevice {
     const filters = [device.topics.postReplyFilter(), device.topics.serviceFilter(), device.topics.rrpcRequestFilter()];
     const grants = await within(device.client.subscribe(filters, { qos: 1 }), 'SUBACK');
     this.#subscribed = true;
+    this.#sessionSubscribed = true;
     return `SUBACK: granted QoS ${grants.map((g) => String(g.qos)).join(', ')} for ${filters.length} filters.`;
   }
 
@@ -227,8 +236,8 @@ export class DemoDevice {
     }
     if (resent === undefined || sessionPresent === undefined) return 'The PUBACK arrived before the cut took effect: nothing was lost this time.';
     const how = sessionPresent
-      ? `CONNACK said Session Present 1: the server kept the session, so the client sent the PUBLISH again with DUP ${resent.dup ? 1 : 0}`
-      : `CONNACK said Session Present 0: the stand-in keeps no session between connections (the platform keeps one for Clean Session 0), so the client sent the PUBLISH again as a new message on the new session, DUP ${resent.dup ? 1 : 0}, and subscribed again`;
+      ? `CONNACK said Session Present 1: the stand-in kept the session (Clean Session 0, as the platform does), subscriptions included, so the client subscribed to nothing again and sent the PUBLISH again with DUP ${resent.dup ? 1 : 0}`
+      : `CONNACK said Session Present 0: no session was kept, so the client sent the PUBLISH again as a new message on the new session, DUP ${resent.dup ? 1 : 0}, and subscribed again`;
     return `${how}, with the same packet identifier ${resent.packetId}. Its PUBACK arrived on the new connection.`;
   }
 
@@ -238,7 +247,7 @@ export class DemoDevice {
     const { unacknowledged } = await device.end();
     this.#device = undefined;
     this.#subscribed = false;
-    return `Disconnected; ${unacknowledged.length} messages were left unacknowledged.`;
+    return `Disconnected; ${unacknowledged.length} messages were left unacknowledged. The stand-in keeps the session (Clean Session 0) for the next Connect.`;
   }
 
   async close(): Promise<void> {
@@ -304,6 +313,7 @@ export class DemoDevice {
     // A PUBACK travelling one way acknowledges a PUBLISH that travelled the other way.
     if (packet.type === 'puback') this.#awaiting[direction === 'in' ? 'out' : 'in'].delete(packet.packetId);
     if (packet.type === 'connack') {
+      this.#sessionPresent = packet.sessionPresent;
       // A new connection: what the old one awaited is resent on it (and counted again) or gone.
       this.#awaiting.in.clear();
       this.#awaiting.out.clear();

@@ -125,6 +125,10 @@ export class SessionFeed {
       this.#cut.delete(connection.id);
       this.record({ kind: 'connection', connection: feedConnection(connection), event: 'closed', reason, message });
     });
+    // What the stand-in keeps for Clean Session 0 is what makes a reconnect's Session Present 1 and DUP 1.
+    emulator.on('session', ({ action, deviceName, productKey, message }) => {
+      this.record({ kind: 'note', level: 'info', text: `The stand-in's session of ${deviceName} of ${productKey}: ${action}, ${message}.` });
+    });
   }
 
   /** The network between device and stand-in was cut on connection `id`. */

@@ -89,12 +89,13 @@ describe('the session view', { timeout: BROWSER_TEST_MS }, () => {
   afterAll(() => page.close());
 
   it('runs the demo\'s steps from its buttons and draws each packet as an arrow, as the server saw it', async () => {
-    expect(await step(page, /^1\. Connect/)).toContain('CONNACK 0');
+    expect(await step(page, /^1\. Connect/)).toContain('CONNACK 0: the stand-in accepted lamp of product a1DemoProd, Session Present 0');
+    expect(await page.getByRole('button', { name: /^3\. Post properties/ }).getAttribute('title')).toBe('subscribe first');
     expect(await step(page, /^2\. Subscribe/)).toContain('SUBACK');
     expect(await step(page, /^3\. Post properties/)).toContain('code 200');
     expect(await step(page, /^4\. Cloud sets a property/)).toContain('code 200');
     expect(await step(page, /^5\. Ping/)).toContain('PINGRESP');
-    expect(await step(page, /^6\. Lose the connection/)).toContain('same packet identifier');
+    expect(await step(page, /^6\. Lose the connection/)).toMatch(/Session Present 1: .* DUP 1, with the same packet identifier/);
     expect(await step(page, /^7\. Disconnect/)).toContain('Disconnected');
 
     const server = web.feed.since().map((e) => JSON.parse(e.json)).filter((e) => e.kind === 'packet');
@@ -104,11 +105,16 @@ describe('the session view', { timeout: BROWSER_TEST_MS }, () => {
 
     // The arrows' text is what they show: who sent it, the type, key fields and the size.
     await eventually(() => page.getByRole('button', { name: /^Device to platform: CONNECT · clientId a1DemoProd\.lamp\|securemode=2/ }).count()).toBe(2);
-    expect(await page.getByRole('button', { name: /^Platform to device: CONNACK · return code 0 \(accepted\) · session present 0 · 4 bytes$/ }).count()).toBe(2);
+    // The second connection found the session the stand-in kept for Clean Session 0.
+    expect(await page.getByRole('button', { name: /^Platform to device: CONNACK · return code 0 \(accepted\) · session present 0 · 4 bytes$/ }).count()).toBe(1);
+    expect(await page.getByRole('button', { name: /^Platform to device: CONNACK · return code 0 \(accepted\) · session present 1 · 4 bytes$/ }).count()).toBe(1);
     expect(await page.getByRole('button', { name: /^Platform to device: PUBACK · id \d+ · 4 bytes · lost: the connection was cut, it never arrived$/ }).count()).toBe(1);
     const resent = await page.$$eval('#timeline li.packet.up[data-type="PUBLISH"] .label', (labels) => labels.map((l) => l.textContent!).filter((t) => t.includes('/user/update')));
     expect(resent).toHaveLength(2);
-    expect(resent[0]!.replace(/^Device to platform: /, '')).toBe(resent[1]!.replace(/^Device to platform: /, ''));
+    // The same message with the same packet id, the resend flagged DUP 1 [MQTT-3.3.1-1].
+    expect(resent[0]).not.toContain('DUP 1');
+    expect(resent[1]).toBe(resent[0]!.replace(/ · id (\d+) · /, ' · id $1 · DUP 1 · '));
+    expect(await page.locator('#timeline li.packet.up[data-type="PUBLISH"] .label .dup').allTextContents()).toEqual(['DUP 1']);
     // Timing: every arrow says how long after the one before it came; answers say their round trip.
     expect(await page.locator('li.packet[data-type="PINGRESP"] .when').textContent()).toMatch(/round trip \d/);
     expect(await page.locator('li.step h3').allTextContents()).toHaveLength(7);
@@ -130,8 +136,9 @@ describe('the session view', { timeout: BROWSER_TEST_MS }, () => {
     expect(await button(/^1\. Connect/).isEnabled()).toBe(true);
     expect(await button(/^5\. Ping/).isDisabled()).toBe(true);
     expect(await button(/^5\. Ping/).getAttribute('title')).toBe('connect first');
-    await step(page, /^1\. Connect/);
-    expect(await button(/^3\. Post properties/).getAttribute('title')).toBe('subscribe first');
+    // The session of the demo above was kept, its subscriptions with it: no need to subscribe first.
+    expect(await step(page, /^1\. Connect/)).toContain('Session Present 1');
+    expect(await button(/^3\. Post properties/).isEnabled()).toBe(true);
     expect(await button(/^Run every step/).getAttribute('title')).toBe('it starts from the beginning: disconnect first');
     expect(await button(/^5\. Ping/).isEnabled()).toBe(true);
     // A pause on the wire opens a gap that says how long it was.
