@@ -9,8 +9,11 @@
  * Reading pauses for two reasons, each undone when it passes:
  * - the application is behind on `messages()` (only once CONNACK is in: pausing earlier would
  *   leave the CONNACK unread);
- * - the socket's write buffer is above its high-water mark. A server that floods us and does not
- *   read would otherwise make us queue PUBACKs without limit; not reading makes TCP hold it back.
+ * - the socket holds more than `BACKLOG_LIMIT` bytes it could not send yet. A server that floods
+ *   us and does not read would otherwise make us queue PUBACKs without limit; not reading makes
+ *   TCP hold it back. The limit is well above the socket's high-water mark (16 KiB), which a busy
+ *   publisher crosses all the time: pausing there would stall the answers (PUBACKs, messages)
+ *   that let it go on, and halve its rate for nothing.
  */
 import type { Duplex } from 'node:stream';
 import { DISCONNECT_FRAME, PINGREQ_FRAME } from '../packet/codec.js';
@@ -45,6 +48,8 @@ export interface ConnectionOwner {
 }
 
 const HEAD_KEPT = 64;
+/** Unsent bytes in the socket above which reading pauses until it drains (see the header). */
+const BACKLOG_LIMIT = 256 * 1024;
 const EMPTY = new Uint8Array(0);
 
 /** Settings a connection takes from the resolved client options. */
@@ -269,9 +274,11 @@ export class Connection implements KeepaliveHooks, WriterHooks {
   /** @internal The writer's hook: bytes went to the socket. */
   flushed(now: number): void {
     this.keepalive.packetSent(now);
+    // Past the backlog limit: stop reading until the socket drains.
+    if (this.writer.saturated && !this.#readingPaused && this.socket.writableLength > BACKLOG_LIMIT) this.#updateReading();
   }
 
-  /** @internal The writer's hook: the socket's buffer is full. Stop reading until it drains. */
+  /** @internal The writer's hook: the socket's buffer is above its high-water mark. */
   saturated(): void {
     this.#updateReading();
   }
@@ -286,7 +293,8 @@ export class Connection implements KeepaliveHooks, WriterHooks {
 
   #updateReading(): void {
     if (this.#closed) return;
-    const pause = this.writer.saturated || (this.accepted && this.#consumerBehind);
+    const backedUp = this.writer.saturated && this.socket.writableLength > BACKLOG_LIMIT;
+    const pause = backedUp || (this.accepted && this.#consumerBehind);
     if (pause === this.#readingPaused) return;
     this.#readingPaused = pause;
     if (pause) this.socket.pause();

@@ -22,6 +22,7 @@
 import { encodedLength } from '../packet/codec.js';
 import type { PublishPacket } from '../packet/types.js';
 import { StoreError } from '../store/errors.js';
+import { MqttClientError } from './errors.js';
 import type { OutboxStore, StoredEntry } from '../store/types.js';
 
 /** What the outbox's records of a message look like to this module. */
@@ -30,6 +31,18 @@ export interface Keyed {
   key: number | undefined;
   resolve(): void;
   reject(error: Error): void;
+}
+
+/** What the outbox tells the session about a durable store (see `outbox-store.ts`). */
+export interface OutboxHooks {
+  /** Opening the store found damage and skipped it: a message in it is lost. */
+  damaged(error: Error): void;
+  /** A stored message failed with no caller waiting for it, or a write failed at `end()`. */
+  lost(error: Error): void;
+  /** A message no caller waits for was refused; the session reports that on 'error' itself. */
+  refusedUnheard(error: Error): void;
+  /** Every restored message is settled (the `restored` event). */
+  restored(acknowledged: number, refused: number): void;
 }
 
 export interface StoreLinkHooks {
@@ -95,6 +108,31 @@ export class StoreLink {
     outgoing.key = undefined;
   }
 
+  /**
+   * The client gives up (reconnect off) with these messages unsettled: QoS 0 ones and those the
+   * store failed to write are rejected with `error`; the stored ones are rejected with an error
+   * that says they stay stored, and are kept caller-less. Returns those that stay, in order.
+   */
+  keep<K extends Keyed>(all: Array<[number | undefined, K]>, error: Error): Array<[number | undefined, K]> {
+    const stays = new MqttClientError(
+      'connection-closed',
+      `${error.message}; reconnect is off. The message stays in the durable store and goes out first on the next connection ` +
+        "(this client's connect(), or the next process on the same store): publish it again only if you want it twice",
+      { cause: error },
+    );
+    return all.filter(([, o]) => {
+      if (o.key === undefined) {
+        o.reject(error); // QoS 0, or a message the store failed to write
+        return false;
+      }
+      if (!this.adopted(o)) {
+        o.reject(stays);
+        this.adopt(o);
+      }
+      return true;
+    });
+  }
+
   /** Makes `outgoing` caller-less: from now on its fate is counted for the `restored` event. */
   adopt(outgoing: Keyed): void {
     outgoing.resolve = this.#settledAcknowledged;
@@ -150,4 +188,32 @@ export class StoreLink {
 export function storeId(clientId: string): string {
   const bar = clientId.indexOf('|');
   return bar > 0 && clientId.endsWith('|') ? clientId.slice(0, bar) : clientId;
+}
+
+/**
+ * The outbox's records of what a previous process left, oldest first: those that had gone out
+ * go back in flight under their identifiers (the first record of an identifier wins), the others
+ * to the queue, counted against its limits. `make` builds a record; each is adopted (no caller).
+ */
+export function restoredRecords<O extends Keyed>(
+  entries: readonly StoredEntry[],
+  durable: StoreLink,
+  make: (packet: PublishPacket, size: number, key: number) => O,
+): { inflight: Array<[packetId: number, record: O]>; queued: O[] } {
+  const inflight: Array<[number, O]> = [];
+  const queued: O[] = [];
+  const ids = new Set<number>();
+  for (const entry of entries) {
+    const packet: PublishPacket = { type: 'publish', topic: entry.topic, payload: entry.payload, qos: 1, retain: entry.retain, dup: false, packetId: undefined };
+    const goesInFlight = entry.packetId !== undefined && !ids.has(entry.packetId);
+    const record = make(packet, goesInFlight ? 0 : entry.payload.length + entry.topic.length, entry.key);
+    durable.adopt(record);
+    if (goesInFlight) {
+      ids.add(entry.packetId!);
+      inflight.push([entry.packetId!, record]);
+    } else {
+      queued.push(record);
+    }
+  }
+  return { inflight, queued };
 }

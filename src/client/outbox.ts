@@ -12,12 +12,8 @@
  * - On a new connection the unacknowledged publishes go out first, in their original order,
  *   with their identifiers, DUP set when the server kept the session [MQTT-4.4.0-1,
  *   MQTT-3.3.1-1, MQTT-4.6.0-1]; then the requests still unanswered; then the queue.
- * - A message the server keeps refusing: when the server (or the network) closes a connection
- *   while a message is the oldest unacknowledged one, the next connection sends that message
- *   alone first and waits for its PUBACK before anything else (a probe). When the server closes
- *   the connection right after the probe twice in a row, the message is rejected with
- *   `message-refused` and the rest go on. Blaming a message wrongly would take two network cuts
- *   in a row, each inside the probe's one round trip.
+ * - A message the server keeps refusing (it closes the connection right after it) is probed
+ *   alone and then rejected with `message-refused`, and the rest go on: see `probe.ts`.
  * - With a durable store (`outbox-store.ts`), every accepted QoS 1 message is recorded before
  *   `publish` returns and leaves the store only with its PUBACK; what a previous process left goes
  *   out first. A write that fails after `publish` returned rejects the publish with the
@@ -31,9 +27,15 @@ import { MqttClientError } from './errors.js';
 import type { Lifecycle } from './lifecycle.js';
 import type { ResolvedClientOptions } from './options.js';
 import type { UnacknowledgedMessage } from './events.js';
-import { StoreLink } from './outbox-store.js';
-import type { Keyed } from './outbox-store.js';
+import { RefusalProbe, refusedError } from './probe.js';
+import { PendingRequests } from './requests.js';
+import { IdleWaiters, SendQueue } from './send-queue.js';
+import { noRoom, tooLarge } from './send-limits.js';
+import type { PendingRequest, RequestPacket } from './requests.js';
+import { restoredRecords, StoreLink } from './outbox-store.js';
+import type { Keyed, OutboxHooks } from './outbox-store.js';
 
+export type { OutboxHooks };
 
 interface Outgoing extends Keyed {
   readonly packet: PublishPacket;
@@ -43,33 +45,9 @@ interface Outgoing extends Keyed {
   sentOn: Connection | undefined;
 }
 
-/** What the outbox tells the session about a durable store (see `outbox-store.ts`). */
-export interface OutboxHooks {
-  /** Opening the store found damage and skipped it: a message in it is lost. */
-  damaged(error: Error): void;
-  /** A stored message failed with no caller waiting for it, or a write failed at `end()`. */
-  lost(error: Error): void;
-  /** A message no caller waits for was refused; the session reports that on 'error' itself. */
-  refusedUnheard(error: Error): void;
-  /** Every restored message is settled (the `restored` event). */
-  restored(acknowledged: number, refused: number): void;
-}
-
-export type RequestPacket = Extract<Packet, { type: 'subscribe' | 'unsubscribe' }>;
-
-interface PendingRequest {
-  readonly packet: RequestPacket;
-  resolve(ack: Packet): void;
-  reject(error: Error): void;
-}
-
 const RESOLVED: Promise<void> = Promise.resolve();
-/** Probes in a row the server must close the connection after before a message is refused. */
-const PROBES = 2;
 /** Never modified: they stand in for an empty map or queue (see `#inflight`). */
 const NO_OUTGOING: Map<number, Outgoing> = new Map();
-const NO_REQUESTS: Map<number, PendingRequest> = new Map();
-const NO_QUEUE: Outgoing[] = [];
 
 export class Outbox {
   /** The connection publishes go out on: set from CONNACK until the connection is lost. */
@@ -78,19 +56,13 @@ export class Outbox {
   // The maps and the queue are shared empty ones until first used, and again once emptied: a
   // gateway holds thousands of idle clients, which then keep no hash table for them.
   #inflight: Map<number, Outgoing> = NO_OUTGOING;
-  #requests: Map<number, PendingRequest> = NO_REQUESTS;
-  #queue: Outgoing[] = NO_QUEUE;
-  #queueHead = 0;
-  #queuedBytes = 0;
-  /** The oldest unacknowledged message when the last connection was lost by the server. */
-  #suspect: Outgoing | undefined;
-  /** The suspect, sent alone on this connection; nothing else goes out until its PUBACK. */
-  #probe: Outgoing | undefined;
-  /** Connections in a row the server closed right after the probe. */
-  #probesFailed = 0;
+  readonly #requests = new PendingRequests();
+  readonly #queue = new SendQueue<Outgoing>();
+  /** A message the server may refuse, and its probe (see `probe.ts`). */
+  readonly #refusal = new RefusalProbe<Outgoing>();
   /** DUP for re-sends on this connection: the server kept the session. */
   #resendDup = false;
-  #idleWaiters: Array<() => void> | undefined;
+  readonly #idle = new IdleWaiters();
   /** The durable store, when the `store` option gives one. */
   readonly #durable: StoreLink | undefined;
 
@@ -116,7 +88,7 @@ export class Outbox {
   }
 
   get queuedCount(): number {
-    return this.#queue.length - this.#queueHead;
+    return this.#queue.length;
   }
 
   /** Stored messages no caller waits for (left by a previous process) not yet settled. */
@@ -133,10 +105,10 @@ export class Outbox {
    */
   publish(packet: PublishPacket): Promise<void> {
     const link = this.#link;
-    if (this.#queueHead === this.#queue.length && link !== undefined && this.#canSend(link, packet.qos)) {
+    if (this.#queue.length === 0 && link !== undefined && this.#canSend(link, packet.qos)) {
       // The fast path. Encoding validates the message and throws before writing anything.
       if (packet.payload.length + 3 * packet.topic.length + 9 > this.options.maxOutgoingPacketSize) {
-        const refused = this.#tooLarge(packet);
+        const refused = tooLarge(packet, this.options.maxOutgoingPacketSize);
         if (refused !== undefined) return Promise.reject(refused);
       }
       if (packet.qos === 0) {
@@ -166,7 +138,7 @@ export class Outbox {
     } catch (error) {
       return Promise.reject(error);
     }
-    const refused = this.#tooLarge(packet) ?? this.#full(packet);
+    const refused = tooLarge(packet, this.options.maxOutgoingPacketSize) ?? noRoom(packet, this.options, { state: this.lifecycle.state, online: this.#link !== undefined, queued: this.#queue.length, queuedBytes: this.#queue.bytes });
     if (refused !== undefined) return Promise.reject(refused);
     return new Promise<void>((resolve, reject) => {
       const outgoing: Outgoing = {
@@ -184,53 +156,12 @@ export class Outbox {
         reject(error);
         return;
       }
-      if (this.#queue === NO_QUEUE) this.#queue = [];
       this.#queue.push(outgoing);
-      this.#queuedBytes += outgoing.size;
     });
   }
 
-  /** A reason to refuse `packet` for its size, or undefined. */
-  #tooLarge(packet: PublishPacket): MqttClientError | undefined {
-    const max = this.options.maxOutgoingPacketSize;
-    const size = encodedLength(packet.qos === 0 ? packet : { ...packet, packetId: 1 });
-    if (size <= max) return undefined;
-    return new MqttClientError(
-      'packet-too-large',
-      `the PUBLISH to ${JSON.stringify(packet.topic)} would be ${size} bytes on the wire; the limit is ${max} (maxOutgoingPacketSize). ` +
-        'Send a smaller payload (split it, or compress it)',
-    );
-  }
-
-  /** A reason to refuse a queued publish for room, naming the limit and the state, or undefined. */
-  #full(packet: PublishPacket): MqttClientError | undefined {
-    const o = this.options;
-    const state = this.lifecycle.state;
-    if (this.#link === undefined) {
-      if (packet.qos === 0 && o.offlineQoS0 === 'reject') {
-        return new MqttClientError('connection-closed', `not connected (state ${state}), and offlineQoS0 is 'reject': the QoS 0 message was not sent`);
-      }
-      if (this.queuedCount >= o.offlineQueueSize) {
-        return new MqttClientError(
-          'queue-full',
-          `not connected (state ${state}) and ${this.queuedCount} messages wait already (offlineQueueSize ${o.offlineQueueSize}); ` +
-            'the message was not accepted. Raise offlineQueueSize, or wait for the connect event',
-        );
-      }
-    }
-    const size = packet.payload.length + packet.topic.length;
-    if (this.#queuedBytes + size > o.maxQueuedBytes) {
-      return new MqttClientError(
-        'queue-full',
-        `${this.#queuedBytes} bytes wait to be sent already (maxQueuedBytes ${o.maxQueuedBytes}, state ${state}); the message was not accepted. ` +
-          (this.#link === undefined ? 'Wait for the connect event' : 'The connection is slower than the publisher: await publishes, or raise maxQueuedBytes'),
-      );
-    }
-    return undefined;
-  }
-
   #canSend(link: Connection, qos: number): boolean {
-    if (link.closed || link.writer.saturated || this.#probe !== undefined) return false;
+    if (link.closed || link.writer.saturated || this.#refusal.probing) return false;
     return qos === 0 || (this.#inflight.size < this.options.maxInflight && this.#inflight.size + this.#requests.size < 65_535);
   }
 
@@ -271,11 +202,9 @@ export class Outbox {
   pump(): void {
     const link = this.#link;
     if (link !== undefined) {
-      while (this.#queueHead < this.#queue.length) {
-        const next = this.#queue[this.#queueHead]!;
+      for (let next = this.#queue.peek(); next !== undefined; next = this.#queue.peek()) {
         if (!this.#canSend(link, next.packet.qos)) break;
-        this.#queue[this.#queueHead++] = undefined as unknown as Outgoing;
-        this.#queuedBytes -= next.size;
+        this.#queue.shift();
         try {
           this.#send(link, next);
         } catch (error) {
@@ -284,20 +213,8 @@ export class Outbox {
         }
       }
     }
-    this.#compactQueue();
+    this.#queue.compact();
     this.#checkIdle();
-  }
-
-  #compactQueue(): void {
-    if (this.#queueHead === this.#queue.length) {
-      if (this.#queueHead > 0) {
-        this.#queue = NO_QUEUE;
-        this.#queueHead = 0;
-      }
-    } else if (this.#queueHead > 1024 && this.#queueHead * 2 > this.#queue.length) {
-      this.#queue = this.#queue.slice(this.#queueHead);
-      this.#queueHead = 0;
-    }
   }
 
   /** PUBACK for `packetId`; `false` when nothing waits for it (a late ack, harmless). */
@@ -307,13 +224,9 @@ export class Outbox {
     // The id is free again now that its ack is in [MQTT-2.3.1-3].
     this.#removeInflight(packetId);
     this.#durable?.forget(outgoing);
-    if (this.#suspect === outgoing) this.#suspect = undefined;
     outgoing.resolve();
-    if (this.#probe === outgoing) {
-      // The server took it: it was not the problem. Now the rest, in order.
-      this.#probe = undefined;
-      if (this.#link !== undefined) this.#resend(this.#link);
-    }
+    // The probe's PUBACK: the server took it, it was not the problem. Now the rest, in order.
+    if (this.#refusal.acknowledged(outgoing) && this.#link !== undefined) this.#resend(this.#link);
     this.pump();
     return true;
   }
@@ -333,31 +246,22 @@ export class Outbox {
     } catch (error) {
       return Promise.reject(error);
     }
-    return new Promise<Packet>((resolve, reject) => {
-      if (this.#requests === NO_REQUESTS) this.#requests = new Map();
-      this.#requests.set(packetId, { packet: withId, resolve, reject });
-      // During a probe it waits, and goes out with the other requests after the probe's PUBACK.
-      if (this.#link !== undefined && this.#probe === undefined) this.#link.send(withId);
-    });
+    const answered = this.#requests.add(withId);
+    // During a probe it waits, and goes out with the other requests after the probe's PUBACK.
+    if (this.#link !== undefined && !this.#refusal.probing) this.#link.send(withId);
+    return answered;
   }
 
   /** The request an ack answers, removed from the pending map; `undefined` when none matches. */
   takeRequest(packetId: number, type: RequestPacket['type']): PendingRequest | undefined {
-    const request = this.#requests.get(packetId);
-    if (request === undefined || request.packet.type !== type) return undefined;
-    if (this.#requests.size === 1) this.#requests = NO_REQUESTS;
-    else this.#requests.delete(packetId);
-    this.pump();
+    const request = this.#requests.take(packetId, type);
+    if (request !== undefined) this.pump();
     return request;
   }
 
   /** Filters a SUBSCRIBE still awaiting its SUBACK asks for (not to be restored twice). */
   pendingFilters(): Set<string> {
-    const pending = new Set<string>();
-    for (const r of this.#requests.values()) {
-      if (r.packet.type === 'subscribe') for (const s of r.packet.subscriptions) pending.add(s.topicFilter);
-    }
-    return pending;
+    return this.#requests.filters();
   }
 
   // -------------------------------------------------------------------------------------------
@@ -372,9 +276,8 @@ export class Outbox {
     this.#link = link;
     this.#resendDup = sessionPresent;
     const oldest = this.#inflight.entries().next().value;
-    if (this.#suspect !== undefined && oldest !== undefined && oldest[1] === this.#suspect) {
-      this.#probe = this.#suspect;
-      this.#sendAgain(link, oldest[0], this.#probe);
+    if (oldest !== undefined && this.#refusal.start(oldest[1])) {
+      this.#sendAgain(link, oldest[0], oldest[1]);
       return;
     }
     this.#resend(link);
@@ -385,7 +288,7 @@ export class Outbox {
     for (const [packetId, outgoing] of this.#inflight) {
       if (outgoing.sentOn !== link) this.#sendAgain(link, packetId, outgoing);
     }
-    for (const request of this.#requests.values()) link.send(request.packet);
+    for (const request of this.#requests.packets()) link.send(request.packet);
   }
 
   #sendAgain(link: Connection, packetId: number, outgoing: Outgoing): void {
@@ -400,31 +303,12 @@ export class Outbox {
    */
   detach(link: Connection, byPeer: boolean): MqttClientError | undefined {
     if (this.#link === link) this.#link = undefined;
-    const probe = this.#probe;
-    this.#probe = undefined;
     const oldest = this.#inflight.entries().next().value;
-    if (!byPeer || oldest === undefined || oldest[1].sentOn !== link) {
-      this.#suspect = undefined;
-      this.#probesFailed = 0;
-      return undefined;
-    }
-    const [packetId, o] = oldest;
-    if (probe !== o) {
-      this.#suspect = o;
-      this.#probesFailed = 0;
-      return undefined;
-    }
-    if (++this.#probesFailed < PROBES) return undefined; // still the suspect: probe it again
-    this.#suspect = undefined;
-    this.#probesFailed = 0;
+    if (!this.#refusal.lost(oldest?.[1], oldest?.[1].sentOn === link, byPeer)) return undefined;
+    const [packetId, o] = oldest!;
     this.#removeInflight(packetId);
     this.#durable?.forget(o);
-    const error = new MqttClientError(
-      'message-refused',
-      `the server closed the connection right after this message (PUBLISH to ${JSON.stringify(o.packet.topic)}, ` +
-        `${o.packet.payload.length} bytes, packet id ${packetId}), and again each time it was sent alone: it refuses it, ` +
-        'often for its size (a server-side maximum packet size; see maxOutgoingPacketSize) or its topic. It was dropped; the others go on',
-    );
+    const error = refusedError(o.packet, packetId);
     // The session reports it on 'error'; with nobody listening there, a restored message's
     // refusal would be news nobody hears (no promise carries it).
     if (this.#durable?.adopted(o)) this.hooks.refusedUnheard(error);
@@ -434,7 +318,7 @@ export class Outbox {
 
   /** The last connection loss came right after a message that may be refused (see `detach`). */
   get suspecting(): boolean {
-    return this.#suspect !== undefined;
+    return this.#refusal.suspecting;
   }
 
   // -------------------------------------------------------------------------------------------
@@ -447,26 +331,21 @@ export class Outbox {
 
   /** Resolves once `idle` (end() waits on it, bounded by its own timer). */
   whenIdle(): Promise<void> {
-    if (this.idle) return RESOLVED;
-    return new Promise((resolve) => (this.#idleWaiters ??= []).push(resolve));
+    return this.idle ? RESOLVED : this.#idle.wait();
   }
 
   /** Stops every `whenIdle` wait (the connection is gone: the acks cannot come). */
   releaseIdleWaiters(): void {
-    const waiters = this.#idleWaiters;
-    this.#idleWaiters = undefined;
-    if (waiters !== undefined) for (const w of waiters) w();
+    this.#idle.release();
   }
 
   #checkIdle(): void {
-    if (this.#idleWaiters !== undefined && this.idle) this.releaseIdleWaiters();
+    if (this.#idle.waiting && this.idle) this.#idle.release();
   }
 
   /** Rejects the pending requests (they cannot complete on a connection that will not come). */
   rejectRequests(error: Error): void {
-    const requests = this.#requests;
-    this.#requests = NO_REQUESTS;
-    for (const request of requests.values()) request.reject(error);
+    this.#requests.rejectAll(error);
   }
 
   /**
@@ -498,28 +377,12 @@ export class Outbox {
       return;
     }
     this.rejectRequests(error);
-    const stays = new MqttClientError(
-      'connection-closed',
-      `${error.message}; reconnect is off. The message stays in the durable store and goes out first on the next connection ` +
-        "(this client's connect(), or the next process on the same store): publish it again only if you want it twice",
-      { cause: error },
-    );
-    for (const [packetId, o] of this.#takeAll()) {
-      if (o.key === undefined) {
-        o.reject(error); // QoS 0, or a message the store failed to write
-        continue;
-      }
-      if (!durable.adopted(o)) {
-        o.reject(stays);
-        durable.adopt(o);
-      }
+    for (const [packetId, o] of durable.keep(this.#takeAll(), error)) {
       if (packetId !== undefined) {
         if (this.#inflight === NO_OUTGOING) this.#inflight = new Map();
         this.#inflight.set(packetId, o);
       } else {
-        if (this.#queue === NO_QUEUE) this.#queue = [];
         this.#queue.push(o);
-        this.#queuedBytes += o.size;
       }
     }
     this.releaseIdleWaiters();
@@ -528,12 +391,9 @@ export class Outbox {
   /** Empties the in-flight store and the queue; returns their publishes in order, in flight first. */
   #takeAll(): Array<[packetId: number | undefined, outgoing: Outgoing]> {
     const all: Array<[number | undefined, Outgoing]> = [...this.#inflight];
-    for (let i = this.#queueHead; i < this.#queue.length; i++) all.push([undefined, this.#queue[i]!]);
+    for (const o of this.#queue.takeAll()) all.push([undefined, o]);
     this.#inflight = NO_OUTGOING;
-    this.#queue = NO_QUEUE;
-    this.#queueHead = 0;
-    this.#queuedBytes = 0;
-    this.#suspect = undefined;
+    this.#refusal.reset();
     return all;
   }
 
@@ -564,26 +424,11 @@ export class Outbox {
    * back in flight under their identifiers, the others first in the queue, all in their order.
    */
   #restore(entries: readonly StoredEntry[]): void {
-    if (entries.length === 0) return;
-    const durable = this.#durable!;
-    this.#inflight = new Map();
-    this.#queue = [];
-    for (const entry of entries) {
-      const packet: PublishPacket = { type: 'publish', topic: entry.topic, payload: entry.payload, qos: 1, retain: entry.retain, dup: false, packetId: undefined };
-      const inflight = entry.packetId !== undefined && !this.#inflight.has(entry.packetId);
-      const size = inflight ? 0 : entry.payload.length + entry.topic.length;
-      const outgoing: Outgoing = { packet, size, resolve: noop, reject: noop, key: entry.key, sentOn: undefined };
-      durable.adopt(outgoing);
-      if (inflight) {
-        this.#inflight.set(entry.packetId!, outgoing);
-        this.#lastPacketId = entry.packetId!;
-      } else {
-        this.#queue.push(outgoing);
-        this.#queuedBytes += size;
-      }
-    }
-    if (this.#inflight.size === 0) this.#inflight = NO_OUTGOING;
-    if (this.#queue.length === 0) this.#queue = NO_QUEUE;
+    const { inflight, queued } = restoredRecords(entries, this.#durable!, (packet, size, key): Outgoing => ({ packet, size, resolve: noop, reject: noop, key, sentOn: undefined }));
+    if (inflight.length > 0) this.#inflight = new Map(inflight);
+    for (const o of queued) this.#queue.push(o);
+    const last = inflight.at(-1);
+    if (last !== undefined) this.#lastPacketId = last[0];
   }
 
   /**
@@ -595,19 +440,7 @@ export class Outbox {
    */
   #writeFailed(keys: ReadonlySet<number>, error: Error): void {
     for (const o of this.#inflight.values()) if (o.key !== undefined && keys.has(o.key)) this.#unstored(o, error);
-    const queue = this.#queue;
-    let kept = this.#queueHead;
-    for (let i = this.#queueHead; i < queue.length; i++) {
-      const o = queue[i]!;
-      if (o.key !== undefined && keys.has(o.key)) {
-        this.#queuedBytes -= o.size;
-        this.#unstored(o, error);
-      } else {
-        queue[kept++] = o;
-      }
-    }
-    queue.length = kept;
-    this.#compactQueue();
+    for (const o of this.#queue.remove((o) => o.key !== undefined && keys.has(o.key))) this.#unstored(o, error);
     this.#checkIdle();
   }
 

@@ -17,7 +17,6 @@ import { refTimer } from '../shared/clock.js';
 import { ConfigurationError } from '../shared/errors.js';
 import { RefClock } from './ref-clock.js';
 import { MqttProtocolError } from '../packet/errors.js';
-import { StoreError } from '../store/errors.js';
 import type { ConnectPacket, Packet, PublishPacket, Subscription } from '../packet/types.js';
 import { Backoff } from './backoff.js';
 import { Connection, ListenerFailure, SocketFailure } from './connection.js';
@@ -32,7 +31,7 @@ import type { InboxHooks } from './inbox.js';
 import type { MqttMessage } from './messages.js';
 import { Lifecycle } from './lifecycle.js';
 import { Outbox } from './outbox.js';
-import type { OutboxHooks } from './outbox.js';
+import { Reporter } from './reporter.js';
 import type { ResolvedClientOptions } from './options.js';
 
 interface Waiter<T> {
@@ -42,10 +41,8 @@ interface Waiter<T> {
 
 const SESSION_PRESENT: ConnectionInfo = Object.freeze({ sessionPresent: true });
 const NO_SESSION: ConnectionInfo = Object.freeze({ sessionPresent: false });
-/** A connection dropped sooner than this after CONNACK counts as a quick drop. */
-const QUICK_DROP_MS = 5000;
 
-export class Session implements ConnectionOwner, InboxHooks, OutboxHooks {
+export class Session implements ConnectionOwner, InboxHooks {
   readonly lifecycle = new Lifecycle();
   readonly outbox: Outbox;
   readonly inbox: Inbox;
@@ -56,8 +53,8 @@ export class Session implements ConnectionOwner, InboxHooks, OutboxHooks {
   #retryTimer: unknown;
   readonly #backoff: Backoff | undefined;
   #attempts = 0;
-  #quickDrops = 0;
   readonly subscriptions: Subscriptions;
+  readonly reporter: Reporter;
   #connectWaiters: Array<Waiter<ConnectionInfo>> | undefined;
   #lastConnection: ConnectionInfo = NO_SESSION;
   #ending: Promise<EndReport> | undefined;
@@ -74,9 +71,10 @@ export class Session implements ConnectionOwner, InboxHooks, OutboxHooks {
     this.#connect = connect;
     this.clock = new RefClock(options.clock);
     if (options.reconnect !== false) this.#backoff = new Backoff(options.reconnect, options.random);
-    this.outbox = new Outbox(options, this.lifecycle, this);
+    this.reporter = new Reporter(events);
+    this.outbox = new Outbox(options, this.lifecycle, this.reporter);
     this.inbox = new Inbox(options.messageBuffer, this);
-    this.subscriptions = new Subscriptions(this.outbox, this);
+    this.subscriptions = new Subscriptions(this.outbox, this.reporter);
   }
 
   get lastConnection(): ConnectionInfo {
@@ -174,7 +172,7 @@ export class Session implements ConnectionOwner, InboxHooks, OutboxHooks {
         if (this.#attempt !== abort) return;
         this.#attempt = undefined;
         const failure = toError(error);
-        this.#report(failure);
+        this.reporter.report(failure);
         this.#afterFailure(failure, false);
       },
     );
@@ -288,13 +286,9 @@ export class Session implements ConnectionOwner, InboxHooks, OutboxHooks {
     this.outbox.pump();
   }
 
-  /** @internal A 'message' or 'connect' listener threw: hand it back the way EventEmitter would. */
+  /** @internal A 'message' or 'connect' listener threw. */
   listenerThrew(error: unknown): void {
-    if (this.events.listenerCount('error') > 0) this.events.emit('error', toError(error));
-    else
-      process.nextTick(() => {
-        throw error;
-      });
+    this.reporter.listenerThrew(error);
   }
 
   // -------------------------------------------------------------------------------------------
@@ -310,8 +304,8 @@ export class Session implements ConnectionOwner, InboxHooks, OutboxHooks {
         ? toTransportFailure(failure.error, this.options.socket.host, this.options.socket.port)
         : (failure ?? (over ? undefined : closedError()));
     const refused = conn.accepted && !over ? this.outbox.detach(conn, byPeer) : undefined;
-    if (failure !== undefined) this.#report(error!);
-    if (refused !== undefined) this.#report(refused);
+    if (failure !== undefined) this.reporter.report(error!);
+    if (refused !== undefined) this.reporter.report(refused);
     this.events.emit('close', error, conn.details());
     if (over) {
       // end() may be waiting for acks that can no longer come on this connection.
@@ -321,28 +315,10 @@ export class Session implements ConnectionOwner, InboxHooks, OutboxHooks {
     if (conn.accepted) {
       const now = this.clock.now();
       this.#backoff?.connectionLasted(conn.acceptedAt, now);
-      this.#noteQuickDrop(conn, now, byPeer && failure === undefined && refused === undefined && !this.outbox.suspecting);
+      this.reporter.connectionLost(now - conn.acceptedAt, byPeer && failure === undefined && refused === undefined && !this.outbox.suspecting);
       this.events.emit('offline');
     }
     this.#afterFailure(error ?? closedError(), conn.accepted);
-  }
-
-  /**
-   * Two connections with the same credentials kick each other off and both reconnect: name the
-   * symptom when connections keep being closed by the server right after CONNACK, with no
-   * message of ours to blame.
-   */
-  #noteQuickDrop(conn: Connection, now: number, unexplained: boolean): void {
-    this.#quickDrops = unexplained && now - conn.acceptedAt < QUICK_DROP_MS ? this.#quickDrops + 1 : 0;
-    if (this.#quickDrops === 3) {
-      this.#report(
-        new MqttClientError(
-          'connection-closed',
-          'the server closed the connection right after accepting it, three times in a row, with nothing of ours to blame: ' +
-            'another client with the same client id (or the same device credentials) may be connected and kicking this one off',
-        ),
-      );
-    }
   }
 
   /** Decides what follows a failed attempt or a lost connection. */
@@ -398,7 +374,7 @@ export class Session implements ConnectionOwner, InboxHooks, OutboxHooks {
     try {
       await this.outbox.close();
     } catch (storeError) {
-      this.#report(toError(storeError));
+      this.reporter.report(toError(storeError));
     }
     this.lifecycle.move('ended');
     this.inbox.finish();
@@ -421,46 +397,5 @@ export class Session implements ConnectionOwner, InboxHooks, OutboxHooks {
     const waiters = this.#connectWaiters;
     this.#connectWaiters = undefined;
     if (waiters !== undefined) for (const w of waiters) w.reject(error);
-  }
-
-  /** @internal What no caller waits for (a refused filter when restoring subscriptions). */
-  reportError(error: Error): void {
-    this.#report(error);
-  }
-
-  /** @internal The outbox's hook: opening the durable store (in the constructor) found damage. */
-  damaged(error: Error): void {
-    process.nextTick(() => this.#reportOrWarn(error)); // once the program can listen
-  }
-
-  /** @internal The outbox's hook: a stored message no caller waits for failed. */
-  lost(error: Error): void {
-    this.#reportOrWarn(error);
-  }
-
-  /** @internal The outbox's hook: `closed` reports the refusal on 'error'; warn if nobody listens. */
-  refusedUnheard(error: Error): void {
-    if (this.events.listenerCount('error') === 0) process.emitWarning(error.message, { code: 'ALIOT_STORE_LOST' });
-  }
-
-  /** @internal The outbox's hook: every restored message is settled. */
-  restored(acknowledged: number, refused: number): void {
-    try {
-      this.events.emit('restored', acknowledged, refused);
-    } catch (error) {
-      this.listenerThrew(error);
-    }
-  }
-
-  /** Emits `error`, or warns when nobody listens: for news no promise carries. */
-  #reportOrWarn(error: Error): void {
-    if (this.events.listenerCount('error') > 0) this.events.emit('error', error);
-    else process.emitWarning(error.message, { code: error instanceof StoreError && error.code === 'store-corrupt' ? 'ALIOT_STORE_DAMAGE' : 'ALIOT_STORE_LOST' });
-  }
-
-  /** Emits `error` when someone listens; the same error also settles the promises concerned. */
-  #report(error: Error): void {
-    if (debug.enabled) debug('error: %s', error.message);
-    if (this.events.listenerCount('error') > 0) this.events.emit('error', error);
   }
 }
