@@ -30,7 +30,7 @@ export const DEMO_DEVICE = Object.freeze({ productKey: 'a1DemoProd', deviceName:
 export const DEMO: CommandSpec = {
   name: 'demo',
   summary: 'a whole device session against a local stand-in, every packet shown and explained',
-  usage: ['demo [--explain] [--connect-timeout SECONDS]', 'demo --x509 [--cert FILE --key FILE] [--explain]'],
+  usage: ['demo [--explain] [--connect-timeout SECONDS]', 'demo --x509 [--cert FILE --key FILE] [--explain]', 'demo gateway [--explain]'],
   description: `Starts the local platform stand-in on [::1], connects a device to it over TLS and IPv6 with
 signed credentials, posts properties and shows the platform's reply, receives a property set
 from the cloud side and answers it, sends a PINGREQ, and disconnects. Every packet in both
@@ -41,14 +41,17 @@ With --x509 the device is one of an X.509 product instead: it has no secret, aut
 the certificate the stand-in issues it, and learns its productKey and deviceName from the
 platform after connecting. --cert and --key give it a certificate of your own, such as one
 'aliot emulator issue --device ${DEMO_DEVICE.productKey}:${DEMO_DEVICE.deviceName}' made (an encrypted key's
-passphrase in ${KEY_PASSPHRASE_ENV}).`,
+passphrase in ${KEY_PASSPHRASE_ENV}).
+
+'aliot demo gateway' runs a gateway instead: registration, three sub-devices, one packed post,
+a clock sync and a firmware upgrade ('aliot demo gateway --help').`,
   options: [
     { name: 'explain', type: 'boolean', help: 'also dissect every packet field by field (as aliot explain does)' },
     { name: 'x509', type: 'boolean', help: "a device of an X.509 product: authenticated by its certificate, told its identity by the platform" },
     ...CERTIFICATE_OPTIONS.map((option) => ({ ...option, help: `${option.help} (implies --x509)` })),
     CONNECT_TIMEOUT_OPTION,
   ],
-  examples: ['aliot demo', 'aliot demo --explain | less', 'aliot demo --x509'],
+  examples: ['aliot demo', 'aliot demo --explain | less', 'aliot demo --x509', 'aliot demo gateway'],
 };
 
 /** `--cert` and `--key` as files read, the passphrase from the environment; `undefined` without them. */
