@@ -82,10 +82,13 @@ describe('npm pack', () => {
   // shadow, remote configuration and its file, tags), dynamic registration over MQTT and token
   // connections, the stand-in's side of each (its registration endpoint and configuration files
   // included) and aliot register 309 -> 334 kB packed, 1088 -> 1194 kB unpacked: 70 kB of runtime
-  // bundles, 26 kB of declarations, 10 kB in the CLI bundle.
-  it('stays small for gateways with little room: under 339 kB packed, 1207 kB unpacked', () => {
-    expect(packed.size).toBeLessThan(339_000);
-    expect(packed.unpackedSize).toBeLessThan(1_207_000);
+  // bundles, 26 kB of declarations, 10 kB in the CLI bundle; aliot demo gateway (its flow and
+  // explanations, the trace and masking it shares with aliot demo) 333.7 -> 340.9 kB packed,
+  // 1194 -> 1218.5 kB unpacked, 22.5 KiB of it in the CLI bundle, none in the library's or the
+  // stand-in's entry points.
+  it('stays small for gateways with little room: under 346 kB packed, 1232 kB unpacked', () => {
+    expect(packed.size).toBeLessThan(346_000);
+    expect(packed.unpackedSize).toBeLessThan(1_232_000);
   });
 
   it('builds the code it ships in a fresh clone, where there is no dist/ yet (prepack)', () => {
