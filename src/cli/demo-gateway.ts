@@ -22,7 +22,7 @@ import type { CommandSpec } from './args.js';
 import { CONNECT_TIMEOUT_OPTION, connectTimeoutOption } from './connection.js';
 import { maskPayloadSecrets } from './demo-mask.js';
 import { paragraph, Wire } from './demo-wire.js';
-import { EXIT } from './io.js';
+import { EXIT, UsageError } from './io.js';
 import type { Io, Output } from './io.js';
 import { ProgressPrinter } from './progress.js';
 import { styleFor } from './style.js';
@@ -146,10 +146,18 @@ export async function runDemoGateway(argv: readonly string[], io: Io): Promise<n
   }
 
   heading();
-  const emulator = await startEmulator({
-    devices: [{ productKey, deviceName, deviceSecret: '' }, ...DEMO_METERS.map((meter) => ({ ...meter, deviceSecret: '' }))],
-    products: [{ productKey, productSecret }],
-  });
+  // Made before anything is started, so that a machine without a writable temporary directory stops here.
+  const directory = firmwareDirectory();
+  let emulator: Emulator;
+  try {
+    emulator = await startEmulator({
+      devices: [{ productKey, deviceName, deviceSecret: '' }, ...DEMO_METERS.map((meter) => ({ ...meter, deviceSecret: '' }))],
+      products: [{ productKey, productSecret }],
+    });
+  } catch (error) {
+    rmSync(directory, { recursive: true, force: true });
+    throw error;
+  }
   steps = gatewaySteps(FACTS, emulator.port);
   const wire = new Wire(emulator, style, {
     party: 'gateway',
@@ -157,7 +165,6 @@ export async function runDemoGateway(argv: readonly string[], io: Io): Promise<n
     write: out,
     shown: ({ packet, bytes }) => maskPayloadSecrets(packet, bytes),
   });
-  const directory = mkdtempSync(join(tmpdir(), 'aliot-demo-gateway-'));
   let gateway: Gateway | undefined;
   let ota: DeviceOta | undefined;
   let httpsBytes = 0;
@@ -286,6 +293,15 @@ export async function runDemoGateway(argv: readonly string[], io: Io): Promise<n
       ),
   );
   return EXIT.ok;
+}
+
+/** A directory of the demo's own for the firmware it downloads. */
+function firmwareDirectory(): string {
+  try {
+    return mkdtempSync(join(tmpdir(), 'aliot-demo-gateway-'));
+  } catch (cause) {
+    throw new UsageError(`cannot make a directory for the firmware in ${tmpdir()}: ${(cause as Error).message}`, 'set TMPDIR to a directory you can write to');
+  }
 }
 
 /** What each meter reads: watts now, and kilowatt-hours since it was installed. */

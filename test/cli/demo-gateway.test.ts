@@ -319,6 +319,14 @@ describe('aliot demo gateway as a process', () => {
     }
   });
 
+  it('without a writable temporary directory, says so and ends at once, before starting anything', async () => {
+    const result = await spawnCli(['demo', 'gateway'], { TMPDIR: '/nonexistent/aliot-test' }, undefined, BUNDLE);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('aliot demo gateway: cannot make a directory for the firmware in /nonexistent/aliot-test');
+    expect(result.stderr).toContain('hint: set TMPDIR to a directory you can write to');
+    expect(result.stdout).not.toContain('MQTT on');
+  });
+
   it('npm start still runs the device demo, which the gateway demo left as it was', async () => {
     const pkg = JSON.parse(readFileSync(fileURLToPath(new URL('../../package.json', import.meta.url)), 'utf8')) as { scripts: Record<string, string> };
     expect(pkg.scripts['start']).toBe('npm run build && node dist/pkg/cli.js demo');
