@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { debuglog } from 'node:util';
 import type { DeviceIdentity } from '../aliyun/wire/identity.js';
 // The device layer's public entry: its files are being split and moved, its exports stay.
-import { connectGateway, createOta, registerDeviceOverMqtt, syncTime } from '../device/index.js';
+import { AlinkReplyError, connectGateway, createOta, GatewayError, GatewayLoginError, OtaError, registerDeviceOverMqtt, RegistrationError, syncTime } from '../device/index.js';
 import type { DeviceOta, Gateway } from '../device/index.js';
 import { startEmulator } from '../emulator/emulator.js';
 import type { Emulator, PacketEvent } from '../emulator/types.js';
@@ -83,6 +83,13 @@ needed; it ends by itself in a few seconds.`,
   options: [{ name: 'explain', type: 'boolean', help: 'also dissect every packet field by field (as aliot explain does)' }, CONNECT_TIMEOUT_OPTION],
   examples: ['aliot demo gateway', 'aliot demo gateway --explain | less'],
 };
+
+/**
+ * The errors of the registration, gateway and OTA calls, which say what went wrong and carry a
+ * code: each ends the demo with its message, 3 for a wait that ran out, 2 otherwise (as the
+ * command's other failures: the connection's own go through the common report).
+ */
+const STEP_FAILURES = [RegistrationError, GatewayError, GatewayLoginError, AlinkReplyError, OtaError];
 
 /** Ctrl-C between two steps. */
 class Stopped extends Error {}
@@ -169,6 +176,7 @@ export async function runDemoGateway(argv: readonly string[], io: Io): Promise<n
   let ota: DeviceOta | undefined;
   let httpsBytes = 0;
   let stopped = false;
+  let failure: (Error & { code: unknown }) | undefined;
   try {
     out(`    MQTT on ${emulator.url}, HTTPS on ${emulator.https?.url ?? '(not started)'}\n`);
     const common = { endpoint: { host: '::1', port: emulator.port }, ca: emulator.ca, family: 6 as const };
@@ -272,14 +280,19 @@ export async function runDemoGateway(argv: readonly string[], io: Io): Promise<n
     await wire.settled();
     out(`    unacknowledged messages: ${unacknowledged.length}\n`);
   } catch (error) {
-    if (!(error instanceof Stopped)) throw error;
-    stopped = true;
+    if (error instanceof Stopped) stopped = true;
+    else if (STEP_FAILURES.some((type) => error instanceof type)) failure = error as Error & { code: unknown };
+    else throw error;
   } finally {
     bar.done();
     if (ota !== undefined) await ota.close();
     if (gateway !== undefined) await gateway.end({ force: true });
     await emulator.close();
     rmSync(directory, { recursive: true, force: true });
+  }
+  if (failure !== undefined) {
+    io.stderr.write(`aliot demo gateway: step ${step} failed: ${failure.message}\n`);
+    return failure.code === 'timeout' || failure.code === 'reply-timeout' ? EXIT.timeout : EXIT.connection;
   }
   if (stopped) {
     out(`\nStopped after step ${step} of ${steps.length}.\n`);
