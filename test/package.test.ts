@@ -83,10 +83,13 @@ describe('npm pack', () => {
   // connections, the stand-in's side of each (its registration endpoint and configuration files
   // included) and aliot register 309 -> 334 kB packed, 1088 -> 1194 kB unpacked: 70 kB of runtime
   // bundles, 26 kB of declarations, 10 kB in the CLI bundle; the stand-in's Clean Session 0
-  // sessions and the gateway's split into modules about 6 kB packed, 23 kB unpacked.
-  it('stays small for gateways with little room: under 345 kB packed, 1230 kB unpacked', () => {
-    expect(packed.size).toBeLessThan(345_000);
-    expect(packed.unpackedSize).toBeLessThan(1_230_000);
+  // sessions and the gateway's split into modules about 6 kB packed, 23 kB unpacked; aliot demo
+  // gateway (its flow and explanations, the trace and masking it shares with aliot demo) about
+  // 7 kB packed, 24 kB unpacked, 22.5 KiB of it in the CLI bundle, none in the library's or the
+  // stand-in's entry points (measured together: 348.4 kB packed, 1246.5 kB unpacked).
+  it('stays small for gateways with little room: under 352 kB packed, 1255 kB unpacked', () => {
+    expect(packed.size).toBeLessThan(352_000);
+    expect(packed.unpackedSize).toBeLessThan(1_255_000);
   });
 
   it('builds the code it ships in a fresh clone, where there is no dist/ yet (prepack)', () => {

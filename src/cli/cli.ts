@@ -11,6 +11,7 @@ import { EXIT, UsageError } from './io.js';
 import { report } from './report.js';
 import type { Io } from './io.js';
 import { DEMO, runDemo } from './demo.js';
+import { DEMO_GATEWAY_SPEC, runDemoGateway } from './demo-gateway.js';
 import { EMULATOR, runEmulator } from './emulator.js';
 import { OTA, runOta } from './ota.js';
 import { EMULATOR_ISSUE, runIssue } from './issue.js';
@@ -28,7 +29,7 @@ export interface Command {
 }
 
 export const COMMANDS: readonly Command[] = [
-  { spec: DEMO, run: runDemo },
+  { spec: DEMO, run: runDemo, subcommands: [{ spec: DEMO_GATEWAY_SPEC, run: runDemoGateway }] },
   { spec: SIGN, run: runSign },
   { spec: EXPLAIN, run: runExplain },
   { spec: PUB, run: runPub },
@@ -84,6 +85,11 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
   const sub = top?.subcommands?.find((c) => c.spec.name === `${name} ${rest[0]}`);
   const command = sub ?? top;
   const commandArgs = sub === undefined ? rest : rest.slice(1);
+  const mistyped = sub === undefined ? closestSubcommand(top, rest[0]) : undefined;
+  if (mistyped !== undefined) {
+    report(io, `aliot ${name}`, new UsageError(`unknown subcommand '${rest[0]}'`, `did you mean 'aliot ${mistyped}'?`));
+    return EXIT.usage;
+  }
   if (command === undefined) {
     const guess = closest(name, COMMANDS.map((c) => c.spec.name));
     // Quoted only when it looks like a command name: a garbled command line may start with a secret.
@@ -101,6 +107,14 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
   } catch (error) {
     return report(io, `aliot ${command.spec.name}`, error, { options: optionsWithHelp(command.spec) });
   }
+}
+
+/** `demo gateway` for `aliot demo gatway`: the subcommand a word after the command was probably meant as. */
+function closestSubcommand(top: Command | undefined, word: string | undefined): string | undefined {
+  const names = top?.subcommands?.map((c) => c.spec.name) ?? [];
+  // Only a plain word: an option's value, or a garbled line that may start with a secret, is never quoted back.
+  if (top === undefined || word === undefined || names.length === 0 || !/^[a-z][a-z-]{0,19}$/i.test(word)) return undefined;
+  return closest(`${top.spec.name} ${word}`, names);
 }
 
 function help(name: string | undefined, io: Io): number {

@@ -9,20 +9,17 @@ import { debuglog } from 'node:util';
 import { connectDevice } from '../device/device.js';
 import type { Device } from '../device/device.js';
 import { startEmulator } from '../emulator/emulator.js';
-import type { Emulator, PacketEvent } from '../emulator/types.js';
 import { parseArgs } from './args.js';
 import type { ParsedArgs } from './args.js';
 import { CERTIFICATE_OPTIONS, CONNECT_TIMEOUT_OPTION, connectTimeoutOption } from './connection.js';
 import { KEY_PASSPHRASE_ENV } from './sign.js';
 import { UsageError } from './io.js';
 import type { CommandSpec } from './args.js';
-import { explain, renderExplanation } from './explain.js';
 import { EXIT } from './io.js';
 import type { Io } from './io.js';
 import { styleFor } from './style.js';
-import type { Style } from './style.js';
-import { wrapWords } from './text.js';
-import { traceLine } from './trace.js';
+import { paragraph, Wire } from './demo-wire.js';
+import { maskPayloadSecrets } from './demo-mask.js';
 
 /**
  * The demo's device. The secret is a fixed, public value: it protects nothing but a stand-in on
@@ -33,7 +30,7 @@ export const DEMO_DEVICE = Object.freeze({ productKey: 'a1DemoProd', deviceName:
 export const DEMO: CommandSpec = {
   name: 'demo',
   summary: 'a whole device session against a local stand-in, every packet shown and explained',
-  usage: ['demo [--explain] [--connect-timeout SECONDS]', 'demo --x509 [--cert FILE --key FILE] [--explain]'],
+  usage: ['demo [--explain] [--connect-timeout SECONDS]', 'demo --x509 [--cert FILE --key FILE] [--explain]', 'demo gateway [--explain]'],
   description: `Starts the local platform stand-in on [::1], connects a device to it over TLS and IPv6 with
 signed credentials, posts properties and shows the platform's reply, receives a property set
 from the cloud side and answers it, sends a PINGREQ, and disconnects. Every packet in both
@@ -44,69 +41,18 @@ With --x509 the device is one of an X.509 product instead: it has no secret, aut
 the certificate the stand-in issues it, and learns its productKey and deviceName from the
 platform after connecting. --cert and --key give it a certificate of your own, such as one
 'aliot emulator issue --device ${DEMO_DEVICE.productKey}:${DEMO_DEVICE.deviceName}' made (an encrypted key's
-passphrase in ${KEY_PASSPHRASE_ENV}).`,
+passphrase in ${KEY_PASSPHRASE_ENV}).
+
+'aliot demo gateway' runs a gateway instead: registration, three sub-devices, one packed post,
+a clock sync and a firmware upgrade ('aliot demo gateway --help').`,
   options: [
     { name: 'explain', type: 'boolean', help: 'also dissect every packet field by field (as aliot explain does)' },
     { name: 'x509', type: 'boolean', help: "a device of an X.509 product: authenticated by its certificate, told its identity by the platform" },
     ...CERTIFICATE_OPTIONS.map((option) => ({ ...option, help: `${option.help} (implies --x509)` })),
     CONNECT_TIMEOUT_OPTION,
   ],
-  examples: ['aliot demo', 'aliot demo --explain | less', 'aliot demo --x509'],
+  examples: ['aliot demo', 'aliot demo --explain | less', 'aliot demo --x509', 'aliot demo gateway'],
 };
-
-const WIDTH = 92;
-/** A step's traffic is over when no QoS 1 message awaits its PUBACK and the wire has been quiet this long. */
-const QUIET_MS = 30;
-/** Never wait longer than this for a step's traffic to settle. */
-const SETTLE_LIMIT_MS = 2000;
-
-/** Prints the packets the stand-in sees and sends, and tells when a step's traffic is over. */
-class Wire {
-  /** QoS 1 PUBLISH ids awaiting their PUBACK, per direction. */
-  readonly #awaiting = { in: new Set<number>(), out: new Set<number>() };
-  #lastPacketAt = 0;
-  packets = 0;
-  readonly bytes = { in: 0, out: 0 };
-
-  constructor(
-    emulator: Emulator,
-    private readonly io: Io,
-    private readonly style: Style,
-    private readonly dissect: boolean,
-  ) {
-    emulator.on('packet', (event) => this.#seen(event));
-  }
-
-  #seen({ direction, packet, bytes }: PacketEvent): void {
-    this.packets++;
-    this.bytes[direction] += bytes.length;
-    this.#lastPacketAt = performance.now();
-    if (packet.type === 'publish' && packet.qos === 1) this.#awaiting[direction].add(packet.packetId!);
-    // A PUBACK travelling one way acknowledges a PUBLISH that travelled the other way.
-    if (packet.type === 'puback') this.#awaiting[direction === 'in' ? 'out' : 'in'].delete(packet.packetId);
-    const up = direction === 'in';
-    this.io.stdout.write(traceLine(up ? 'device -> platform' : 'platform -> device', up, packet, bytes, this.style, '    '));
-    if (this.dissect) {
-      const text = renderExplanation(explain(bytes), this.style);
-      this.io.stdout.write(`${text.replace(/^/gm, '        ').replace(/ +$/gm, '')}\n`);
-    }
-  }
-
-  /** Resolves when every QoS 1 message has its PUBACK and nothing has moved for a moment. */
-  async settled(): Promise<void> {
-    const start = performance.now();
-    for (;;) {
-      const busy = this.#awaiting.in.size + this.#awaiting.out.size > 0 || performance.now() - this.#lastPacketAt < QUIET_MS;
-      if (!busy || performance.now() - start > SETTLE_LIMIT_MS) return;
-      await new Promise((resolve) => setTimeout(resolve, 5));
-    }
-  }
-}
-
-/** `text` wrapped at WIDTH and indented, as the explanation under a step heading. */
-function paragraph(text: string, indent = '    '): string {
-  return `${wrapWords(text, WIDTH - indent.length).map((line) => indent + line).join('\n')}\n`;
-}
 
 /** `--cert` and `--key` as files read, the passphrase from the environment; `undefined` without them. */
 function demoCertificate(args: ParsedArgs, io: Io): { cert: Buffer; key: Buffer; passphrase?: string } | undefined {
@@ -155,7 +101,12 @@ export async function runDemo(argv: readonly string[], io: Io): Promise<number> 
   const emulator = await startEmulator(
     x509 ? { devices: [{ productKey, deviceName }], x509: true } : { devices: [{ ...DEMO_DEVICE }] },
   );
-  const wire = new Wire(emulator, io, style, args.flag('explain'));
+  const wire = new Wire(emulator, style, {
+    party: 'device',
+    dissect: args.flag('explain'),
+    write: out,
+    shown: ({ packet, bytes }) => maskPayloadSecrets(packet, bytes),
+  });
   let device: Device | undefined;
   try {
     out(`    listening on ${emulator.url}\n`);
