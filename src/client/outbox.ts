@@ -62,7 +62,8 @@ export class Outbox {
   readonly #refusal = new RefusalProbe<Outgoing>();
   /** DUP for re-sends on this connection: the server kept the session. */
   #resendDup = false;
-  readonly #idle = new IdleWaiters();
+  /** Made when `end()` first waits (see `#inflight` for why not before). */
+  #idle: IdleWaiters | undefined;
   /** The durable store, when the `store` option gives one. */
   readonly #durable: StoreLink | undefined;
 
@@ -331,16 +332,16 @@ export class Outbox {
 
   /** Resolves once `idle` (end() waits on it, bounded by its own timer). */
   whenIdle(): Promise<void> {
-    return this.idle ? RESOLVED : this.#idle.wait();
+    return this.idle ? RESOLVED : (this.#idle ??= new IdleWaiters()).wait();
   }
 
   /** Stops every `whenIdle` wait (the connection is gone: the acks cannot come). */
   releaseIdleWaiters(): void {
-    this.#idle.release();
+    this.#idle?.release();
   }
 
   #checkIdle(): void {
-    if (this.#idle.waiting && this.idle) this.#idle.release();
+    if (this.#idle?.waiting === true && this.idle) this.#idle.release();
   }
 
   /** Rejects the pending requests (they cannot complete on a connection that will not come). */

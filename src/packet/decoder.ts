@@ -35,11 +35,21 @@ export interface PacketDecoderOptions {
  */
 const MIN_CAPACITY = 4096;
 
+/**
+ * The fixed header being read, shared by every decoder: it is filled and used within one call of
+ * `push` (which calls nothing outside the codec), and a frame completed by a later chunk has its
+ * header read again from the frame's own first bytes.
+ */
+const header = new FixedHeader();
+
 export class PacketDecoder {
   readonly maxPacketSize: number;
 
-  /** The first bytes of a frame whose fixed header is incomplete: `head[0..headBytes)`. */
-  private readonly head = new Uint8Array(MAX_HEADER_LENGTH);
+  /**
+   * The first bytes of a frame whose fixed header is incomplete: `head[0..headBytes)`. Made the
+   * first time a chunk ends inside a fixed header: an idle connection's decoder holds no memory.
+   */
+  private head: Uint8Array | undefined;
   private headBytes = 0;
   /**
    * The frame being gathered once its fixed header is known: `frame[0..filled)` has arrived of
@@ -50,8 +60,6 @@ export class PacketDecoder {
   private frameSize = 0;
   /** Stream offset of the next chunk's first byte. */
   private streamOffset = 0;
-  /** The fixed header being read: one per decoder, filled afresh for every frame. */
-  private readonly header = new FixedHeader();
 
   constructor(options: PacketDecoderOptions = {}) {
     const max = options.maxPacketSize ?? MAX_PACKET_SIZE;
@@ -98,7 +106,6 @@ export class PacketDecoder {
       base = this.streamOffset;
       const memory = buf.buffer;
       const memoryBase = buf.byteOffset;
-      const header = this.header;
       while (pos < end) {
         if (!readFixedHeader(buf, pos, end, header)) {
           this.keepHead(buf, pos, end);
@@ -145,7 +152,8 @@ export class PacketDecoder {
 
   /** Holds the start of a frame whose fixed header `buf[pos..end)` does not complete (4 bytes at most). */
   private keepHead(buf: Uint8Array, pos: number, end: number): void {
-    for (let i = pos; i < end; i++) this.head[this.headBytes++] = buf[i]!;
+    const head = (this.head ??= new Uint8Array(MAX_HEADER_LENGTH));
+    for (let i = pos; i < end; i++) head[this.headBytes++] = buf[i]!;
   }
 
   /** Starts gathering a frame of `size` bytes, `inHand` of which are about to be appended. */
@@ -186,14 +194,15 @@ export class PacketDecoder {
       // Five bytes settle a fixed header one way or the other.
       const take = Math.min(MAX_HEADER_LENGTH - this.headBytes, buf.length);
       this.keepHead(buf, 0, take);
-      if (!readFixedHeader(this.head, 0, this.headBytes, this.header)) return -1; // took all of buf
-      const size = this.header.frameLength;
+      const head = this.head!;
+      if (!readFixedHeader(head, 0, this.headBytes, header)) return -1; // took all of buf
+      const size = header.frameLength;
       this.checkSize(size, 0);
-      const headerLength = this.header.headerLength;
+      const headerLength = header.headerLength;
       pos = take - (this.headBytes - headerLength); // bytes taken past the header go back to buf
       this.headBytes = 0;
       this.startFrame(size, headerLength + buf.length - pos);
-      this.append(this.head, 0, headerLength);
+      this.append(head, 0, headerLength);
     }
     const need = this.frameSize - this.filled;
     if (buf.length - pos < need) {
@@ -204,7 +213,8 @@ export class PacketDecoder {
     const frame = this.frame!;
     this.frame = undefined;
     this.filled = 0;
-    out.push(decodeBody(frame, 0, this.header, frame.buffer, frame.byteOffset));
+    readFixedHeader(frame, 0, this.frameSize, header); // read and checked when the frame began
+    out.push(decodeBody(frame, 0, header, frame.buffer, frame.byteOffset));
     if (frames !== undefined) frames.push(frame.subarray(0, this.frameSize));
     return pos + need;
   }

@@ -49,13 +49,14 @@ export function openResolvedTransport(options: ResolvedTransportOptions): Promis
       return;
     }
 
-    const lookup = deferredLookup(options.lookup ?? (nodeDns().lookup as LookupFunction), options.family, progress);
     const tcpOptions: TcpSocketConnectOpts = {
       host: options.host,
       port: options.port,
       family: options.family,
-      lookup,
     };
+    // Node looks up names only (an address is used as it is) and keeps the function for the
+    // socket's life: an address gets none, and its idle connection holds no progress object.
+    if (progress.phase === 'lookup') tcpOptions.lookup = deferredLookup(options.lookup ?? (nodeDns().lookup as LookupFunction), options.family, progress);
 
     const socket = options.transport === 'tls' ? nodeTls().connect(tlsOptions(options, tcpOptions)) : nodeNet().connect(tcpOptions);
     const readyEvent = options.transport === 'tls' ? 'secureConnect' : 'connect';

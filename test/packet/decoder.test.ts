@@ -41,6 +41,22 @@ describe('PacketDecoder: partial frames', () => {
     expectSamePackets(decoder.push(hex`2f 62 00 0a 68 69`), [VECTORS.find((v) => v.name === 'PUBLISH: QoS 1')!.packet]);
   });
 
+  it('decoders interleaved: a frame completed later reads its own fixed header, whatever the others read meanwhile', () => {
+    // Decoders share one scratch fixed header (an idle connection holds none of its own): the
+    // partial frame's header must come from its own bytes when it completes.
+    const qos1 = VECTORS.find((v) => v.name === 'PUBLISH: QoS 1')!;
+    const others = VECTORS.filter((v) => v !== qos1);
+    for (const cut of [1, 2, 3, qos1.bytes.length - 1]) {
+      const a = new PacketDecoder();
+      const b = new PacketDecoder();
+      expect(a.push(qos1.bytes.subarray(0, cut))).toEqual([]);
+      expectSamePackets(pushAll(b, others.map((v) => v.bytes)), others.map((v) => v.packet));
+      expect(b.push(hex`30`)).toEqual([]); // b now holds a header of its own, unfinished
+      expectSamePackets(a.push(qos1.bytes.subarray(cut)), [qos1.packet]);
+      expectSamePackets(b.push(hex`03 00 01 74`), [{ type: 'publish', topic: 't', payload: new Uint8Array(0), qos: 0, retain: false, dup: false }]);
+    }
+  });
+
   it('reset() drops a partial frame', () => {
     const decoder = new PacketDecoder();
     decoder.push(hex`30 07 00 03`);
