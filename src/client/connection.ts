@@ -101,7 +101,7 @@ export class Connection implements KeepaliveHooks, WriterHooks {
   ) {
     this.keepalive = new KeepaliveScheduler(clock, settings.keepalive * 1000, settings.pingTimeout, this);
     this.writer = new FrameWriter(socket, this, clock);
-    this.#decoder = new PacketDecoder({ maxPacketSize: settings.maxPacketSize });
+    this.#decoder = new PacketDecoder({ maxPacketSize: settings.maxPacketSize, payloadView: bufferView });
     // Shared listener functions find their connection on the socket: no closures per connection.
     (socket as ConnectionSocket)[CONNECTION] = this;
     socket.on('data', onSocketData);
@@ -370,6 +370,11 @@ const DISCONNECT: Packet = Object.freeze({ type: 'disconnect' });
 
 const CONNECTION = Symbol('aliot.connection');
 type ConnectionSocket = Duplex & { [CONNECTION]?: Connection };
+
+/** Payloads as Node Buffers, made by the decoder: one view per message, no copy. */
+function bufferView(memory: ArrayBuffer, byteOffset: number, length: number): Buffer {
+  return Buffer.from(memory, byteOffset, length);
+}
 
 function onSocketData(this: ConnectionSocket, chunk: Buffer): void {
   this[CONNECTION]!.receive(chunk);

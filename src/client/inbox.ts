@@ -53,9 +53,10 @@ export class Inbox implements MessageStreamHost {
     } else if (packet.qos === 1) {
       conn.send({ type: 'puback', packetId: packet.packetId! });
     }
-    const p = packet.payload;
-    const payload = Buffer.isBuffer(p) ? p : Buffer.from(p.buffer, p.byteOffset, p.byteLength);
-    const message: MqttMessage = { ...packet, payload };
+    // The connection's decoder made the payload a Buffer (see `bufferView`): the packet is the
+    // message, nobody else holds it.
+    const message = packet as MqttMessage;
+    const payload = message.payload;
     if (this.#streams !== undefined) for (const stream of this.#streams) stream.push(message);
     try {
       this.hooks.message(packet.topic, payload, message);

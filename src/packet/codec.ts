@@ -15,7 +15,7 @@ import { publishFirstByte, publishLength, publishTopic, readPublish, writePublis
 import { readSuback, subackLength, writeSuback } from './suback.js';
 import { readSubscribe, subscribeLength, writeSubscribe } from './subscribe.js';
 import { readUnsubscribe, unsubscribeLength, writeUnsubscribe } from './unsubscribe.js';
-import type { DisconnectPacket, Packet, PingreqPacket, PingrespPacket, PublishPacket } from './types.js';
+import type { DisconnectPacket, Packet, PingreqPacket, PingrespPacket, PublishPacket, PayloadView } from './types.js';
 import { PACKET_TYPE_NAMES } from './types.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -224,6 +224,7 @@ export function decodeBody(
   header: FixedHeader,
   memory: ArrayBufferLike,
   base: number,
+  view?: PayloadView,
 ): Packet {
   const start = at + header.headerLength;
   const end = start + header.bodyLength;
@@ -231,7 +232,7 @@ export function decodeBody(
   // one over strings a comparison per case, which a PINGREQ would pay eleven times.
   switch (header.firstByte >> 4) {
     case 3:
-      return readPublish(buf, header.flags, start, end, at, memory, base);
+      return readPublish(buf, header.flags, start, end, at, memory, base, view);
     case 4:
       return readAck('puback', buf, start, end, at + 1);
     case 1:

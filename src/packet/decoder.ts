@@ -12,7 +12,7 @@ import { ConfigurationError } from '../shared/errors.js';
 import { MqttProtocolError } from './errors.js';
 import { POOLED_MAX, allocate, decodeBody } from './codec.js';
 import { FixedHeader, MAX_HEADER_LENGTH, MAX_REMAINING_LENGTH, readFixedHeader } from './fixed-header.js';
-import type { Packet } from './types.js';
+import type { Packet, PayloadView } from './types.js';
 
 /** The largest frame MQTT 3.1.1 allows: 1 type byte, 4 length bytes, 268,435,455 body bytes. */
 export const MAX_PACKET_SIZE = 1 + 4 + MAX_REMAINING_LENGTH;
@@ -24,6 +24,12 @@ export interface PacketDecoderOptions {
    * a whole number from 2 to 268,435,460 throws `ConfigurationError` from the constructor.
    */
   readonly maxPacketSize?: number | undefined;
+  /**
+   * Makes each PUBLISH payload's view of the bytes it arrived in (no copy), instead of a
+   * `Uint8Array`: `Buffer.from` gives Node `Buffer`s, whose `toString()` is the text. It must
+   * return a view of exactly `length` bytes at `byteOffset` of `buffer`. Default: `Uint8Array`.
+   */
+  readonly payloadView?: PayloadView | undefined;
 }
 
 /**
@@ -44,6 +50,7 @@ const header = new FixedHeader();
 
 export class PacketDecoder {
   readonly maxPacketSize: number;
+  private readonly payloadView: PayloadView | undefined;
 
   /**
    * The first bytes of a frame whose fixed header is incomplete: `head[0..headBytes)`. Made the
@@ -67,6 +74,11 @@ export class PacketDecoder {
       throw new ConfigurationError('maxPacketSize', `must be a whole number of bytes from 2 to ${MAX_PACKET_SIZE}, got ${String(max)}`);
     }
     this.maxPacketSize = max;
+    const view = options.payloadView;
+    if (view !== undefined && typeof view !== 'function') {
+      throw new ConfigurationError('payloadView', `must be a function (buffer, byteOffset, length) returning a view, got ${typeof view}`);
+    }
+    this.payloadView = view;
   }
 
   /** Bytes held from an incomplete frame (what has arrived of it). */
@@ -118,7 +130,7 @@ export class PacketDecoder {
           this.append(buf, pos, end);
           break;
         }
-        out.push(decodeBody(buf, pos, header, memory, memoryBase));
+        out.push(decodeBody(buf, pos, header, memory, memoryBase, this.payloadView));
         if (frames !== undefined) frames.push(buf.subarray(pos, pos + size));
         pos += size;
       }
@@ -214,7 +226,7 @@ export class PacketDecoder {
     this.frame = undefined;
     this.filled = 0;
     readFixedHeader(frame, 0, this.frameSize, header); // read and checked when the frame began
-    out.push(decodeBody(frame, 0, header, frame.buffer, frame.byteOffset));
+    out.push(decodeBody(frame, 0, header, frame.buffer, frame.byteOffset, this.payloadView));
     if (frames !== undefined) frames.push(frame.subarray(0, this.frameSize));
     return pos + need;
   }

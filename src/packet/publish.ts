@@ -8,7 +8,7 @@
 import { MqttProtocolError } from './errors.js';
 import { checkPacketId, checkQos, fieldLength, writeUint16 } from './primitives.js';
 import { readTopic, topicWireForm } from './topics.js';
-import type { PublishPacket, QoS } from './types.js';
+import type { PublishPacket, QoS, PayloadView } from './types.js';
 
 /**
  * Checks every field of a PUBLISH and returns its topic's wire form (length prefix and UTF-8),
@@ -63,6 +63,7 @@ export function readPublish(
   flagsAt: number,
   memory: ArrayBufferLike,
   base: number,
+  view: PayloadView | undefined,
 ): PublishPacket {
   const qos = (flags >> 1) & 3;
   if (qos === 3) {
@@ -76,7 +77,8 @@ export function readPublish(
   const topic = readTopic(buf, start, topicLength, memory, base);
   let pos = start + 2 + topicLength;
   if (qos === 0) {
-    return { type: 'publish', topic, payload: new Uint8Array(memory, base + pos, end - pos), qos, retain: (flags & 1) !== 0, dup };
+    const payload = view === undefined ? new Uint8Array(memory, base + pos, end - pos) : view(memory as ArrayBuffer, base + pos, end - pos);
+    return { type: 'publish', topic, payload, qos, retain: (flags & 1) !== 0, dup };
   }
   if (pos + 2 > end) {
     throw new MqttProtocolError('truncated', 'PUBLISH ends before its packet identifier', 'publish', pos);
@@ -90,7 +92,7 @@ export function readPublish(
   return {
     type: 'publish',
     topic,
-    payload: new Uint8Array(memory, base + pos, end - pos),
+    payload: view === undefined ? new Uint8Array(memory, base + pos, end - pos) : view(memory as ArrayBuffer, base + pos, end - pos),
     qos: qos as QoS,
     retain: (flags & 1) !== 0,
     dup,

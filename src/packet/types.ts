@@ -155,3 +155,9 @@ export const PACKET_TYPE_NAMES = [
   'disconnect',
   undefined,
 ] as const;
+
+/**
+ * Makes a PUBLISH payload's view of the bytes it arrived in (see `PacketDecoderOptions`): for
+ * example `Buffer.from`, for Node `Buffer`s.
+ */
+export type PayloadView = (buffer: ArrayBuffer, byteOffset: number, length: number) => Uint8Array;

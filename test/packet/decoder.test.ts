@@ -57,6 +57,27 @@ describe('PacketDecoder: partial frames', () => {
     }
   });
 
+  it('payloadView makes every PUBLISH payload, in a whole frame or one completed later, with no copy', () => {
+    const views: Array<[ArrayBuffer, number, number]> = [];
+    const decoder = new PacketDecoder({
+      payloadView: (buffer, byteOffset, length) => {
+        views.push([buffer, byteOffset, length]);
+        return Buffer.from(buffer, byteOffset, length);
+      },
+    });
+    const chunk = Buffer.from(hex`30 05 00 01 74 68 69 32 07 00 01 74 00 0a 68 69 30 05 00 01`);
+    const whole = decoder.push(chunk);
+    const split = decoder.push(hex`74 68 69`);
+    const payloads = [...whole, ...split].map((p) => (p.type === 'publish' ? p.payload : undefined));
+    expect(payloads.map((p) => Buffer.isBuffer(p) && p.toString())).toEqual(['hi', 'hi', 'hi']);
+    expect(views).toHaveLength(3);
+    // The whole frames' payloads are views into the caller's chunk: the same memory.
+    expect(views[0]![0]).toBe(chunk.buffer);
+    expect(views[0]![1]).toBe(chunk.byteOffset + 5);
+    expect(views[1]![0]).toBe(chunk.buffer);
+    expect(() => new PacketDecoder({ payloadView: 'buffer' as never })).toThrow(ConfigurationError);
+  });
+
   it('reset() drops a partial frame', () => {
     const decoder = new PacketDecoder();
     decoder.push(hex`30 07 00 03`);
