@@ -5,6 +5,8 @@
 //   npm run bench:ota                                 256 MiB file, 5 interleaved pairs
 //   node bench/ota.mjs --size 128 --pairs 9           (size in MiB)
 //   node bench/ota.mjs --server standin               from the stand-in's own HTTPS server
+//   node bench/ota.mjs --vs /tmp/old-checkout         also another build's downloadFirmware
+//                                                     (its dist/, built), in the same rounds
 //
 // Method: one HTTPS server in its own process serves one random file: by default Node's https
 // with the loopback certificate and fs.createReadStream (1 MiB reads); with --server standin,
@@ -16,13 +18,16 @@
 // pair-by-pair ratios. Process start-up is excluded on both sides (curl's CPU includes its own,
 // a few milliseconds).
 //
+// With --vs, each round runs curl, this build and the other build in an order that rotates, and
+// the table adds the other build and the ratio of the two builds round by round.
+//
 // The machine's load moves these figures a lot; the CPU seconds move less than the rates.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const argument = (name, fallback) => {
   const index = process.argv.indexOf(name);
@@ -31,6 +36,7 @@ const argument = (name, fallback) => {
 const SIZE_MIB = Number(argument('--size', 256));
 const PAIRS = Number(argument('--pairs', 5));
 const SERVER = argument('--server', 'node');
+const VS = argument('--vs', undefined);
 if (SERVER !== 'node' && SERVER !== 'standin') throw new Error('--server is node or standin');
 const root = fileURLToPath(new URL('../', import.meta.url));
 const ca = join(root, 'certs/loopback/ca.pem');
@@ -82,23 +88,26 @@ const url = await new Promise((resolve, reject) => {
 
 // One download by downloadFirmware, in a fresh process; prints seconds and CPU seconds.
 const clientCode = `
-  const { downloadFirmware } = await import(${JSON.stringify(new URL('../dist/device/ota-download.js', import.meta.url).href)});
+  const { downloadFirmware } = await import(process.argv[1]);
   const { readFileSync } = await import('node:fs');
   const caPem = readFileSync(${JSON.stringify(ca)}, 'utf8');
   const cpu = process.cpuUsage();
   const started = performance.now();
   await downloadFirmware({
     file: { url: ${JSON.stringify(url)}, size: ${size}, signMethod: 'sha256', sign: ${JSON.stringify(sha256)} },
-    destination: process.argv[1],
+    destination: process.argv[2],
     ca: caPem,
   });
   const used = process.cpuUsage(cpu);
   process.stdout.write(JSON.stringify({ seconds: (performance.now() - started) / 1000, cpu: (used.user + used.system) / 1e6 }));
 `;
 
-function runAliot(index) {
+const thisBuild = new URL('../dist/device/ota-download.js', import.meta.url).href;
+const otherBuild = VS === undefined ? undefined : pathToFileURL(join(VS, 'dist/device/ota-download.js')).href;
+
+function runAliot(index, build = thisBuild) {
   const destination = join(work, `aliot-${index}.bin`);
-  const { seconds, cpu } = JSON.parse(execFileSync(process.execPath, ['--input-type=module', '-e', clientCode, destination], { encoding: 'utf8' }));
+  const { seconds, cpu } = JSON.parse(execFileSync(process.execPath, ['--input-type=module', '-e', clientCode, build, destination], { encoding: 'utf8' }));
   if (statSync(destination).size !== size) throw new Error('downloadFirmware wrote a file of the wrong size');
   rmSync(destination);
   return { rate: size / seconds / 1e6, cpu };
@@ -118,17 +127,16 @@ function runCurl(index) {
 const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 const aliot = [];
 const curl = [];
+const other = [];
 try {
   runCurl('warm');
   runAliot('warm');
+  if (otherBuild !== undefined) runAliot('warm', otherBuild);
+  const contenders = [() => curl.push(runCurl('c')), () => aliot.push(runAliot('a'))];
+  if (otherBuild !== undefined) contenders.push(() => other.push(runAliot('o', otherBuild)));
   for (let pair = 0; pair < PAIRS; pair += 1) {
-    if (pair % 2 === 0) {
-      curl.push(runCurl(pair));
-      aliot.push(runAliot(pair));
-    } else {
-      aliot.push(runAliot(pair));
-      curl.push(runCurl(pair));
-    }
+    const first = pair % contenders.length;
+    for (const run of [...contenders.slice(first), ...contenders.slice(0, first)]) run();
   }
 } finally {
   server.kill();
@@ -143,3 +151,10 @@ console.log(`  curl ${execFileSync('curl', ['--version'], { encoding: 'utf8' }).
 console.log(`  downloadFirmware, sha256 on  ${fmt(aliot)}`);
 const ratios = aliot.map((run, pair) => run.rate / curl[pair].rate);
 console.log(`  ratio, pair by pair          ${(100 * median(ratios)).toFixed(0)} % of curl (${ratios.map((r) => (100 * r).toFixed(0)).join(', ')})`);
+if (otherBuild !== undefined) {
+  console.log(`  the other build (${VS})  ${fmt(other)}`);
+  const againstCurl = other.map((run, pair) => run.rate / curl[pair].rate);
+  console.log(`  the other build, by round    ${(100 * median(againstCurl)).toFixed(0)} % of curl`);
+  const builds = aliot.map((run, pair) => run.rate / other[pair].rate);
+  console.log(`  this build / the other       ${median(builds).toFixed(2)}x (${builds.map((r) => r.toFixed(2)).join(', ')})`);
+}

@@ -6,13 +6,14 @@
  *
  * Shared by dynamic registration and the OTA download.
  */
-import type { LookupFunction, Socket } from 'node:net';
+import type { LookupFunction, OnReadOpts, Socket } from 'node:net';
 import { isIP } from '../shared/builtins.js';
 import { ConfigurationError } from '../shared/errors.js';
 import { describeValue, requireIntegerIn, requireText } from '../shared/validate.js';
 import { aliyunRootCa } from '../aliyun/ca.js';
 import type { CaOption } from '../aliyun/connection.js';
-import { openTransport } from '../transport/open.js';
+import { openTransport, openTransportReading } from '../transport/open.js';
+import type { TransportOptions } from '../transport/options.js';
 import { HttpResponseError, ResponseReader } from './http-response.js';
 
 /**
@@ -89,12 +90,13 @@ export function hostHeader(target: HttpsTarget): string {
 
 /**
  * Opens the TLS connection to `target` through the transport, rejecting with its
- * TransportError when it cannot. The socket is the caller's from then on.
+ * TransportError when it cannot. The socket is the caller's from then on. With `onread`, the
+ * socket is read through it (see `openTransportReading`) and emits no `'data'`.
  *
  * @internal
  */
-export function openHttpsConnection(target: HttpsTarget, signal: AbortSignal | undefined): Promise<Socket> {
-  return openTransport({
+export function openHttpsConnection(target: HttpsTarget, signal: AbortSignal | undefined, onread?: OnReadOpts): Promise<Socket> {
+  const options: TransportOptions = {
     host: target.host,
     port: target.port,
     transport: 'tls',
@@ -104,7 +106,8 @@ export function openHttpsConnection(target: HttpsTarget, signal: AbortSignal | u
     connectTimeout: target.connectTimeout,
     ...(signal === undefined ? {} : { signal }),
     ...(target.lookup === undefined ? {} : { lookup: target.lookup }),
-  });
+  };
+  return onread === undefined ? openTransport(options) : openTransportReading(options, onread);
 }
 
 /**

@@ -39,6 +39,8 @@ import type { ConnectionChoices, HttpsTarget } from './https-request.js';
 import { MAX_TIMER, openHttpsConnection, requestHead, resolveTarget } from './https-request.js';
 import { BlockWriter } from './block-writer.js';
 import { ResponseReader } from './http-response.js';
+import { SocketIntake } from './socket-intake.js';
+import type { Taker } from './socket-intake.js';
 
 /** The file to fetch: what an OTA job says (an `OtaJob` over HTTPS works as it is). */
 export interface FirmwareFile {
@@ -379,9 +381,11 @@ class Download {
   /** One connection: ask for what is missing and stream it to the partial file. */
   async #attempt(): Promise<void> {
     const plan = this.#plan;
+    // The socket is read through onread: the bytes come to the intake, not as 'data' events.
+    const intake = new SocketIntake();
     let socket: Socket;
     try {
-      socket = await openHttpsConnection(plan.target, plan.signal);
+      socket = await openHttpsConnection(plan.target, plan.signal, intake.onread);
     } catch (error) {
       this.#checkAborted();
       throw retriable(error);
@@ -394,14 +398,16 @@ class Download {
     socket.on('error', (error) => {
       failure ??= error;
     });
+    intake.onError = (error) => socket.destroy(error as Error);
     const reader = new ResponseReader();
     const watch = this.#watchStall(socket);
     try {
       socket.write(requestHead(plan.target, 'GET', plan.path, this.#requestHeaders()));
-      const early = await readHead(socket, reader, watch, () => failure);
+      const early = await readHead(socket, intake, reader, watch, () => failure);
       await this.#accept(reader);
-      await this.#stream(socket, reader, early, watch, () => failure);
+      await this.#stream(socket, intake, reader, early, watch, () => failure);
     } finally {
+      intake.stop();
       watch.stop();
       socket.destroy();
       this.#socket = undefined;
@@ -470,10 +476,11 @@ class Download {
   }
 
   /**
-   * Streams the body (`early`: the bytes that came with the head, then the paused socket's)
-   * through the size, digest and progress checks into the partial file.
+   * Streams the body (`early`: the bytes that came with the head; then what the intake held
+   * while the answer was checked; then the paused socket's) through the size, digest and
+   * progress checks into the partial file.
    */
-  async #stream(socket: Socket, reader: ResponseReader, early: readonly Buffer[], watch: StallWatch, failure: () => unknown): Promise<void> {
+  async #stream(socket: Socket, intake: SocketIntake, reader: ResponseReader, early: readonly Buffer[], watch: StallWatch, failure: () => unknown): Promise<void> {
     const plan = this.#plan;
     let fd: number;
     try {
@@ -491,7 +498,7 @@ class Download {
         const settle = (error?: unknown): void => {
           if (settled) return;
           settled = true;
-          socket.off('data', onData);
+          intake.stop();
           socket.off('close', onClose);
           if (error === undefined) {
             resolve();
@@ -500,26 +507,32 @@ class Download {
             reject(error);
           }
         };
+        // `bytes` may be a view of the socket's reused read buffer: the writer copies it at once.
         const take = (bytes: Buffer): void => {
           this.#transferred += bytes.byteLength;
           if (this.#received + bytes.byteLength > plan.size) throw sizeMismatch(`the server sent more than the job's ${plan.size} bytes`);
           this.#received += bytes.byteLength;
           if (!writer.write(bytes)) full = true;
         };
-        const onData = (chunk: Buffer): void => {
-          if (settled) return;
+        // Returns whether to go on reading. After `false` Node may still hand over the rest of
+        // the read it was decrypting (a few records): they are taken too, the writer holds them.
+        const onBytes: Taker = (chunk) => {
+          if (settled) return false;
           try {
             reader.push(chunk, take);
             this.#report(watch.touch(chunk.byteLength));
           } catch (error) {
             settle(error instanceof OtaDownloadError ? error : retriable(error));
-            return;
+            return false;
           }
-          if (reader.done) settle();
-          else if (full) {
-            socket.pause();
-            watch.hold(true);
+          if (reader.done) {
+            settle();
+            return false;
           }
+          if (!full) return true;
+          // The disk is behind: no more reads until the writer drains.
+          watch.hold(true);
+          return false;
         };
         const onClose = (): void => {
           if (reader.end()) settle();
@@ -550,7 +563,9 @@ class Download {
           settle();
           return;
         }
-        socket.on('data', onData);
+        // What came while the answer was checked first, then the socket's bytes.
+        intake.give(onBytes);
+        if (settled) return;
         if (socket.closed) onClose();
         else socket.once('close', onClose);
         if (!full) socket.resume();
@@ -801,31 +816,43 @@ async function syncDirectory(directory: string): Promise<void> {
   }
 }
 
-/** Reads the response head off `socket`; resolves, the socket paused, with the body bytes that came with it. */
-function readHead(socket: Socket, reader: ResponseReader, watch: StallWatch, failure: () => unknown): Promise<Buffer[]> {
+/**
+ * Reads the response head off `socket`; resolves, the socket paused, with (copies of) the body
+ * bytes that came with it. Bytes that still arrive are held by the intake.
+ */
+function readHead(socket: Socket, intake: SocketIntake, reader: ResponseReader, watch: StallWatch, failure: () => unknown): Promise<Buffer[]> {
   return new Promise((resolve, reject) => {
     const early: Buffer[] = [];
     const settle = (error?: unknown): void => {
-      socket.off('data', onData);
       socket.off('close', onClose);
-      if (error === undefined) resolve(early);
-      else reject(error);
+      if (error === undefined) {
+        intake.hold();
+        resolve(early);
+      } else {
+        intake.stop();
+        reject(error);
+      }
     };
-    const onData = (chunk: Buffer): void => {
+    const onBytes: Taker = (chunk) => {
       watch.touch(chunk.byteLength);
       try {
-        reader.push(chunk, (bytes) => early.push(bytes));
+        // The chunk is the socket's read buffer, used again for the next record: copy what stays.
+        reader.push(chunk, (bytes) => early.push(Buffer.from(bytes)));
       } catch (error) {
         settle(retriable(error));
-        return;
+        return false;
       }
-      if (reader.head === undefined) return;
-      socket.pause();
+      if (reader.head === undefined) return true;
       settle();
+      return false;
     };
     const onClose = (): void => settle(retriable(failure() ?? new Error('the connection closed before the answer came')));
-    socket.on('data', onData);
     socket.once('close', onClose);
+    // Bytes that came before this point (a server that spoke first) were held: they come first.
+    if (!intake.give(onBytes)) return;
+    if (socket.closed) onClose();
+    // The intake paused the socket while it held bytes.
+    else socket.resume();
   });
 }
 

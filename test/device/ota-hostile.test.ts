@@ -8,6 +8,9 @@ import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ServerResponse } from 'node:http';
+import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
+import { createServer as createTlsServer } from 'node:tls';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { downloadFirmware, OtaDownloadError } from '../../src/device/ota-download.js';
 import type { DownloadFirmwareOptions } from '../../src/device/ota-download.js';
@@ -123,5 +126,27 @@ describe('downloadFirmware against a hostile server', () => {
       minBytesPerSecond: 50,
     });
     expect(result.resumes).toBe(0);
+  });
+
+  it('a server that answers before the request, head and file in one write, is read as an answer', async () => {
+    const answer = Buffer.concat([Buffer.from(`HTTP/1.1 200 OK\r\ncontent-length: ${FILE.length}\r\n\r\n`), FILE]);
+    // TLS 1.2: its last flight is the server's, so the answer can follow the handshake at once.
+    const eager = createTlsServer({ cert: loopback.cert, key: loopback.key, maxVersion: 'TLSv1.2' }, (socket) => {
+      socket.on('error', () => {});
+      socket.end(answer);
+    });
+    eager.listen(0, '::1');
+    await once(eager, 'listening');
+    try {
+      const result = await downloadFirmware({
+        file: { url: `https://[::1]:${(eager.address() as AddressInfo).port}/fw.bin`, size: FILE.length, signMethod: 'sha256', sign: sha256 },
+        destination: join(dir, 'fw.bin'),
+        ca: loopback.ca,
+        retries: 0,
+      });
+      expect(result).toMatchObject({ size: FILE.length, resumes: 0, transferred: FILE.length });
+    } finally {
+      eager.close();
+    }
   });
 });
