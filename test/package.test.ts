@@ -86,10 +86,11 @@ describe('npm pack', () => {
   // sessions and the gateway's split into modules about 6 kB packed, 23 kB unpacked; aliot demo
   // gateway (its flow and explanations, the trace and masking it shares with aliot demo) about
   // 7 kB packed, 24 kB unpacked, 22.5 KiB of it in the CLI bundle, none in the library's or the
-  // stand-in's entry points (measured together: 348.4 kB packed, 1246.5 kB unpacked).
-  it('stays small for gateways with little room: under 352 kB packed, 1255 kB unpacked', () => {
-    expect(packed.size).toBeLessThan(352_000);
-    expect(packed.unpackedSize).toBeLessThan(1_255_000);
+  // stand-in's entry points (measured together: 348.4 kB packed, 1246.5 kB unpacked); the OTA
+  // download through onread and the README's performance sections: 350.6 kB, 1252.7 kB.
+  it('stays small for gateways with little room: under 355 kB packed, 1262 kB unpacked', () => {
+    expect(packed.size).toBeLessThan(355_000);
+    expect(packed.unpackedSize).toBeLessThan(1_262_000);
   });
 
   it('builds the code it ships in a fresh clone, where there is no dist/ yet (prepack)', () => {
