@@ -4,8 +4,9 @@
  * their acks, and the packet identifiers they hold.
  *
  * - A QoS 1 publish takes an identifier that no unacknowledged PUBLISH, SUBSCRIBE or UNSUBSCRIBE
- *   holds [MQTT-2.3.1-2]: the identifiers in use are exactly the keys of the two maps, and one is
- *   free again when its ack removes its entry [MQTT-2.3.1-3].
+ *   holds [MQTT-2.3.1-2]: the identifiers in use are exactly the keys of the in-flight store and
+ *   of the pending requests, and one is free again when its ack removes its entry [MQTT-2.3.1-3]
+ *   (`inflight.ts`, `requests.ts`).
  * - The queue is bounded two ways, both named in the `queue-full` error: `maxQueuedBytes` (bytes
  *   of topic and payload waiting, in any state) and `offlineQueueSize` (messages a publish made
  *   while not connected may find waiting).
@@ -28,6 +29,7 @@ import type { Lifecycle } from './lifecycle.js';
 import type { ResolvedClientOptions } from './options.js';
 import type { UnacknowledgedMessage } from './events.js';
 import { RefusalProbe, refusedError } from './probe.js';
+import { InFlight } from './inflight.js';
 import { PendingRequests } from './requests.js';
 import { IdleWaiters, SendQueue } from './send-queue.js';
 import { noRoom, tooLarge } from './send-limits.js';
@@ -46,23 +48,19 @@ interface Outgoing extends Keyed {
 }
 
 const RESOLVED: Promise<void> = Promise.resolve();
-/** Never modified: they stand in for an empty map or queue (see `#inflight`). */
-const NO_OUTGOING: Map<number, Outgoing> = new Map();
 
 export class Outbox {
   /** The connection publishes go out on: set from CONNACK until the connection is lost. */
   #link: Connection | undefined;
-  #lastPacketId = 0;
-  // The maps and the queue are shared empty ones until first used, and again once emptied: a
-  // gateway holds thousands of idle clients, which then keep no hash table for them.
-  #inflight: Map<number, Outgoing> = NO_OUTGOING;
+  /** QoS 1 publishes awaiting PUBACK, and the packet identifiers (see `inflight.ts`). */
+  readonly #inflight = new InFlight<Outgoing>();
   readonly #requests = new PendingRequests();
   readonly #queue = new SendQueue<Outgoing>();
   /** A message the server may refuse, and its probe (see `probe.ts`). */
   readonly #refusal = new RefusalProbe<Outgoing>();
   /** DUP for re-sends on this connection: the server kept the session. */
   #resendDup = false;
-  /** Made when `end()` first waits (see `#inflight` for why not before). */
+  /** Made when `end()` first waits: an idle client keeps none. */
   #idle: IdleWaiters | undefined;
   /** The durable store, when the `store` option gives one. */
   readonly #durable: StoreLink | undefined;
@@ -166,11 +164,6 @@ export class Outbox {
     return qos === 0 || (this.#inflight.size < this.options.maxInflight && this.#inflight.size + this.#requests.size < 65_535);
   }
 
-  #removeInflight(packetId: number): void {
-    if (this.#inflight.size === 1) this.#inflight = NO_OUTGOING;
-    else this.#inflight.delete(packetId);
-  }
-
   /** Puts a publish on the wire; the caller checked `#canSend`. */
   #send(link: Connection, outgoing: Outgoing): void {
     const packet = outgoing.packet;
@@ -179,7 +172,7 @@ export class Outbox {
       outgoing.resolve();
       return;
     }
-    const packetId = this.#allocatePacketId()!;
+    const packetId = this.#inflight.allocate(this.#requests)!;
     const withId = { ...packet, packetId };
     const durable = this.#durable;
     if (durable !== undefined) {
@@ -194,7 +187,6 @@ export class Outbox {
       durable?.forget(outgoing);
       throw error;
     }
-    if (this.#inflight === NO_OUTGOING) this.#inflight = new Map();
     this.#inflight.set(packetId, outgoing);
     outgoing.sentOn = link;
   }
@@ -223,7 +215,7 @@ export class Outbox {
     const outgoing = this.#inflight.get(packetId);
     if (outgoing === undefined) return false;
     // The id is free again now that its ack is in [MQTT-2.3.1-3].
-    this.#removeInflight(packetId);
+    this.#inflight.delete(packetId);
     this.#durable?.forget(outgoing);
     outgoing.resolve();
     // The probe's PUBACK: the server took it, it was not the problem. Now the rest, in order.
@@ -237,7 +229,7 @@ export class Outbox {
 
   /** Sends a request now when connected, or on the next connection; resolves with its ack. */
   request(packet: RequestPacket): Promise<Packet> {
-    const packetId = this.#allocatePacketId();
+    const packetId = this.#inflight.allocate(this.#requests);
     if (packetId === undefined) {
       return Promise.reject(new MqttClientError('queue-full', 'all 65,535 packet identifiers are in use by unacknowledged messages and requests'));
     }
@@ -276,7 +268,7 @@ export class Outbox {
   attach(link: Connection, sessionPresent: boolean): void {
     this.#link = link;
     this.#resendDup = sessionPresent;
-    const oldest = this.#inflight.entries().next().value;
+    const oldest = this.#inflight.oldest();
     if (oldest !== undefined && this.#refusal.start(oldest[1])) {
       this.#sendAgain(link, oldest[0], oldest[1]);
       return;
@@ -286,7 +278,7 @@ export class Outbox {
 
   /** Every unacknowledged publish not yet sent on `link`, in order, then every pending request. */
   #resend(link: Connection): void {
-    for (const [packetId, outgoing] of this.#inflight) {
+    for (const [packetId, outgoing] of this.#inflight.entries()) {
       if (outgoing.sentOn !== link) this.#sendAgain(link, packetId, outgoing);
     }
     for (const request of this.#requests.packets()) link.send(request.packet);
@@ -304,10 +296,10 @@ export class Outbox {
    */
   detach(link: Connection, byPeer: boolean): MqttClientError | undefined {
     if (this.#link === link) this.#link = undefined;
-    const oldest = this.#inflight.entries().next().value;
+    const oldest = this.#inflight.oldest();
     if (!this.#refusal.lost(oldest?.[1], oldest?.[1].sentOn === link, byPeer)) return undefined;
     const [packetId, o] = oldest!;
-    this.#removeInflight(packetId);
+    this.#inflight.delete(packetId);
     this.#durable?.forget(o);
     const error = refusedError(o.packet, packetId);
     // The session reports it on 'error'; with nobody listening there, a restored message's
@@ -379,21 +371,16 @@ export class Outbox {
     }
     this.rejectRequests(error);
     for (const [packetId, o] of durable.keep(this.#takeAll(), error)) {
-      if (packetId !== undefined) {
-        if (this.#inflight === NO_OUTGOING) this.#inflight = new Map();
-        this.#inflight.set(packetId, o);
-      } else {
-        this.#queue.push(o);
-      }
+      if (packetId !== undefined) this.#inflight.set(packetId, o);
+      else this.#queue.push(o);
     }
     this.releaseIdleWaiters();
   }
 
   /** Empties the in-flight store and the queue; returns their publishes in order, in flight first. */
   #takeAll(): Array<[packetId: number | undefined, outgoing: Outgoing]> {
-    const all: Array<[number | undefined, Outgoing]> = [...this.#inflight];
+    const all: Array<[number | undefined, Outgoing]> = this.#inflight.takeAll();
     for (const o of this.#queue.takeAll()) all.push([undefined, o]);
-    this.#inflight = NO_OUTGOING;
     this.#refusal.reset();
     return all;
   }
@@ -404,21 +391,7 @@ export class Outbox {
   }
 
   // -------------------------------------------------------------------------------------------
-  // Identifiers and the store
-
-  /**
-   * A packet identifier no unacknowledged PUBLISH, SUBSCRIBE or UNSUBSCRIBE holds
-   * [MQTT-2.3.1-2]; `undefined` when all 65,535 are taken.
-   */
-  #allocatePacketId(): number | undefined {
-    if (this.#inflight.size + this.#requests.size >= 65_535) return undefined;
-    let id = this.#lastPacketId;
-    do {
-      id = id === 65_535 ? 1 : id + 1;
-    } while (this.#inflight.has(id) || this.#requests.has(id));
-    this.#lastPacketId = id;
-    return id;
-  }
+  // The store
 
   /**
    * What a previous process left in the store, with no caller waiting: those that had gone out
@@ -426,10 +399,8 @@ export class Outbox {
    */
   #restore(entries: readonly StoredEntry[]): void {
     const { inflight, queued } = restoredRecords(entries, this.#durable!, (packet, size, key): Outgoing => ({ packet, size, resolve: noop, reject: noop, key, sentOn: undefined }));
-    if (inflight.length > 0) this.#inflight = new Map(inflight);
+    this.#inflight.restore(inflight);
     for (const o of queued) this.#queue.push(o);
-    const last = inflight.at(-1);
-    if (last !== undefined) this.#lastPacketId = last[0];
   }
 
   /**
@@ -440,7 +411,7 @@ export class Outbox {
    * server may have it, and the identifier must not be reused before [MQTT-2.3.1-2].
    */
   #writeFailed(keys: ReadonlySet<number>, error: Error): void {
-    for (const o of this.#inflight.values()) if (o.key !== undefined && keys.has(o.key)) this.#unstored(o, error);
+    for (const [, o] of this.#inflight.entries()) if (o.key !== undefined && keys.has(o.key)) this.#unstored(o, error);
     for (const o of this.#queue.remove((o) => o.key !== undefined && keys.has(o.key))) this.#unstored(o, error);
     this.#checkIdle();
   }
