@@ -424,7 +424,8 @@ class LocalPlatform extends EventEmitter<EmulatorEvents> implements Emulator {
   }
 
   #published(session: Session, topic: string, payload: Uint8Array, qos: 0 | 1): void {
-    this.#router.route(topic, payload, qos);
+    // Not back to the publisher (a sub-device's messages are its gateway's connection's): see router.ts.
+    this.#router.route(topic, payload, qos, undefined, session);
     const device: OnlineDevice = this.#presence.of(session)!;
     this.#ota.published(device, topic, payload);
     const kind = device.topics.parse(topic);

@@ -111,12 +111,38 @@ describe('PUBLISH routing', () => {
     await expectNothingDelivered(sensor);
   });
 
-  it('delivers to the publisher too when it has a matching subscription', async () => {
-    await subscribe(lamp, 1, [STATUS, 0]);
+  it('never delivers a device its own message, even to a matching subscription of its own', async () => {
+    // The platform takes a device's message in; it reaches a subscription only through a route
+    // between two different custom topics (CreateTopicRouteTable), never back to its sender.
+    await subscribe(lamp, 1, [STATUS, 1], ['#', 1]);
     await subscribe(sensor, 1, [STATUS, 0]);
-    lamp.send(publish(STATUS, 'echo', 0));
-    expect(Buffer.from((await lamp.next('publish')).payload).toString()).toBe('echo');
-    expect(Buffer.from((await sensor.next('publish')).payload).toString()).toBe('echo');
+    await lampPublishes(STATUS, 'no echo');
+    expect(Buffer.from((await sensor.next('publish')).payload).toString()).toBe('no echo');
+    await expectNothingDelivered(lamp);
+  });
+
+  it('answers the vendor Node.js SDK 1.2.8 config push without handing it its own push_reply', async () => {
+    // The SDK's exact packets (lib/thing.js _subscribePresetTopic, onConfig): it subscribes to its
+    // own upstream push_reply at QoS 1, and its onConfig gets every message under thing/config/
+    // but get_reply, so an echoed push_reply reads as a new push, is answered, and loops.
+    const push = '/sys/a1TestProduct/lamp/thing/config/push';
+    expect(await subscribe(lamp, 1, [push, 1], [`${push}_reply`, 1])).toEqual([1, 1]);
+    emulator.setConfig('a1TestProduct', {
+      configId: 'c0ffee',
+      configSize: 4,
+      sign: 'a'.repeat(64),
+      signMethod: 'sha256',
+      url: 'https://[::1]:8443/config/c0ffee',
+      getType: 'file',
+    });
+    const replied = emulator.pushConfig('a1TestProduct', 'lamp');
+    const request = await lamp.next('publish');
+    expect(request.topic).toBe(push);
+    lamp.send({ type: 'puback', packetId: request.packetId! });
+    const { id } = JSON.parse(Buffer.from(request.payload).toString()) as { id: string };
+    lamp.send(publish(`${push}_reply`, JSON.stringify({ id, code: 200, data: {} }), 0));
+    expect(await replied).toMatchObject({ id, code: 200 });
+    await expectNothingDelivered(lamp);
   });
 
   it.each([
