@@ -137,7 +137,7 @@ export async function runDemo(argv: readonly string[], io: Io): Promise<number> 
 
     heading(
       'The cloud sets a property, the device answers',
-      "The platform side publishes thing.service.property.set on the device's property set topic. The device acknowledges it (PUBACK), its onPropertySet handler applies the values, and connectDevice answers on .../set_reply with the request's id, at QoS 0 as the vendor SDKs do. The stand-in routes every PUBLISH to every matching subscription, so the device's thing/service/# subscription brings its own reply back to it; the device ignores it.",
+      "The platform side publishes thing.service.property.set on the device's property set topic. The device acknowledges it (PUBACK), its onPropertySet handler applies the values, and connectDevice answers on .../set_reply with the request's id, at QoS 0 as the vendor SDKs do. Its thing/service/# subscription does not bring the reply back to it: as on the platform, the stand-in never sends a device its own messages.",
     );
     device.onPropertySet((params) => {
       out(`    device: onPropertySet handler applies ${JSON.stringify(params)}\n`);

@@ -355,6 +355,6 @@ describe('aliot demo gateway as a process', () => {
     expect(pkg.scripts['start']).toBe('npm run build && node dist/pkg/cli.js demo');
     const result = await spawnCli(['demo'], {}, undefined, BUNDLE);
     expect(result.code).toBe(0);
-    expect(result.stdout).toMatch(/\[6\/6\] Disconnect[\s\S]*\nDone\. 15 packets/);
+    expect(result.stdout).toMatch(/\[6\/6\] Disconnect[\s\S]*\nDone\. 14 packets/);
   });
 });
