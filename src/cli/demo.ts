@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { debuglog } from 'node:util';
 import { connectDevice } from '../device/device.js';
-import type { Device } from '../device/device.js';
+import type { Device } from '../device/device-types.js';
 import { startEmulator } from '../emulator/emulator.js';
 import { parseArgs } from './args.js';
 import type { ParsedArgs } from './args.js';

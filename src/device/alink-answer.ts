@@ -1,9 +1,10 @@
 /**
- * Answering the cloud's requests to a sub-device: a property set or service call answered on its
- * `_reply` topic, an RRPC request on `rrpc/response/{messageId}`, by the rules `connectDevice`
- * answers its own by: an unreadable request with 460 when its id can be read, one without a
- * handler with `notSupported`, a handler's AlinkHandlerError with its own code, any other throw
- * with 400. Answers go at QoS 0, as the vendor SDKs send them.
+ * Answering the cloud's requests to a device (`connectDevice`'s handle) or a gateway's
+ * sub-device, by the same rules: a property set or service call answered on its `_reply` topic,
+ * an RRPC request on `rrpc/response/{messageId}`; an unreadable request with 460 when its id can
+ * be read, one without a handler with `notSupported`, a handler's AlinkHandlerError with its own
+ * code, any other throw with 400. Answers go at QoS 0, as the vendor SDKs send them: a lost
+ * answer ends in the cloud's own timeout, and a late one after a reconnect is of no use to it.
  */
 import { AlinkPayloadError } from '../aliyun/alink/errors.js';
 import { buildAlinkReply, parseAlinkRequest } from '../aliyun/alink/payload.js';
@@ -11,7 +12,7 @@ import type { AlinkReplyInput, AlinkRequest } from '../aliyun/alink/payload.js';
 import { readRequestId } from '../aliyun/alink/request-id.js';
 import { checkPlatformPublish } from '../aliyun/limits.js';
 import { describeValue } from '../shared/validate.js';
-import type { AlinkRequestHandler, RrpcHandler } from './device.js';
+import type { AlinkRequestHandler, RrpcHandler } from './device-types.js';
 import { ALINK_REPLY_CODES, AlinkHandlerError, DeviceError } from './errors.js';
 
 /** Who answers: where answers go and where failures are reported. */
@@ -20,7 +21,7 @@ export interface Answerer {
   publishAnswer(topic: string, payload: string | Uint8Array): Promise<void>;
   /** Reports what went wrong while answering (a DeviceError). */
   report(error: Error): void;
-  /** `true` once answers are dropped on purpose (the gateway is ending). */
+  /** `true` once answers are dropped on purpose (the device or the gateway is ending). */
   readonly ending: boolean;
 }
 

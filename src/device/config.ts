@@ -15,7 +15,7 @@ import { PlatformPayloadError } from '../aliyun/wire/errors.js';
 import { isJsonObject } from '../aliyun/wire/read.js';
 import { ConfigurationError } from '../shared/errors.js';
 import { describeValue } from '../shared/validate.js';
-import type { Device } from './device.js';
+import type { Device } from './device-types.js';
 import { ALINK_REPLY_CODES, AlinkHandlerError, DeviceError } from './errors.js';
 import { serviceLink } from './service-link.js';
 import type { ServiceLink, ServiceRequestOptions } from './service-link.js';

@@ -11,7 +11,7 @@ import { ConfigurationError } from '../shared/errors.js';
 import { describeValue, requireIntegerIn, requireOneOf } from '../shared/validate.js';
 import { SIGN_METHODS } from '../sign/types.js';
 import type { SignMethod } from '../sign/types.js';
-import { DEFAULT_REPLY_TIMEOUT } from './device.js';
+import { DEFAULT_REPLY_TIMEOUT } from './device-options.js';
 import type { GatewaySubscriptions } from './gateway-topics.js';
 import type { GatewayEvents, GatewayOptions } from './gateway-types.js';
 

@@ -11,7 +11,7 @@ import { checkPlatformPublish } from '../aliyun/limits.js';
 import { identityKey } from '../aliyun/wire/identity.js';
 import { ConfigurationError } from '../shared/errors.js';
 import { describeValue } from '../shared/validate.js';
-import type { PostOptions } from './device.js';
+import type { PostOptions } from './device-options.js';
 import { ALINK_REPLY_CODES, AlinkReplyError } from './errors.js';
 import { GatewayError } from './gateway-errors.js';
 import { checkTimeout, prebuild } from './gateway-options.js';

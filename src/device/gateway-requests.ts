@@ -21,7 +21,7 @@ import { MqttClientError } from '../client/errors.js';
 import { debug } from '../shared/builtins.js';
 import { ConfigurationError } from '../shared/errors.js';
 import { describeValue } from '../shared/validate.js';
-import type { PostOptions } from './device.js';
+import type { PostOptions } from './device-options.js';
 import { GatewayError, refusalError } from './gateway-errors.js';
 import { checkOptions, checkTimeout } from './gateway-options.js';
 import type { GatewayContext } from './gateway-options.js';

@@ -11,7 +11,8 @@ import type { RegisteredSubDevice, TopoChangeStatus } from '../aliyun/gateway/to
 import type { DeviceIdentity } from '../aliyun/wire/identity.js';
 import type { EndOptions, EndReport, MqttClient } from '../client/client.js';
 import type { SignMethod } from '../sign/types.js';
-import type { Device, PostOptions } from './device.js';
+import type { PostOptions } from './device-options.js';
+import type { Device } from './device-types.js';
 import type { FailedLogin } from './gateway-errors.js';
 import type { GatewaySubscriptions } from './gateway-topics.js';
 import type { SubDevice } from './sub-device.js';

@@ -1,9 +1,7 @@
 /** A device on the platform over an MQTT session: `connectDevice` and its Alink request/reply handle. */
+export { connectDevice } from './device.js';
 export {
-  connectDevice,
   DEFAULT_REPLY_TIMEOUT,
-  type Device,
-  type DeviceEvents,
   type ConnectDeviceOptions,
   type ConnectCertificateDeviceOptions,
   type DeviceHandleOptions,
@@ -11,9 +9,8 @@ export {
   type PostOptions,
   type EventPostOptions,
   type DevicePublishOptions,
-  type AlinkRequestHandler,
-  type RrpcHandler,
-} from './device.js';
+} from './device-options.js';
+export type { Device, DeviceEvents, AlinkRequestHandler, RrpcHandler } from './device-types.js';
 export type { CertificateDeviceOptions } from './identity.js';
 export {
   ALINK_REPLY_CODES,

@@ -14,7 +14,7 @@ import { serviceTopic } from '../aliyun/service-topics.js';
 import { buildNtpRequest, ntpTime, parseNtpResponse } from '../aliyun/services/ntp.js';
 import type { NtpResponse } from '../aliyun/services/ntp.js';
 import { PlatformPayloadError } from '../aliyun/wire/errors.js';
-import type { Device } from './device.js';
+import type { Device } from './device-types.js';
 import { DeviceError } from './errors.js';
 import { serviceLink } from './service-link.js';
 import type { ServiceLink, ServiceRequestOptions } from './service-link.js';

@@ -4,7 +4,7 @@
  */
 import { nodeCrypto, nodeFs } from '../shared/builtins.js';
 import type { OtaJob } from '../aliyun/ota/ota.js';
-import type { DownloadResult } from './ota-download.js';
+import type { DownloadResult } from './ota-types.js';
 
 /** Part of a file name that came from the network: letters, digits, `.`, `-`, `_`, and never a leading dot. */
 export function safeName(text: string): string {

@@ -1,13 +1,81 @@
 /**
- * The public shape of {@link createOta}: its options, the agent's methods and events, and what
- * they carry.
+ * The public shape of the OTA side: {@link downloadFirmware}'s options, progress and result, and
+ * {@link createOta}'s options, the agent's methods and events, and what they carry.
  */
 import type { EventEmitter } from 'node:events';
 import type { Clock } from '../shared/clock.js';
 import type { OtaJob } from '../aliyun/ota/ota.js';
+import type { DigestMethod } from '../aliyun/wire/digest.js';
 import type { ConnectionChoices } from './https-request.js';
-import type { DownloadProgress } from './ota-download.js';
 import type { OtaError } from './ota-errors.js';
+
+/** The file to fetch: what an OTA job says (an `OtaJob` over HTTPS works as it is). */
+export interface FirmwareFile {
+  readonly url: string | undefined;
+  /** Bytes. */
+  readonly size: number;
+  readonly signMethod: DigestMethod;
+  /** Hex digest of the whole file. */
+  readonly sign: string;
+}
+
+/** Where the download stands, as {@link DownloadFirmwareOptions.onProgress} hears it. */
+export interface DownloadProgress {
+  /** Bytes of the file on disk so far. */
+  readonly received: number;
+  readonly total: number;
+  /** `floor(100 * received / total)`. */
+  readonly percent: number;
+  /** Bytes over the network per second since the download started (restarts included). */
+  readonly bytesPerSecond: number;
+  /** Connections resumed so far. */
+  readonly resumes: number;
+}
+
+/** What {@link downloadFirmware} needs. */
+export interface DownloadFirmwareOptions extends ConnectionChoices {
+  readonly file: FirmwareFile;
+  /** The path the verified file is renamed to. Its directory must exist. */
+  readonly destination: string;
+  /** Cancels the download; the partial file is removed (kept with `keepPartial`). */
+  readonly signal?: AbortSignal | undefined;
+  /** Resumes after a dropped or stalled connection (or a 5xx answer) before giving up; default 5. */
+  readonly retries?: number | undefined;
+  /** Milliseconds without a byte before a connection counts as stalled; default 30000. */
+  readonly idleTimeout?: number | undefined;
+  /**
+   * The slowest a connection may be: one that brings fewer bytes than this per second, over a
+   * whole `idleTimeout`, counts as stalled too and is resumed on a new connection (a server that
+   * trickles a byte now and then would otherwise hold the download for ever). Default 256; 0
+   * turns the check off.
+   */
+  readonly minBytesPerSecond?: number | undefined;
+  /** Milliseconds before the first resume, doubling each time up to 30 s; default 1000. */
+  readonly retryDelay?: number | undefined;
+  /** Keep the partial file when the download fails on the network or is aborted, for a later call to resume; default false. */
+  readonly keepPartial?: boolean | undefined;
+  /**
+   * Hears the progress at most once per percent and at least once a second while bytes arrive,
+   * and once at 100 %. A throw from it ends the download (`handler-failed`).
+   */
+  readonly onProgress?: ((progress: DownloadProgress) => void) | undefined;
+  /** Time for the stall check, the progress rate and the resume delays; default the system clock. */
+  readonly clock?: Clock | undefined;
+}
+
+/** A verified download. */
+export interface DownloadResult {
+  /** The destination. */
+  readonly path: string;
+  readonly size: number;
+  readonly signMethod: DigestMethod;
+  /** Lower-case hex digest, equal to the job's. */
+  readonly digest: string;
+  /** Connections resumed. */
+  readonly resumes: number;
+  /** Bytes that came over the network, restarts included. */
+  readonly transferred: number;
+}
 
 /** What {@link createOta} takes besides the device. */
 export interface OtaOptions extends ConnectionChoices {

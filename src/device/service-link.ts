@@ -22,7 +22,7 @@ import { parseAlinkReply } from '../aliyun/alink/payload.js';
 import type { AlinkReply } from '../aliyun/alink/payload.js';
 import { PendingReplies } from '../aliyun/alink/pending.js';
 import { readRequestId } from '../aliyun/alink/request-id.js';
-import type { Device } from './device.js';
+import type { Device } from './device-types.js';
 import { ALINK_REPLY_CODES, AlinkReplyError, DeviceError } from './errors.js';
 
 /** The longest delay timers take. */

@@ -16,7 +16,7 @@ import { buildShadowClearDesired, buildShadowDelete, buildShadowGet, buildShadow
 import type { ShadowMessage } from '../aliyun/services/shadow.js';
 import { PlatformPayloadError } from '../aliyun/wire/errors.js';
 import type { JsonObject } from '../aliyun/wire/read.js';
-import type { Device } from './device.js';
+import type { Device } from './device-types.js';
 import { DeviceError } from './errors.js';
 import { serviceLink } from './service-link.js';
 import type { ServiceLink, ServiceRequestOptions } from './service-link.js';

@@ -15,7 +15,8 @@ import { debug } from '../shared/builtins.js';
 import { ConfigurationError } from '../shared/errors.js';
 import { describeValue, requireIntegerIn } from '../shared/validate.js';
 import type { Answerer } from './alink-answer.js';
-import type { AlinkRequestHandler, DevicePublishOptions, EventPostOptions, PostOptions, RrpcHandler } from './device.js';
+import type { DevicePublishOptions, EventPostOptions, PostOptions } from './device-options.js';
+import type { AlinkRequestHandler, RrpcHandler } from './device-types.js';
 
 /** Why a sub-device is offline. */
 export type SubDeviceOfflineReason =

@@ -7,7 +7,7 @@
 import type { AlinkReply } from '../aliyun/alink/payload.js';
 import { serviceTopic, SERVICE_METHODS } from '../aliyun/service-topics.js';
 import { buildTagsDelete, buildTagsUpdate } from '../aliyun/services/tags.js';
-import type { Device } from './device.js';
+import type { Device } from './device-types.js';
 import { serviceLink } from './service-link.js';
 import type { ServiceRequestOptions } from './service-link.js';
 

@@ -6,7 +6,7 @@
  * follows as a note.
  */
 import { connectDevice } from '../device/device.js';
-import type { Device } from '../device/device.js';
+import type { Device } from '../device/device-types.js';
 import type { Emulator, EmulatorDevice, PacketEvent } from '../emulator/types.js';
 import type { Packet, PublishPacket } from '../packet/types.js';
 import type { SessionFeed } from './feed.js';
