@@ -136,8 +136,8 @@ export function readHead(socket: Socket, intake: SocketIntake, reader: ResponseR
 /**
  * Checks the answer's status and lengths for a file of `size` bytes asked for from byte
  * `received()` on (the bytes on disk, read when needed: `restart` sets them back to 0). When the
- * server sends the whole file, or resumes elsewhere, the file starts again from zero (`restart`). Resolves with the validator for the next resume: a strong ETag or
- * Last-Modified.
+ * server sends the whole file, or resumes elsewhere, the file starts again from zero (`restart`).
+ * Resolves with the validator for the next resume: a strong ETag or Last-Modified.
  *
  * @throws Retriable for what a new connection may cure, OtaDownloadError for what it cannot.
  *
@@ -154,9 +154,10 @@ export async function acceptAnswer(reader: ResponseReader, size: number, receive
     if (range === null) throw retriable(new Error('a 206 answer without a readable Content-Range'));
     const [, first, , total] = range;
     if (total !== '*' && Number(total) !== size) throw sizeMismatch(`the server's file is ${total} bytes, the job says ${size}`);
-    if (Number(first) !== received()) {
+    const asked = received();
+    if (Number(first) !== asked) {
       await restart();
-      throw retriable(new Error(`the server resumed at byte ${first}, not ${received()}`));
+      throw retriable(new Error(`the server resumed at byte ${first}, not ${asked}; starting over`));
     }
   } else if (status === 416) {
     await restart();

@@ -80,6 +80,27 @@ describe('downloadFirmware against a hostile server', () => {
     expect(readdirSync(dir)).toEqual([]);
   });
 
+  it('a server that resumes at another byte than asked: started over, and the error names the byte asked for', async () => {
+    let answers = 0;
+    const options = await serve((response) => {
+      answers += 1;
+      if (answers === 1) {
+        // Half the file, then the connection drops: the next request asks for the rest.
+        response.writeHead(200, { 'content-length': String(FILE.length), etag: '"v1"' });
+        response.write(FILE.subarray(0, 25_000), () => response.socket?.destroy());
+        return;
+      }
+      // Every later answer resumes at byte 10, whatever was asked.
+      response.writeHead(206, { 'content-range': `bytes 10-${FILE.length - 1}/${FILE.length}`, etag: '"v1"' });
+      response.end(FILE.subarray(10));
+    });
+    const error = await failure({ ...options, retries: 1 });
+    expect(error).toMatchObject({ code: 'network', step: -2 });
+    const asked = Number(/^bytes=(\d+)-$/.exec(server!.requests[1]!.headers.range!)![1]);
+    expect(asked).toBeGreaterThan(0);
+    expect(error.message).toContain(`the server resumed at byte 10, not ${asked}; starting over`);
+  });
+
   it('a redirect to another host is not followed: http-status (-2), said so, one request', async () => {
     const options = await serve((response) => {
       response.writeHead(302, { location: 'https://evil.example/fw.bin' });
