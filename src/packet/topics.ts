@@ -94,8 +94,10 @@ export function readTopic(
     }
   }
   const topic = decodeTopic(buf, at, length);
-  // Copies: a view would pin the caller's chunk and change if the caller reused its memory.
-  const bytes = buf.slice(pos, end);
+  // Copies: a view would pin the caller's chunk and change if the caller reused its memory. Not
+  // `buf.slice`: on a Node Buffer (a socket's chunk) that is a view too.
+  const bytes = new Uint8Array(length);
+  bytes.set(buf.subarray(pos, end));
   const words = new Uint32Array(length >> 2);
   const copyView = new DataView(bytes.buffer, bytes.byteOffset, length);
   for (let w = 0; w < words.length; w++) words[w] = copyView.getUint32(w * 4, true);

@@ -228,6 +228,26 @@ describe('PacketDecoder: a frame that trickles in costs about its size, not a li
     return whole;
   };
 
+  it('keeps no socket chunk alive through the topic cache (Buffer#slice is a view, not a copy)', async () => {
+    const decoder = new PacketDecoder();
+    const chunks: Array<WeakRef<ArrayBuffer>> = [];
+    const topics: string[] = [];
+    for (let i = 0; i < 20; i++) {
+      // Node hands a socket's data over as Buffers; each of these has memory of its own. The
+      // topics differ in the bytes the cache's slot is chosen by, so each takes a slot.
+      const chunk = Buffer.alloc(64 * 1024);
+      chunk.set(bytes(0x30, remainingLength(2 + 7 + 1), field(`pin/${String.fromCharCode(0x61 + i)}/x${i % 10}`), [0x21]));
+      for (const packet of decoder.push(chunk.subarray(0, 2 + 2 + 7 + 1))) if (packet.type === 'publish') topics.push(packet.topic);
+      chunks.push(new WeakRef(chunk.buffer));
+    }
+    expect(topics).toHaveLength(20);
+    await new Promise((resolve) => setImmediate(resolve)); // a WeakRef holds its target until the job ends
+    gc();
+    gc();
+    // The last chunk may stay: the cache keeps a DataView of the memory it compared last.
+    expect(chunks.filter((ref) => ref.deref() !== undefined).length).toBeLessThanOrEqual(1);
+  });
+
   it('copies the bytes of an incomplete frame: the caller may reuse a chunk once push returns', () => {
     const bytesOf = hex`32 09 00 03 61 2f 62 00 0a 68 69`;
     // Split inside the fixed header, inside the body, and at every point in between.
