@@ -16,31 +16,32 @@
  * written as a partial file that is renamed only once its size and digest match. A failed or
  * cancelled job leaves nothing behind; a job stopped by {@link DeviceOta.close} (or a process
  * that died) leaves its partial, and the same job, pushed again after a restart, resumes it.
+ *
+ * This module is the agent's handle: its subscriptions, the messages it takes, the choice of what
+ * to do with a job, the program's calls and the events. Its parts live beside it: the options
+ * (`ota-options.ts`), a job's download (`ota-task.ts`), what is reported to the platform
+ * (`ota-reports.ts`), and the public types (`ota-types.ts`).
  */
 import { EventEmitter } from 'node:events';
-import { join } from 'node:path';
-import { debug, nodeFs } from '../shared/builtins.js';
-import type { Clock } from '../shared/clock.js';
+import { debug } from '../shared/builtins.js';
 import { ConfigurationError } from '../shared/errors.js';
-import { describeValue, requireIntegerIn, requireText } from '../shared/validate.js';
+import { describeValue, requireText } from '../shared/validate.js';
 import { AlinkIdGenerator } from '../aliyun/alink/id.js';
 import { PendingReplies } from '../aliyun/alink/pending.js';
 import { readRequestId } from '../aliyun/alink/request-id.js';
-import { DEFAULT_OTA_MODULE, buildFirmwareGet, buildOtaProgress, buildOtaVersion, parseFirmwareGetReply, parseOtaJob } from '../aliyun/ota/ota.js';
+import { DEFAULT_OTA_MODULE, buildFirmwareGet, parseFirmwareGetReply, parseOtaJob } from '../aliyun/ota/ota.js';
 import type { OtaJob } from '../aliyun/ota/ota.js';
 import { serviceTopic } from '../aliyun/service-topics.js';
 import type { PlatformReply } from '../aliyun/wire/envelope.js';
 import { PlatformPayloadError } from '../aliyun/wire/errors.js';
-import { DEFAULT_REPLY_TIMEOUT } from './device-options.js';
 import type { Device } from './device-types.js';
 import { AlinkReplyError, DeviceError } from './errors.js';
-import type { ConnectionChoices } from './https-request.js';
-import { MAX_TIMER, resolveTarget } from './https-request.js';
-import { discardPartial, downloadFirmware, OtaDownloadError, partialPath } from './ota-download.js';
-import type { DownloadProgress } from './ota-download.js';
 import { OtaError } from './ota-errors.js';
-import { firmwareName, rmQuietly, safeName, verifiedFile } from './ota-files.js';
-import type { DeviceOta, DeviceOtaEvents, OtaFirmware, OtaOptions, OtaTask, OtaTaskStatus } from './ota-types.js';
+import { rmQuietly } from './ota-files.js';
+import { checkOtaOptions, type OtaPlan } from './ota-options.js';
+import { OtaReports } from './ota-reports.js';
+import { newTask, startTask, stopTask, type Task, type TaskHost } from './ota-task.js';
+import type { DeviceOta, DeviceOtaEvents, OtaFirmware, OtaOptions, OtaTask } from './ota-types.js';
 
 export type { DeviceOta, DeviceOtaEvents, OtaFirmware, OtaOptions, OtaProgress, OtaTask, OtaTaskStatus } from './ota-types.js';
 
@@ -59,106 +60,44 @@ export type { DeviceOta, DeviceOtaEvents, OtaFirmware, OtaOptions, OtaProgress, 
  * @throws ConfigurationError for a bad option or a directory that does not exist.
  */
 export async function createOta(device: Device, options: OtaOptions): Promise<DeviceOta> {
-  const plan = await checkOptions(device, options);
+  const plan = await checkOtaOptions(device, options);
   const ota = new Ota(device, plan);
   await ota.start();
   return ota;
 }
 
-interface Plan {
-  readonly directory: string;
-  readonly modules: ReadonlyMap<string, string>;
-  readonly autoDownload: boolean;
-  readonly progressStep: number;
-  readonly replyTimeout: number;
-  readonly retries: number;
-  readonly idleTimeout: number;
-  readonly retryDelay: number;
-  readonly minBytesPerSecond: number | undefined;
-  readonly clock: Clock;
-  readonly connection: ConnectionChoices;
-}
-
-async function checkOptions(device: Device, options: OtaOptions): Promise<Plan> {
-  if (typeof device !== 'object' || device === null || typeof device.client?.subscribe !== 'function') {
-    throw new ConfigurationError('device', 'expected the device connectDevice resolved with');
-  }
-  if (typeof options !== 'object' || options === null) throw new ConfigurationError('options', 'expected { directory, modules }');
-  const directory = requireText('directory', options.directory, 'give the directory firmware files go to');
-  try {
-    if (!(await nodeFs().promises.stat(directory)).isDirectory()) throw new Error('not a directory');
-  } catch (cause) {
-    throw new ConfigurationError('directory', `${directory} is not a directory this process can use (${(cause as Error).message}); create it first`);
-  }
-  if (typeof options.modules !== 'object' || options.modules === null || Array.isArray(options.modules)) {
-    throw new ConfigurationError('modules', "expected { module: version }, e.g. { default: '1.0.0' }");
-  }
-  const modules = new Map<string, string>();
-  for (const [module, version] of Object.entries(options.modules)) {
-    requireText('modules', module, 'give each module a name');
-    modules.set(module, requireText(`modules.${module}`, version, "give the version the module runs now, e.g. '1.0.0'"));
-  }
-  if (modules.size === 0) throw new ConfigurationError('modules', "name at least one module and its version, e.g. { default: '1.0.0' }");
-  const autoDownload = options.autoDownload ?? true;
-  if (typeof autoDownload !== 'boolean') throw new ConfigurationError('autoDownload', `got ${describeValue(autoDownload)}; use true or false`);
-  const clock = options.clock ?? device.client.options.clock;
-  const { ca, servername, family, lookup, connectTimeout } = options;
-  // The same checks each download makes, made now: a bad choice is the caller's, not a job's failure.
-  resolveTarget('localhost', 443, { ca, servername, family, lookup, connectTimeout });
-  return {
-    directory,
-    modules,
-    autoDownload,
-    progressStep: requireIntegerIn('progressStep', options.progressStep ?? 5, 1, 100, 'give a percentage, e.g. 5'),
-    replyTimeout: requireIntegerIn('replyTimeout', options.replyTimeout ?? DEFAULT_REPLY_TIMEOUT, 1, MAX_TIMER, 'give milliseconds, e.g. 10000'),
-    retries: requireIntegerIn('retries', options.retries ?? 10, 0, 1000, 'give a count, e.g. 10'),
-    idleTimeout: requireIntegerIn('idleTimeout', options.idleTimeout ?? 30_000, 1, MAX_TIMER, 'give milliseconds, e.g. 30000'),
-    retryDelay: requireIntegerIn('retryDelay', options.retryDelay ?? 1000, 0, MAX_TIMER, 'give milliseconds, e.g. 1000'),
-    minBytesPerSecond:
-      options.minBytesPerSecond === undefined
-        ? undefined
-        : requireIntegerIn('minBytesPerSecond', options.minBytesPerSecond, 0, Number.MAX_SAFE_INTEGER, 'give bytes a second, e.g. 256, or 0 for no floor'),
-    clock,
-    connection: { ca, servername, family, lookup, connectTimeout },
-  };
-}
-
-/** The longest `desc` sent with a failure: the console shows a line, not a log. */
-const MAX_DESC = 200;
-
-interface Task {
-  readonly job: OtaJob;
-  readonly destination: string;
-  status: OtaTaskStatus;
-  progress: DownloadProgress | undefined;
-  /** The last percentage reported to the platform. */
-  reported: number;
-  controller: AbortController | undefined;
-  running: Promise<OtaFirmware> | undefined;
-  /** Why the program or a newer job stopped it, if it did. */
-  stopped: 'cancelled' | 'superseded' | 'closed' | undefined;
-  firmware: OtaFirmware | undefined;
-}
-
 class Ota extends EventEmitter<DeviceOtaEvents> implements DeviceOta {
   readonly #device: Device;
-  readonly #plan: Plan;
+  readonly #plan: OtaPlan;
   readonly #versions: Map<string, string>;
   readonly #tasks = new Map<string, Task>();
   readonly #ids = new AlinkIdGenerator();
+  readonly #reports: OtaReports;
+  /** What a task's download uses of the agent. */
+  readonly #host: TaskHost;
   readonly #replies: PendingReplies<PlatformReply<OtaJob | undefined>>;
   readonly #upgradeTopic: string;
   readonly #getReplyTopic: string;
   readonly #onMessage = (topic: string, payload: Buffer): void => this.#message(topic, payload);
-  readonly #onConnect = (): void => void this.#reportVersions();
+  readonly #onConnect = (): void => void this.#reports.versions(this.#versions);
   readonly #onEnd = (): void => void this.close();
   #closing: Promise<void> | undefined;
 
-  constructor(device: Device, plan: Plan) {
+  constructor(device: Device, plan: OtaPlan) {
     super();
     this.#device = device;
     this.#plan = plan;
     this.#versions = new Map(plan.modules);
+    this.#reports = new OtaReports(device, this.#ids, (error) => this.#error(error));
+    this.#host = {
+      plan,
+      report: (module, step, desc) => this.#reports.step(module, step, desc),
+      tell: (event, ...args) => this.#tell(event, ...args),
+      progress: (progress) => void this.emit('progress', progress),
+      forget: (task) => {
+        if (this.#tasks.get(task.job.module) === task) this.#tasks.delete(task.job.module);
+      },
+    };
     this.#replies = new PendingReplies(plan.clock);
     this.#upgradeTopic = serviceTopic('ota-upgrade', device);
     this.#getReplyTopic = serviceTopic('ota-firmware-get', device, { reply: true });
@@ -169,7 +108,7 @@ class Ota extends EventEmitter<DeviceOtaEvents> implements DeviceOta {
     client.on('message', this.#onMessage);
     try {
       await client.subscribe([this.#upgradeTopic, this.#getReplyTopic], { qos: 1 });
-      await this.#reportVersions(true);
+      await this.#reports.versions(this.#versions, true);
     } catch (error) {
       this.#detach();
       throw error;
@@ -196,7 +135,7 @@ class Ota extends EventEmitter<DeviceOtaEvents> implements DeviceOta {
     this.#versions.set(module, text);
     const task = this.#tasks.get(module);
     if (task !== undefined && task.job.version === text) this.#tasks.delete(module);
-    await this.#device.client.publish(serviceTopic('ota-inform', this.#device), this.#versionPayload(module, text), { qos: 1 });
+    await this.#reports.version(module, text);
   }
 
   async check(module = DEFAULT_OTA_MODULE): Promise<OtaJob | undefined> {
@@ -223,21 +162,21 @@ class Ota extends EventEmitter<DeviceOtaEvents> implements DeviceOta {
     const task = this.#tasks.get(module);
     if (task === undefined) return Promise.reject(new ConfigurationError('module', `module ${JSON.stringify(module)} has no job; wait for the job event, or call check()`));
     if (task.firmware !== undefined) return Promise.resolve(task.firmware);
-    return this.#start(task);
+    return startTask(task, this.#host);
   }
 
   async cancel(module = DEFAULT_OTA_MODULE): Promise<boolean> {
     const task = this.#tasks.get(module);
     if (task === undefined) return false;
     this.#tasks.delete(module);
-    await this.#stop(task, 'cancelled');
+    await stopTask(task, 'cancelled');
     if (task.status === 'downloaded') await rmQuietly(task.destination);
     const error = new OtaError('cancelled', `the job for version ${task.job.version} of module ${module} was cancelled by the program; its files were removed`, {
       module,
       version: task.job.version,
       step: -1,
     });
-    await this.#report(module, -1, 'cancelled by the device');
+    await this.#reports.step(module, -1, 'cancelled by the device');
     this.#tell('failed', error);
     return true;
   }
@@ -248,8 +187,8 @@ class Ota extends EventEmitter<DeviceOtaEvents> implements DeviceOta {
     requireText('module', module, "give the module's name, or leave it out for 'default'");
     const task = this.#tasks.get(module);
     this.#tasks.delete(module);
-    if (task !== undefined) await this.#stop(task, 'cancelled');
-    await this.#report(module, step, desc);
+    if (task !== undefined) await stopTask(task, 'cancelled');
+    await this.#reports.step(module, step, desc);
     this.#tell('failed', new OtaError('install-failed', `installing version ${task?.job.version ?? '(unknown)'} of module ${module} failed: ${desc}`, { module, version: task?.job.version, step }));
   }
 
@@ -257,7 +196,7 @@ class Ota extends EventEmitter<DeviceOtaEvents> implements DeviceOta {
     this.#closing ??= (async () => {
       this.#detach();
       this.#replies.rejectAll((id, what) => new DeviceError('device-ended', `OTA was closed before the reply to ${what} (id ${id}) came`));
-      await Promise.all([...this.#tasks.values()].map((task) => this.#stop(task, 'closed')));
+      await Promise.all([...this.#tasks.values()].map((task) => stopTask(task, 'closed')));
       this.#tasks.clear();
     })();
     return this.#closing;
@@ -309,137 +248,29 @@ class Ota extends EventEmitter<DeviceOtaEvents> implements DeviceOta {
     const current = this.#tasks.get(module);
     if (current !== undefined && sameJob(current.job, job)) {
       // The platform sends an open job again (after a version report, a reconnect, a query).
-      if (current.status === 'downloaded') void this.#report(module, 100, 'downloaded and verified');
+      if (current.status === 'downloaded') void this.#reports.step(module, 100, 'downloaded and verified');
       return;
     }
     if (current !== undefined) {
       this.#tasks.delete(module);
-      void this.#stop(current, 'superseded').then(() =>
+      void stopTask(current, 'superseded').then(() =>
         this.#tell('failed', new OtaError('superseded', `the job for version ${current.job.version} of module ${module} was replaced by one for version ${job.version}`, { module, version: current.job.version })),
       );
     }
     if (this.#versions.get(module) === job.version) {
       // Installed already (a version report that was lost, a job made twice): say so again.
-      void this.#reportVersions(false, module);
+      void this.#reports.versions(this.#versions, false, module);
       return;
     }
-    const task: Task = {
-      job,
-      destination: join(this.#plan.directory, firmwareName(module, job)),
-      status: 'waiting',
-      progress: undefined,
-      reported: 0,
-      controller: undefined,
-      running: undefined,
-      stopped: undefined,
-      firmware: undefined,
-    };
+    const task = newTask(job, this.#plan.directory);
     this.#tasks.set(module, task);
     this.#tell('job', job);
-    if (this.#plan.autoDownload && this.#tasks.get(module) === task) this.#start(task).catch(() => {}); // told through the events
-  }
-
-  #start(task: Task): Promise<OtaFirmware> {
-    task.running ??= this.#download(task);
-    return task.running;
-  }
-
-  async #download(task: Task): Promise<OtaFirmware> {
-    const { job } = task;
-    const module = job.module;
-    task.status = 'downloading';
-    task.controller = new AbortController();
-    await this.#sweep(task);
-    let result: Awaited<ReturnType<typeof downloadFirmware>>;
-    try {
-      // Downloaded and verified before a restart, not installed yet: no need to fetch it again.
-      result = (await verifiedFile(task.destination, job)) ?? await downloadFirmware({
-        ...this.#plan.connection,
-        file: job,
-        destination: task.destination,
-        signal: task.controller.signal,
-        keepPartial: true,
-        retries: this.#plan.retries,
-        idleTimeout: this.#plan.idleTimeout,
-        retryDelay: this.#plan.retryDelay,
-        minBytesPerSecond: this.#plan.minBytesPerSecond,
-        clock: this.#plan.clock,
-        onProgress: (progress) => this.#progressed(task, progress),
-      });
-    } catch (cause) {
-      if (task.stopped !== undefined) {
-        const code = task.stopped === 'closed' ? 'aborted' : task.stopped;
-        throw new OtaError(code, `the download of version ${job.version} of module ${module} stopped: ${task.stopped}`, { module, version: job.version, cause });
-      }
-      await discardPartial(task.destination, job);
-      if (this.#tasks.get(module) === task) this.#tasks.delete(module);
-      const failure = cause instanceof OtaDownloadError ? cause : new OtaDownloadError('file-error', (cause as Error)?.message ?? String(cause), { cause });
-      const error = new OtaError(failure.code, `the download of version ${job.version} of module ${module} failed: ${failure.message}`, {
-        module,
-        version: job.version,
-        step: failure.step,
-        cause: failure,
-      });
-      await this.#report(module, failure.step, failure.message);
-      this.#tell('failed', error);
-      throw error;
-    }
-    const firmware: OtaFirmware = {
-      module,
-      version: job.version,
-      path: result.path,
-      size: result.size,
-      signMethod: result.signMethod,
-      digest: result.digest,
-      job,
-      resumes: result.resumes,
-    };
-    task.status = 'downloaded';
-    task.firmware = firmware;
-    await this.#report(module, 100, 'downloaded and verified');
-    this.#tell('downloaded', firmware);
-    return firmware;
-  }
-
-  #progressed(task: Task, progress: DownloadProgress): void {
-    task.progress = progress;
-    const { module, version } = task.job;
-    this.emit('progress', { ...progress, module, version });
-    // 100 is reported once the digest matched, not when the last byte came.
-    const percent = Math.min(progress.percent, 99);
-    if (percent > 0 && percent - task.reported >= this.#plan.progressStep) {
-      task.reported = percent;
-      void this.#report(module, percent, '');
-    }
-  }
-
-  /** Stops a task's download; its partial stays only when closing (for a resume after a restart). */
-  async #stop(task: Task, why: 'cancelled' | 'superseded' | 'closed'): Promise<void> {
-    task.stopped ??= why;
-    task.controller?.abort(new Error(why));
-    await task.running?.catch(() => undefined);
-    if (why !== 'closed') await discardPartial(task.destination, task.job);
-  }
-
-  /** Partials of this module left by other jobs (a process that died, a job replaced meanwhile). */
-  async #sweep(task: Task): Promise<void> {
-    const keep = partialPath(task.destination, task.job);
-    const prefix = `${safeName(task.job.module)}@`;
-    let names: string[];
-    try {
-      names = await nodeFs().promises.readdir(this.#plan.directory);
-    } catch {
-      return; // the download reports the directory's problem
-    }
-    for (const name of names) {
-      const path = join(this.#plan.directory, name);
-      if (name.startsWith(prefix) && name.endsWith('.part') && path !== keep) await rmQuietly(path);
-    }
+    if (this.#plan.autoDownload && this.#tasks.get(module) === task) startTask(task, this.#host).catch(() => {}); // told through the events
   }
 
   /** A job refused before any download: reported as upgrade failed (-1) so that it does not hang on the platform. */
   async #refuse(job: OtaJob, code: 'unknown-module' | 'unsupported-job', message: string): Promise<void> {
-    await this.#report(job.module, -1, message);
+    await this.#reports.step(job.module, -1, message);
     this.#tell('failed', new OtaError(code, message, { module: job.module, version: job.version, step: -1 }));
   }
 
@@ -452,55 +283,12 @@ class Ota extends EventEmitter<DeviceOtaEvents> implements DeviceOta {
     const module = readModule(payload);
     const message = `cannot read the OTA job pushed on ${this.#upgradeTopic}: ${cause.message}`;
     if (module !== undefined && this.#versions.has(module) && !this.#tasks.has(module)) {
-      void this.#report(module, -1, `malformed job: ${cause.message}`).then(() =>
+      void this.#reports.step(module, -1, `malformed job: ${cause.message}`).then(() =>
         this.#tell('failed', new OtaError('malformed-job', `${message}; reported as failed`, { module, step: -1, cause })),
       );
       return;
     }
     this.#error(new OtaError('malformed-job', `${message}; ignored`, { module, cause }));
-  }
-
-  // -------------------------------------------------------------------------------------------
-  // Reports
-
-  async #reportVersions(initial = false, only?: string): Promise<void> {
-    const topic = serviceTopic('ota-inform', this.#device);
-    const sends = [...this.#versions].filter(([module]) => only === undefined || module === only).map(([module, version]) =>
-      this.#device.client.publish(topic, this.#versionPayload(module, version), { qos: 1 }),
-    );
-    if (initial) {
-      await Promise.all(sends);
-      return;
-    }
-    const results = await Promise.allSettled(sends);
-    for (const result of results) {
-      if (result.status === 'rejected') this.#error(new OtaError('report-failed', `could not report a module's version: ${(result.reason as Error)?.message}`, { cause: result.reason }));
-    }
-  }
-
-  #versionPayload(module: string, version: string): string {
-    // The default module is reported without `module`, as the C SDK does when none is set.
-    return buildOtaVersion({ id: this.#ids.next(), version, module: module === DEFAULT_OTA_MODULE ? undefined : module });
-  }
-
-  /**
-   * Progress at QoS 0, as the C SDK sends it (a lost one is overtaken by the next); the final
-   * word (100, a failure) at QoS 1, so that it survives a dropped connection.
-   */
-  async #report(module: string, step: number, desc: string): Promise<void> {
-    const payload = buildOtaProgress({
-      id: this.#ids.next(),
-      step,
-      desc: desc.length > MAX_DESC ? `${desc.slice(0, MAX_DESC - 1)}…` : desc,
-      module: module === DEFAULT_OTA_MODULE ? undefined : module,
-    });
-    const final = step === 100 || step < 0;
-    try {
-      await this.#device.client.publish(serviceTopic('ota-progress', this.#device), payload, { qos: final ? 1 : 0 });
-    } catch (error) {
-      if (!final) return;
-      this.#error(new OtaError('report-failed', `could not report step ${step} of module ${module} to the platform: ${(error as Error)?.message}`, { module, step, cause: error }));
-    }
   }
 
   /**

@@ -1,10 +1,10 @@
 /**
  * The store's directory: checked when `fileStore()` is called, so that a path that cannot work is
- * a ConfigurationError before the client does any I/O; and the file names inside it, one set per
- * client id.
+ * a ConfigurationError before the client does any I/O; the file names inside it, one set per
+ * client id; and syncing it, so that a new name survives a power cut.
  */
 import { createRequire } from 'node:module';
-import { nodeCrypto, nodeFs } from '../shared/builtins.js';
+import { debug, nodeCrypto, nodeFs } from '../shared/builtins.js';
 import { ConfigurationError } from '../shared/errors.js';
 
 /** The files of one client's store. */
@@ -64,6 +64,21 @@ export function storePaths(directory: string, clientId: string): StorePaths {
   const hash = nodeCrypto().createHash('sha256').update(clientId, 'utf8').digest('hex').slice(0, 16);
   const base = nodePath().join(directory, `${prefix === '' ? 'outbox' : prefix}-${hash}`);
   return { file: `${base}.outbox`, temporary: `${base}.outbox.tmp`, lock: `${base}.lock` };
+}
+
+/** Makes a rename (or a new file) durable: the directory's own entry list is synced. Not every platform can. */
+export function syncDirectory(directory: string): void {
+  const fs = nodeFs();
+  let fd = -1;
+  try {
+    fd = fs.openSync(directory, 'r');
+    fs.fsyncSync(fd);
+  } catch (error) {
+    // Windows cannot open a directory; some file systems refuse to sync one (EINVAL).
+    debug('store: syncing the directory %s failed: %s', directory, (error as Error).message);
+  } finally {
+    if (fd !== -1) fs.closeSync(fd);
+  }
 }
 
 // Loaded on first use like the modules of src/shared/builtins.ts.

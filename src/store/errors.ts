@@ -57,3 +57,23 @@ export function ioError(doing: string, path: string, cause: unknown): StoreError
   }
   return new StoreError('store-io', `${doing} ${path} failed (${detail})`, { cause, path });
 }
+
+/** The `store-corrupt` report of damage found in `file` when it was opened, `intact` messages kept. */
+export function damageError(file: string, damage: StoreDamage, intact: number): StoreError {
+  return new StoreError(
+    'store-corrupt',
+    `${file} was damaged: ${damage.regions} run(s) of ${damage.bytes} bytes did not read as records and were skipped, with ${damage.strayRecords} record(s) that belonged to nothing; ` +
+      `the ${intact} intact messages are kept, and messages in the skipped bytes are lost. Check the disk (a failing card or drive is the usual cause)`,
+    { path: file, damage },
+  );
+}
+
+/** The `store-full` refusal of a message of `size` bytes that would take the store past `maxBytes`. */
+export function capError(path: string | undefined, messages: number, bytes: number, size: number, maxBytes: number): StoreError {
+  return new StoreError(
+    'store-full',
+    `the store holds ${messages} messages in ${bytes} bytes and a message of ${size} bytes would pass maxBytes (${maxBytes}); ` +
+      'wait for acknowledgements (the client must be connected), or raise maxBytes',
+    { path },
+  );
+}

@@ -10,82 +10,28 @@
  *
  * The file only grows until the dead records (acknowledged messages, and `sent` records folded
  * into their messages) outweigh the live ones; then the live messages are written to a new file
- * that is renamed over the old one (see `compact`).
+ * that is renamed over the old one (see `compaction.ts`).
+ *
+ * This module holds the live messages and what their records weigh, and decides what is written
+ * when, and what a failed write costs. Its parts live beside it: the options and public types
+ * (`file-store-options.ts`), when a batch is written (`end-of-tick.ts`), the file's system calls
+ * (`log-file.ts`), compaction (`compaction.ts`), a failed batch read back (`failed-batch.ts`),
+ * the record format (`format.ts`), reading a file back at open (`replay.ts`), the lock
+ * (`lock.ts`) and the directory (`directory.ts`).
  */
 import { debug, nodeFs } from '../shared/builtins.js';
-import { ConfigurationError } from '../shared/errors.js';
-import { requireIntegerIn, requireOneOf } from '../shared/validate.js';
 import { checkDirectory, storePaths, type StorePaths } from './directory.js';
-import { ioError, StoreError, type StoreDamage } from './errors.js';
-import { addRecordSize, HEADER_SIZE, readHeader, readRecord, RecordWriter, SENT_RECORD_SIZE, VERSION } from './format.js';
+import { compactionDue, COMPACT_AFTER, writeCompacted, writeEntry } from './compaction.js';
+import { capError, damageError, ioError, StoreError, type StoreDamage } from './errors.js';
+import { resolveFileStoreOptions, type FileStore, type FileStoreOptions, type FileStoreStats, type FsyncMode } from './file-store-options.js';
+import { EndOfTick } from './end-of-tick.js';
+import { addedKeys, takeAdds } from './failed-batch.js';
+import { addRecordSize, HEADER_SIZE, RecordWriter, SENT_RECORD_SIZE } from './format.js';
 import { acquireLock, releaseLock } from './lock.js';
-import { replay, type LiveEntry } from './replay.js';
-import type { OutboxStore, OutboxStoreHooks, StoredEntry, StoredMessage } from './types.js';
+import { appendToLog, openLogFile, readLogFile, restartLogFile, truncateLog } from './log-file.js';
+import { readStoreFile, type LiveEntry } from './replay.js';
+import type { OutboxStoreHooks, StoredEntry, StoredMessage } from './types.js';
 
-/**
- * When the store asks the disk to persist what it wrote (fsync), beyond handing it to the kernel:
- * - `never` (the default): a write syscall per tick. Survives the process being killed, not a
- *   power cut or a kernel crash (the last seconds of writes may be lost then).
- * - `tick`: one fdatasync per tick's batch, before the tick ends. Survives a power cut for
- *   everything written in a tick that completed.
- * - `message`: each `add` is written and synced before it returns.
- */
-export type FsyncMode = 'never' | 'tick' | 'message';
-
-export interface FileStoreOptions {
-  /** Default `never`: see {@link FsyncMode}. */
-  readonly fsync?: FsyncMode;
-  /**
-   * The largest the store file may grow, in bytes. An `add` that would pass it (once compaction
-   * has reclaimed what it can) is refused with StoreError `store-full`. Default: no cap but the
-   * disk's. At least 1024.
-   */
-  readonly maxBytes?: number;
-}
-
-/** What a file store holds and has done, for monitoring and tests. */
-export interface FileStoreStats {
-  /** The store file, once open. */
-  readonly file: string | undefined;
-  /** The size of the file, with what the current tick has yet to write. */
-  readonly fileBytes: number;
-  /** Bytes of the records that still matter (the stored messages and their `sent` records). */
-  readonly liveBytes: number;
-  /** Messages stored and not yet acknowledged. */
-  readonly messages: number;
-  /** Compactions since the store was opened. */
-  readonly compactions: number;
-  /** Bytes of a torn last record (a write cut short by a crash) cut away when the store was opened. */
-  readonly tornBytes: number;
-  /** Damage found and skipped when the store was opened (also reported to the `damaged` hook). */
-  readonly damage: StoreDamage | undefined;
-  /** The last write failure, until a write succeeds again; while set, `add` writes at once or throws. */
-  readonly failure: StoreError | undefined;
-}
-
-export interface FileStore extends OutboxStore {
-  /** The directory, made absolute. */
-  readonly directory: string;
-  readonly fsync: FsyncMode;
-  readonly maxBytes: number | undefined;
-  stats(): FileStoreStats;
-  /**
-   * Rewrites the file with only the live messages, now (the store also does it by itself). Throws
-   * a StoreError when the new file cannot be written; the old one is then kept, intact.
-   */
-  compact(): void;
-}
-
-const FSYNC_MODES: readonly FsyncMode[] = ['never', 'tick', 'message'];
-/**
- * Dead bytes that make a compaction worth it (and at least as many as the live ones). Each
- * compaction costs about a millisecond however little is live (creating, renaming and closing
- * files), so at 1 MiB it is a fraction of a microsecond per message; 64 KiB made it half of the
- * store's whole cost. The file grows to about this plus twice the live messages.
- */
-export const COMPACT_AFTER = 1024 * 1024;
-/** Compaction writes the new file in pieces of about this size. */
-const COMPACT_CHUNK = 256 * 1024;
 const BATCH_BUFFER = 16 * 1024;
 
 /**
@@ -94,14 +40,7 @@ const BATCH_BUFFER = 16 * 1024;
  * is wrong; opening the store (the client does it) can throw a StoreError.
  */
 export function fileStore(directory: string, options: FileStoreOptions = {}): FileStore {
-  if (typeof options !== 'object' || options === null) {
-    throw new ConfigurationError('options', 'expected an object such as { fsync: "tick" }, or nothing');
-  }
-  const fsync = requireOneOf('fsync', options.fsync ?? 'never', FSYNC_MODES);
-  const maxBytes =
-    options.maxBytes === undefined
-      ? undefined
-      : requireIntegerIn('maxBytes', options.maxBytes, 1024, Number.MAX_SAFE_INTEGER, 'use a whole number of bytes, at least 1024, or leave it out for no cap');
+  const { fsync, maxBytes } = resolveFileStoreOptions(options);
   return new FileOutboxStore(checkDirectory(directory), fsync, maxBytes);
 }
 
@@ -128,7 +67,6 @@ class FileOutboxStore implements FileStore {
   /** Bytes of the live messages' `add` and `sent` records, written or pending. */
   private liveBytes = 0;
   private readonly batch = new RecordWriter(BATCH_BUFFER);
-  private flushScheduled = false;
   private failure: StoreError | undefined;
   /** After a failed compaction, the file size to reach before trying again. */
   private compactRetryAt = 0;
@@ -137,8 +75,7 @@ class FileOutboxStore implements FileStore {
   private compactions = 0;
   private tornBytes = 0;
   private damage: StoreDamage | undefined;
-  private readonly flushBound = (): void => this.flush();
-  private readonly scheduleFlush = (): void => void process.nextTick(this.flushBound);
+  private readonly endOfTick = new EndOfTick(() => this.flush());
 
   constructor(directory: string, fsync: FsyncMode, maxBytes: number | undefined) {
     this.directory = directory;
@@ -187,7 +124,7 @@ class FileOutboxStore implements FileStore {
     this.addBytes += size;
     this.liveBytes += size;
     if (this.failure === undefined && this.fsync !== 'message') {
-      this.schedule();
+      this.endOfTick.schedule();
       return key;
     }
     // After a failure every add is a probe: written now, so the caller learns at once whether
@@ -216,13 +153,13 @@ class FileOutboxStore implements FileStore {
     entry.sentBytes += SENT_RECORD_SIZE;
     this.liveBytes += SENT_RECORD_SIZE;
     this.batch.sent(key, packetId);
-    this.schedule();
+    this.endOfTick.schedule();
   }
 
   acknowledged(key: number): void {
     if (this.fd === -1 || !this.forget(key)) return;
     this.batch.acknowledged(key);
-    this.schedule();
+    this.endOfTick.schedule();
   }
 
   close(): Promise<void> {
@@ -264,7 +201,7 @@ class FileOutboxStore implements FileStore {
 
   /** Writes what the tick recorded; the store's nextTick callback, and `close` and exit. */
   flush(): void {
-    this.flushScheduled = false;
+    this.endOfTick.ran();
     if (this.fd === -1 || this.batch.length === 0) return;
     const error = this.writeBatch();
     if (error === undefined) {
@@ -279,18 +216,6 @@ class FileOutboxStore implements FileStore {
     if (lost.length > 0) this.hooks?.writeFailed(lost, error);
   }
 
-  /**
-   * Node runs the nextTick queue before the promise jobs of a tick, and both until neither has
-   * work left before it returns to the event loop. A nextTick queued from a promise job therefore
-   * runs once the promise jobs queued so far have run: adds made in `await` continuations of the
-   * same macrotask go into the same write, and the write still comes before the macrotask ends.
-   */
-  private schedule(): void {
-    if (this.flushScheduled) return;
-    this.flushScheduled = true;
-    queueMicrotask(this.scheduleFlush);
-  }
-
   /** Removes a message from memory; false when there was none with `key`. */
   private forget(key: number): boolean {
     const entry = this.entries.get(key);
@@ -302,23 +227,8 @@ class FileOutboxStore implements FileStore {
   }
 
   private load(file: string): void {
-    const fs = nodeFs();
-    try {
-      this.fd = fs.openSync(file, 'r+');
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-      this.fd = fs.openSync(file, 'wx+', 0o644);
-      // The new name must survive a power cut as well as what is written under it.
-      if (this.fsync !== 'never') syncDirectory(this.directory);
-    }
-    const length = fs.fstatSync(this.fd).size;
-    const bytes = Buffer.allocUnsafeSlow(length);
-    for (let done = 0; done < length; ) {
-      const read = fs.readSync(this.fd, bytes, done, length - done, done);
-      if (read === 0) throw new StoreError('store-io', `${file} shrank while it was being read; is another program writing it?`, { path: file });
-      done += read;
-    }
-    const header = readHeader(bytes, length);
+    this.fd = openLogFile(file, this.directory, this.fsync);
+    const bytes = readLogFile(this.fd, file);
     this.entries = new Map();
     this.compactions = 0;
     this.tornBytes = 0;
@@ -327,42 +237,32 @@ class FileOutboxStore implements FileStore {
     this.compactRetryAt = 0;
     this.recoveryFailedAt = Infinity;
     this.batch.clear();
-    if (header === 'short') {
-      // A new file, or one whose creation was cut short: it holds nothing yet.
+    const found = readStoreFile(bytes, file);
+    if (found === 'empty') {
       this.nextKey = 1;
       this.fileBytes = 0;
       this.addBytes = this.liveBytes = 0;
       this.batch.header(1);
       const error = this.writeBatch();
       if (error !== undefined) throw error;
-      fs.ftruncateSync(this.fd, HEADER_SIZE);
+      nodeFs().ftruncateSync(this.fd, HEADER_SIZE);
       return;
     }
-    if (header === 'not-a-store') {
-      throw new StoreError('store-corrupt', `${file} is not an aliot-mqtt store (its header does not check); move it away and the store starts empty, or point the store at another directory`, { path: file });
-    }
-    if (header !== 'damaged' && header.version !== VERSION) {
-      throw new StoreError('store-version', `${file} is in store format ${header.version}, written by another version of aliot-mqtt; this one reads format ${VERSION}. Use that version, or move the file away (its messages are then not sent)`, { path: file });
-    }
-    const found = replay(bytes, length, header === 'damaged' ? 1 : header.nextKey);
     this.entries = found.entries;
     this.nextKey = found.nextKey;
     this.addBytes = found.addBytes;
     this.liveBytes = found.liveBytes;
     this.fileBytes = found.validEnd;
-    if (found.validEnd < length) {
-      this.tornBytes = length - found.validEnd;
-      fs.ftruncateSync(this.fd, found.validEnd);
-      if (this.fsync !== 'never') fs.fdatasyncSync(this.fd);
+    if (found.validEnd < bytes.length) {
+      this.tornBytes = bytes.length - found.validEnd;
+      truncateLog(this.fd, found.validEnd, this.fsync);
       debug('store: cut a torn record of %d bytes from the end of %s', this.tornBytes, file);
     }
-    const { regions, bytes: skipped, strayRecords } = found.damage;
-    if (header !== 'damaged' && regions === 0 && strayRecords === 0) {
+    if (found.damage === undefined) {
       this.maybeCompact();
       return;
     }
-    // A damaged header counts as one more damaged region (its next key is then taken from the records).
-    this.damage = header === 'damaged' ? { regions: regions + 1, bytes: skipped + HEADER_SIZE, strayRecords } : found.damage;
+    this.damage = found.damage;
     // Rewritten clean, so that the damage is reported once, not at every start.
     try {
       this.compactNow();
@@ -372,49 +272,24 @@ class FileOutboxStore implements FileStore {
   }
 
   private reportDamage(damage: StoreDamage, hooks: OutboxStoreHooks): void {
-    const file = this.paths!.file;
-    const error = new StoreError(
-      'store-corrupt',
-      `${file} was damaged: ${damage.regions} run(s) of ${damage.bytes} bytes did not read as records and were skipped, with ${damage.strayRecords} record(s) that belonged to nothing; ` +
-        `the ${this.entries.size} intact messages are kept, and messages in the skipped bytes are lost. Check the disk (a failing card or drive is the usual cause)`,
-      { path: file, damage },
-    );
+    const error = damageError(this.paths!.file, damage, this.entries.size);
     if (hooks.damaged !== undefined) hooks.damaged(error);
     else process.emitWarning(error);
   }
 
   /** Before an `add` of `size` bytes that would pass `maxBytes`: compacts if that makes room, else throws. */
   private makeRoom(size: number): void {
-    const maxBytes = this.maxBytes!;
-    if (HEADER_SIZE + this.addBytes + size > maxBytes) {
-      throw new StoreError(
-        'store-full',
-        `the store holds ${this.entries.size} messages in ${HEADER_SIZE + this.addBytes} bytes and a message of ${size} bytes would pass maxBytes (${maxBytes}); ` +
-          'wait for acknowledgements (the client must be connected), or raise maxBytes',
-        { path: this.paths?.file },
-      );
+    if (HEADER_SIZE + this.addBytes + size > this.maxBytes!) {
+      throw capError(this.paths?.file, this.entries.size, HEADER_SIZE + this.addBytes, size, this.maxBytes!);
     }
     this.compactNow();
   }
 
   /** Writes the pending batch at the end of the file; on failure cuts the file back and returns the error. */
   private writeBatch(): StoreError | undefined {
-    const fs = nodeFs();
     const { bytes, length } = this.batch;
-    try {
-      for (let done = 0; done < length; ) {
-        done += fs.writeSync(this.fd, bytes, done, length - done, this.fileBytes + done);
-      }
-      if (this.fsync !== 'never') fs.fdatasyncSync(this.fd);
-    } catch (cause) {
-      try {
-        // A partial write must not stay: the next batch goes where this one began.
-        fs.ftruncateSync(this.fd, this.fileBytes);
-      } catch {
-        // The next write overwrites it; a reader would take the rest for a torn record.
-      }
-      return ioError('writing to', this.paths!.file, cause);
-    }
+    const error = appendToLog(this.fd, this.paths!.file, bytes, length, this.fileBytes, this.fsync);
+    if (error !== undefined) return error;
     this.fileBytes += length;
     this.batch.clear();
     this.recoveryFailedAt = Infinity;
@@ -427,27 +302,8 @@ class FileOutboxStore implements FileStore {
    * the batch, to go out with the next write. Returns the keys of the messages dropped.
    */
   private dropUnwrittenAdds(): number[] {
-    const { bytes, length } = this.batch;
-    const lost: number[] = [];
-    for (let at = 0; at < length; ) {
-      const record = readRecord(bytes, at, length)!;
-      if (record.type === 'add') {
-        lost.push(record.key);
-        this.forget(record.key);
-      }
-      at += record.size;
-    }
-    const dropped = new Set(lost);
-    let kept = 0;
-    for (let at = 0; at < length; ) {
-      const record = readRecord(bytes, at, length)!;
-      if (record.type !== 'add' && !dropped.has(record.key)) {
-        bytes.copy(bytes, kept, at, at + record.size);
-        kept += record.size;
-      }
-      at += record.size;
-    }
-    this.batch.truncate(kept);
+    const lost = takeAdds(this.batch);
+    for (const key of lost) this.forget(key);
     return lost;
   }
 
@@ -483,28 +339,13 @@ class FileOutboxStore implements FileStore {
    * the file is a bare header and the batch holds the live messages' `add` records alone.
    */
   private restartInPlace(): boolean {
-    const { bytes, length } = this.batch;
-    let unwritten = 0;
-    for (let at = 0; at < length; ) {
-      const record = readRecord(bytes, at, length)!;
-      if (record.type === 'add' && this.entries.has(record.key)) unwritten += 1;
-      at += record.size;
-    }
+    const unwritten = addedKeys(this.batch).filter((key) => this.entries.has(key)).length;
     if (unwritten !== this.entries.size || this.fileBytes <= HEADER_SIZE) return false;
-    const fs = nodeFs();
-    const header = new RecordWriter(HEADER_SIZE);
-    header.header(this.nextKey);
-    try {
-      for (let done = 0; done < HEADER_SIZE; ) done += fs.writeSync(this.fd, header.bytes, done, HEADER_SIZE - done, done);
-      fs.ftruncateSync(this.fd, HEADER_SIZE);
-    } catch (error) {
-      debug('store: cutting %s back to its header failed: %s', this.paths!.file, (error as Error).message);
-      return false;
-    }
+    if (!restartLogFile(this.fd, this.paths!.file, this.nextKey)) return false;
     this.fileBytes = HEADER_SIZE;
     this.batch.clear();
     for (const entry of this.entries.values()) {
-      this.batch.add(entry.key, entry.topic, entry.size - addRecordSize(0, entry.payload.length), entry.payload, entry.retain, entry.packetId);
+      writeEntry(this.batch, entry);
       entry.sentBytes = 0;
     }
     this.liveBytes = this.addBytes;
@@ -515,11 +356,7 @@ class FileOutboxStore implements FileStore {
   }
 
   private maybeCompact(): void {
-    const dead = this.fileBytes - HEADER_SIZE - this.liveBytes;
-    const worth = dead >= COMPACT_AFTER && dead >= this.liveBytes;
-    // Over the cap after `sent` and `acknowledged` records: a compacted file is back under it.
-    const overCap = this.maxBytes !== undefined && this.fileBytes > this.maxBytes && this.liveBytes + HEADER_SIZE < this.fileBytes;
-    if ((!worth && !overCap) || this.fileBytes < this.compactRetryAt) return;
+    if (!compactionDue(this.fileBytes, this.liveBytes, this.maxBytes) || this.fileBytes < this.compactRetryAt) return;
     try {
       this.compactNow();
     } catch (error) {
@@ -530,46 +367,14 @@ class FileOutboxStore implements FileStore {
   }
 
   /**
-   * Writes the live messages (each as one `add` record with its packet id) to the temporary file,
-   * syncs it (unless fsync is 'never'), renames it over the store file and syncs the directory.
-   * A crash before the rename leaves the old file, after it the new one: each complete and valid.
-   * What the tick has not written yet is in memory, so it is in the new file too.
+   * Rewrites the file with the live messages alone (see `writeCompacted`). What the tick has not
+   * written yet is in memory, so it is in the new file too, and the batch starts empty.
    */
   private compactNow(): void {
-    const fs = nodeFs();
-    const { file, temporary } = this.paths!;
-    const out = new RecordWriter(COMPACT_CHUNK + BATCH_BUFFER);
-    let fd = -1;
-    let written = 0;
-    const flushOut = (): void => {
-      for (let done = 0; done < out.length; ) done += fs.writeSync(fd, out.bytes, done, out.length - done, written + done);
-      written += out.length;
-      out.clear();
-    };
-    try {
-      fd = fs.openSync(temporary, 'w+', 0o644);
-      out.header(this.nextKey);
-      for (const entry of this.entries.values()) {
-        const topicBytes = entry.size - addRecordSize(0, entry.payload.length);
-        out.add(entry.key, entry.topic, topicBytes, entry.payload, entry.retain, entry.packetId);
-        if (out.length >= COMPACT_CHUNK) flushOut();
-      }
-      flushOut();
-      if (this.fsync !== 'never') fs.fdatasyncSync(fd);
-      fs.renameSync(temporary, file);
-    } catch (cause) {
-      try {
-        if (fd !== -1) fs.closeSync(fd);
-        fs.rmSync(temporary, { force: true });
-      } catch {
-        // Removed at the next open.
-      }
-      throw ioError('compacting into', temporary, cause);
-    }
-    if (this.fsync !== 'never') syncDirectory(this.directory);
+    const { fd, size } = writeCompacted(this.paths!, this.directory, this.fsync, this.nextKey, this.entries.values());
     const old = this.fd;
     this.fd = fd;
-    this.fileBytes = written;
+    this.fileBytes = size;
     for (const entry of this.entries.values()) entry.sentBytes = 0;
     this.liveBytes = this.addBytes;
     this.batch.clear();
@@ -578,7 +383,7 @@ class FileOutboxStore implements FileStore {
     this.recoveryFailedAt = Infinity;
     this.compactions += 1;
     try {
-      fs.closeSync(old);
+      nodeFs().closeSync(old);
     } catch (error) {
       // The file it named is gone already; the new one is in use.
       debug('store: closing the replaced file failed: %s', (error as Error).message);
@@ -589,20 +394,5 @@ class FileOutboxStore implements FileStore {
 function checkPacketId(packetId: number): void {
   if (!Number.isInteger(packetId) || packetId < 1 || packetId > 0xffff) {
     throw new RangeError(`a packet identifier is an integer in 1..65535 [MQTT-2.3.1-1], got ${packetId}`);
-  }
-}
-
-/** Makes a rename durable: the directory's own entry list is synced. Not every platform can. */
-function syncDirectory(directory: string): void {
-  const fs = nodeFs();
-  let fd = -1;
-  try {
-    fd = fs.openSync(directory, 'r');
-    fs.fsyncSync(fd);
-  } catch (error) {
-    // Windows cannot open a directory; some file systems refuse to sync one (EINVAL).
-    debug('store: syncing the directory %s failed: %s', directory, (error as Error).message);
-  } finally {
-    if (fd !== -1) fs.closeSync(fd);
   }
 }

@@ -1,9 +1,9 @@
 /**
- * Reading a store file back: the messages still waiting for their PUBACK, in key order, and what
- * was damaged. Pure: the caller reads the bytes and acts on the result.
+ * Reading a store file back: its header checked, the messages still waiting for their PUBACK, in
+ * key order, and what was damaged. Pure: the caller reads the bytes and acts on the result.
  */
-import type { StoreDamage } from './errors.js';
-import { findNextRecord, HEADER_SIZE, readRecord } from './format.js';
+import { StoreError, type StoreDamage } from './errors.js';
+import { findNextRecord, HEADER_SIZE, readHeader, readRecord, VERSION } from './format.js';
 
 /** A stored message as the store keeps it in memory. */
 export interface LiveEntry {
@@ -29,6 +29,32 @@ export interface Replayed {
   /** Where the last valid record ends: what follows is a torn record, to be cut away. */
   readonly validEnd: number;
   readonly damage: StoreDamage;
+}
+
+/** What a store file holds, read at open: the damage is undefined when there was none. */
+export interface StoreContents extends Omit<Replayed, 'damage'> {
+  readonly damage: StoreDamage | undefined;
+}
+
+/**
+ * The contents of the store file `file` read whole into `bytes`, or 'empty' for a new file (or one
+ * whose creation was cut short), which holds nothing yet. Throws a StoreError for a file that is
+ * not a store (`store-corrupt`) or of another format version (`store-version`).
+ */
+export function readStoreFile(bytes: Buffer, file: string): StoreContents | 'empty' {
+  const header = readHeader(bytes, bytes.length);
+  if (header === 'short') return 'empty';
+  if (header === 'not-a-store') {
+    throw new StoreError('store-corrupt', `${file} is not an aliot-mqtt store (its header does not check); move it away and the store starts empty, or point the store at another directory`, { path: file });
+  }
+  if (header !== 'damaged' && header.version !== VERSION) {
+    throw new StoreError('store-version', `${file} is in store format ${header.version}, written by another version of aliot-mqtt; this one reads format ${VERSION}. Use that version, or move the file away (its messages are then not sent)`, { path: file });
+  }
+  const found = replay(bytes, bytes.length, header === 'damaged' ? 1 : header.nextKey);
+  const { regions, bytes: skipped, strayRecords } = found.damage;
+  if (header !== 'damaged' && regions === 0 && strayRecords === 0) return { ...found, damage: undefined };
+  // A damaged header counts as one more damaged region (its next key is then taken from the records).
+  return { ...found, damage: header === 'damaged' ? { regions: regions + 1, bytes: skipped + HEADER_SIZE, strayRecords } : found.damage };
 }
 
 /** Replays the records of `bytes[HEADER_SIZE..end)` on top of a header that gave `headerNextKey`. */

@@ -4,7 +4,7 @@
  */
 import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { COMPACT_AFTER } from '../../src/store/file-store.js';
+import { COMPACT_AFTER } from '../../src/store/compaction.js';
 import { HEADER_SIZE } from '../../src/store/format.js';
 import type { StoredEntry } from '../../src/store/types.js';
 import { openStore, plain, prng, spawnChild, storeFile, tempDir, tick } from './support.js';
