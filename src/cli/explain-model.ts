@@ -1,7 +1,8 @@
 /**
  * What `explain` produces: packets, their fields and the bits inside them, and the decoder's
  * verdict. Plain data, shared by the dissection (explain.ts and the walk over each packet type in
- * explain-packets.ts and explain-walk.ts), the text and JSON renderings and the generated docs.
+ * explain-packets.ts, its family modules explain-connect.ts, explain-publish.ts and
+ * explain-subscribe.ts, and explain-walk.ts), the text and JSON renderings and the generated docs.
  */
 import type { MqttProtocolErrorCode } from '../packet/errors.js';
 import type { Packet, PacketType } from '../packet/types.js';

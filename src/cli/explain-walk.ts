@@ -1,6 +1,7 @@
 /**
  * The walk over a frame's fields for explain.ts: a cursor that turns bytes into rows and stops
- * cleanly (rather than throwing a RangeError or reading junk) where the bytes run out.
+ * cleanly (rather than throwing a RangeError or reading junk) where the bytes run out, and what
+ * the bodies of several packet families share (the Packet Identifier, the QoS names).
  */
 import { hexBytes } from './hex.js';
 import type { ExplainField, ExplainPart } from './explain-model.js';
@@ -158,3 +159,21 @@ export function binary8(byte: number): string {
   const bits = byte.toString(2).padStart(8, '0');
   return `${bits.slice(0, 4)} ${bits.slice(4)}`;
 }
+
+// ---------------------------------------------------------------------------------------------
+// What the bodies of several packet types share
+
+/** Walks the body of one packet type, after its fixed header. */
+export type Body = (f: Fields, firstByte: number, showPassword: boolean) => void;
+
+export const QOS_NAMES = ['0: at most once', '1: at least once', '2: exactly once'] as const;
+
+export const packetId = (f: Fields, spec: string, meaning: string): number =>
+  f.uint16('Packet Identifier', spec, (v) => ({ value: v === 0 ? '0 (not allowed)' : String(v), meaning }));
+
+/** The body of an acknowledgement: a Packet Identifier and nothing else. */
+export const ack =
+  (section: string, meaning: string, statement: string): Body =>
+  (f) => {
+    packetId(f, `${section} [${statement}]`, meaning);
+  };

@@ -12,7 +12,7 @@ import { ALINK_METHODS } from '../aliyun/alink/payload.js';
 import type { AlinkReply } from '../aliyun/alink/payload.js';
 import { encodedLength } from '../packet/codec.js';
 import type { ConnectPacket } from '../packet/types.js';
-import { debug, isIP, nodeCrypto } from '../shared/builtins.js';
+import { isIP } from '../shared/builtins.js';
 import { ConfigurationError } from '../shared/errors.js';
 import { admit } from './admission.js';
 import type { Admission, AdmissionCloud } from './admission.js';
@@ -26,15 +26,13 @@ import { NtpService } from './cloud/ntp.js';
 import { ShadowService } from './cloud/shadow.js';
 import { TagService } from './cloud/tags.js';
 import { ConfigService } from './cloud/config.js';
+import { dispatchPublish } from './cloud/dispatch.js';
 import type { ConfigFile } from '../aliyun/services/config.js';
-import { parseServiceTopic } from '../aliyun/service-topics.js';
 import { OtaJobs } from './cloud/ota.js';
 import type { OtaJobInfo, OtaJobOptions } from './cloud/ota.js';
-import { HttpsServer } from './http/server.js';
-import type { HttpBodyAnswer } from './http/server.js';
-import { REGISTER_PATH } from '../aliyun/register/https.js';
 import { resolveHttpsOptions } from './http/options.js';
 import type { ResolvedHttpsOptions } from './http/options.js';
+import { HttpsEndpoints } from './https-endpoints.js';
 import { boundMessage } from './echo.js';
 import { EmulatorError } from './errors.js';
 import { Listener } from './listener.js';
@@ -51,9 +49,6 @@ import type { Emulator, EmulatorShadow, EmulatorConnection, EmulatorEvents, Emul
 import type { DeviceCertificate } from './x509/ca.js';
 import { presentedCertificate } from './x509/admission.js';
 import type { PresentedCertificate } from './x509/admission.js';
-
-/** The largest registration form read: a form is a few hundred bytes. */
-const REGISTER_FORM_MAX_BYTES = 4096;
 
 /** How long `sendPropertySet`, `callService` and `rrpc` wait for the device by default. */
 export const DEFAULT_REPLY_TIMEOUT_MS = 10_000;
@@ -105,10 +100,7 @@ class LocalPlatform extends EventEmitter<EmulatorEvents> implements Emulator {
   readonly #tags: TagService;
   readonly #config: ConfigService;
   readonly #ota: OtaJobs;
-  readonly #httpsOptions: ResolvedHttpsOptions;
-  /** The HTTPS server, once something asked for it. */
-  #https: Promise<HttpsServer> | undefined;
-  #httpsServer: HttpsServer | undefined;
+  readonly #https: HttpsEndpoints;
   readonly #gateway: GatewayCloud;
   readonly #services: readonly CloudService[];
   readonly #host: SessionHost;
@@ -120,7 +112,6 @@ class LocalPlatform extends EventEmitter<EmulatorEvents> implements Emulator {
   constructor(options: ResolvedEmulatorOptions, httpsOptions: ResolvedHttpsOptions) {
     super();
     this.#options = options;
-    this.#httpsOptions = httpsOptions;
     this.ca = options.tls?.ca ?? '';
     this.#registry = new DeviceRegistry(options.devices.values());
     this.#store = new SessionStore({ clock: options.clock, limits: options.sessions, report: (event) => this.emit('session', event) });
@@ -148,13 +139,19 @@ class LocalPlatform extends EventEmitter<EmulatorEvents> implements Emulator {
         }
       },
       registered: (productKey, deviceName) => options.devices.has(deviceKey(productKey, deviceName)),
-      https: () => this.#startHttps(),
+      https: () => this.#https.start(),
       changed: (event) => this.emit('ota', event),
     });
     const gatewayHost = { presence: this.#presence, registry: this.#registry, subDevice: (event: SubDeviceEvent) => this.emit('subdevice', event) };
     this.#gateway = new GatewayCloud(cloud, gatewayHost, options.topology);
     this.#registrar = new Registrar(this.#registry, options.products);
     const registrar = this.#registrar;
+    this.#https = new HttpsEndpoints(options.host, httpsOptions, registrar, {
+      checkRunning: () => this.#checkRunning(),
+      closing: () => this.#closing !== undefined,
+      log: (entry) => this.emit('http', entry),
+      registered: (event) => this.emit('register', event),
+    });
     this.#cloudAdmission = {
       registration: (connect, tls) => registrar.admitRegistration(connect, tls),
       token: (connect, tls) => registrar.admitToken(connect, tls),
@@ -190,9 +187,9 @@ class LocalPlatform extends EventEmitter<EmulatorEvents> implements Emulator {
       (error) => this.emit('error', error),
     );
     // Products open to registration need the registration endpoint from the start.
-    if (this.#httpsOptions.port !== undefined || this.#options.products.size > 0) {
+    if (this.#https.wanted || this.#options.products.size > 0) {
       try {
-        await this.#startHttps();
+        await this.#https.start();
       } catch (error) {
         await this.#listener.close();
         throw error;
@@ -200,36 +197,8 @@ class LocalPlatform extends EventEmitter<EmulatorEvents> implements Emulator {
     }
   }
 
-  /** Starts the HTTPS server on the MQTT listener's host, once; later calls get the same one. */
-  #startHttps(): Promise<HttpsServer> {
-    this.#checkRunning();
-    this.#https ??= HttpsServer.open({
-      host: this.#options.host,
-      port: this.#httpsOptions.port ?? 0,
-      cert: this.#httpsOptions.cert,
-      key: this.#httpsOptions.key,
-      ca: this.#httpsOptions.ca,
-      onLog: (entry) => this.emit('http', entry),
-    }).then((server) => {
-      this.#httpsServer = server;
-      // Dynamic registration over HTTPS: the form is a few hundred bytes.
-      server.route('POST', REGISTER_PATH, (request) => this.#registerOverHttps(request.body), { maxBody: REGISTER_FORM_MAX_BYTES });
-      // Closed meanwhile: nothing else will close it.
-      if (this.#closing !== undefined) void server.close();
-      return server;
-    });
-    return this.#https;
-  }
-
-  #registerOverHttps(body: Buffer): HttpBodyAnswer {
-    const answer = this.#registrar.answerForm(body.toString('utf8'));
-    if (answer.registered !== undefined) this.emit('register', { ...answer.registered, authType: 'https' });
-    return { status: answer.status, headers: { 'content-type': 'application/json;charset=utf-8' }, body: answer.body };
-  }
-
   get https(): { readonly url: string; readonly port: number; readonly ca: string } | undefined {
-    const server = this.#httpsServer;
-    return server === undefined ? undefined : { url: server.url, port: server.port, ca: server.ca };
+    return this.#https.info;
   }
 
   pushOtaJob(options: OtaJobOptions): Promise<OtaJobInfo> {
@@ -323,29 +292,13 @@ class LocalPlatform extends EventEmitter<EmulatorEvents> implements Emulator {
     this.#config.set(productKey, config);
   }
 
-  async publishConfig(productKey: string, content: string | Uint8Array, options: { configId?: string; signMethod?: 'sha256' | 'md5' } = {}): Promise<ConfigFile> {
-    this.#checkRunning();
-    if (typeof content !== 'string' && !(content instanceof Uint8Array)) {
-      throw new ConfigurationError('content', 'give the configuration file as text or bytes');
+  publishConfig(productKey: string, content: string | Uint8Array, options: { configId?: string; signMethod?: 'sha256' | 'md5' } = {}): Promise<ConfigFile> {
+    try {
+      this.#checkRunning();
+    } catch (error) {
+      return Promise.reject(error);
     }
-    const signMethod = options.signMethod ?? 'sha256';
-    if (signMethod !== 'sha256' && signMethod !== 'md5') throw new ConfigurationError('signMethod', "use 'sha256' or 'md5'");
-    const bytes = Buffer.from(typeof content === 'string' ? Buffer.from(content, 'utf8') : content);
-    const configId = options.configId ?? nodeCrypto().randomBytes(16).toString('hex');
-    const server = await this.#startHttps();
-    // An unguessable path, as OSS signs its URLs: only a device told of the file fetches it.
-    const path = `/config/${nodeCrypto().randomBytes(16).toString('hex')}`;
-    const config: ConfigFile = {
-      configId,
-      configSize: bytes.length,
-      sign: nodeCrypto().createHash(signMethod).update(bytes).digest('hex'),
-      signMethod,
-      url: `${server.url}${path}`,
-      getType: 'file',
-    };
-    this.#config.set(productKey, config);
-    server.route('GET', path, () => ({ status: 200, headers: { 'content-type': 'application/octet-stream' }, body: bytes }));
-    return config;
+    return this.#https.configFile(content, options, (config) => this.#config.set(productKey, config));
   }
 
   pushConfig(productKey: string, deviceName: string, config?: ConfigFile, timeoutMs = DEFAULT_REPLY_TIMEOUT_MS): Promise<AlinkReply> {
@@ -373,8 +326,7 @@ class LocalPlatform extends EventEmitter<EmulatorEvents> implements Emulator {
     for (const session of [...this.#sessions]) session.shutdown();
     this.#store.close(error);
     this.#ota.closing();
-    const https = this.#https?.then((server) => server.close()).catch(() => undefined);
-    await Promise.all([this.#listener?.close(), https]);
+    await Promise.all([this.#listener?.close(), this.#https.close()]);
   }
 
   #checkRunning(): void {
@@ -428,30 +380,7 @@ class LocalPlatform extends EventEmitter<EmulatorEvents> implements Emulator {
     this.#router.route(topic, payload, qos, undefined, session);
     const device: OnlineDevice = this.#presence.of(session)!;
     this.#ota.published(device, topic, payload);
-    const kind = device.topics.parse(topic);
-    if (kind !== undefined) {
-      for (const service of this.#services) service.published(device, topic, kind, payload);
-      return;
-    }
-    // Not one of its own thing-model topics: a gateway's request, or one of its sub-devices' topics.
-    const subDevice = this.#gateway.received(device, topic, payload);
-    const subKind = subDevice?.topics.parse(topic);
-    if (subKind !== undefined) {
-      for (const service of this.#services) service.published(subDevice!, topic, subKind, payload);
-      return;
-    }
-    // A device service (NTP, shadow, configuration, tags): the device's own, or a logged-in sub-device's through its gateway.
-    const serviceKind = parseServiceTopic(topic);
-    if (serviceKind === undefined) return;
-    const owner = subDevice ?? device;
-    for (const service of this.#services) {
-      try {
-        service.servicePublished?.(owner, topic, serviceKind, payload);
-      } catch (error) {
-        // A message no service rule foresaw must not take the stand-in down: it gets no answer.
-        if (debug.enabled) debug('emulator: %s on %s got no answer: %s', device.topics.deviceName, topic, (error as Error).message);
-      }
-    }
+    dispatchPublish(this.#services, this.#gateway, device, topic, payload);
   }
 
   #ended(session: Session, outcome: SessionOutcome): void {
