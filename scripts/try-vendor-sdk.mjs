@@ -10,7 +10,8 @@
 //   npm run try:vendor-sdk          (builds, then runs this)
 //   node scripts/try-vendor-sdk.mjs [--slow]    (--slow adds a 70 s keepalive check)
 //
-// The SDK is installed into .bench/ (never a dependency of the package) on first use. It passes
+// The SDK is installed into .bench/vendor-sdk/ (never a dependency of the package) on first use:
+// a prefix of its own, so that it and `npm run bench:compare`'s MQTT.js in .bench/ do not remove each other. It passes
 // no CA to MQTT.js or axios, so this script runs itself again with NODE_EXTRA_CA_CERTS set to
 // the loopback CA, as a user pointing the SDK at the stand-in would. Everything stays on [::1].
 import { spawnSync } from 'node:child_process';
@@ -20,12 +21,12 @@ import { fileURLToPath } from 'node:url';
 
 const SDK = 'alibabacloud-iot-device-sdk@1.2.8';
 const root = fileURLToPath(new URL('..', import.meta.url));
-const bench = `${root}.bench/`;
+const bench = `${root}.bench/vendor-sdk/`;
 const loopbackCa = `${root}certs/loopback/ca.pem`;
 
 if (process.env.NODE_EXTRA_CA_CERTS !== loopbackCa) {
   if (!existsSync(`${bench}node_modules/alibabacloud-iot-device-sdk/package.json`)) {
-    console.log(`installing ${SDK} into .bench/ (not a dependency of the package)`);
+    console.log(`installing ${SDK} into .bench/vendor-sdk/ (not a dependency of the package)`);
     const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
     const installed = spawnSync(npm, ['install', '--prefix', bench, '--no-save', '--no-audit', '--no-fund', '--no-package-lock', SDK], { stdio: 'inherit' });
     if (installed.status !== 0) process.exit(installed.status ?? 1);
