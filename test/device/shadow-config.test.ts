@@ -181,9 +181,13 @@ describe('the device shadow', () => {
     expect(await rejection(get.result)).toMatchObject({ name: 'DeviceError', code: 'reply-timeout' });
     // Writes go one at a time: the second waits for the first.
     const writes = recordPublishes(emulator);
+    const firstWrite = nextPublish(emulator, shadowUpdate);
     const one = watch(shadow.report({ a: 1 }, { version: 5 }));
     const two = watch(shadow.report({ a: 2 }, { version: 6 }));
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await firstWrite;
+    // A round trip: the stand-in has read everything the device wrote before its PINGREQ.
+    await tick();
+    await device.client.ping();
     expect(writes).toEqual([shadowUpdate]);
     // A late acceptance of another version is not the answer; the one for version 5 is.
     await emulator.publish(shadowGet, JSON.stringify({ method: 'reply', payload: { status: 'success', version: 4 }, timestamp: 1 }), 1);

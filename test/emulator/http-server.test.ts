@@ -220,9 +220,18 @@ describe('HttpsServer: files', () => {
 
   it('close() ends a transfer in progress', async () => {
     const server = await start();
-    server.route('GET', '/slow', () => ({ file: file({ open: () => new Readable({ read() {} }) }) }));
+    let opened: () => void = () => {};
+    const transferring = new Promise<void>((resolve) => (opened = resolve));
+    server.route('GET', '/slow', () => ({
+      file: file({
+        open: () => {
+          opened();
+          return new Readable({ read() {} });
+        },
+      }),
+    }));
     const answer = raw(server, 'GET /slow HTTP/1.1\r\nhost: x\r\n\r\n');
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await transferring; // the file is open: the transfer is under way
     await server.close();
     expect(await answer).toMatch(/^HTTP\/1.1 200/);
   });
