@@ -4,6 +4,8 @@
 //
 // npm reports sizes in kB of 1000 bytes; so does this script.
 import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('../', import.meta.url));
@@ -26,3 +28,16 @@ for (const file of packed.files) {
 }
 console.log(`${packed.name}@${packed.version}: ${kB(packed.size)} packed, ${kB(packed.unpackedSize)} unpacked, ${packed.files.length} files`);
 parts.forEach(([name], i) => console.log(`  ${kB(sums[i].bytes).padStart(9)}  ${name} (${sums[i].files} files)`));
+
+// What `import 'aliot-mqtt'` loads: the library's bundle and the chunks it imports, followed.
+const sizes = new Map(packed.files.map((file) => [file.path, file.size]));
+const loaded = new Set();
+const follow = (path) => {
+  if (loaded.has(path)) return;
+  loaded.add(path);
+  const code = readFileSync(join(root, path), 'utf8');
+  for (const [, chunk] of code.matchAll(/^import\b[^;]*?\bfrom "\.\/([^"]+)"/gm)) follow(`dist/pkg/${chunk}`);
+};
+follow('dist/pkg/index.js');
+const loadedBytes = [...loaded].reduce((sum, path) => sum + (sizes.get(path) ?? 0), 0);
+console.log(`import 'aliot-mqtt' loads ${kB(loadedBytes)} of it (${loaded.size} files of dist/pkg); the stand-in, the aliot command and its page load only when used`);
