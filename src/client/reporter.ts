@@ -21,15 +21,13 @@ export class Reporter implements OutboxHooks {
 
   constructor(private readonly events: SessionEmitter) {}
 
-  /** Emits `error` when someone listens; the same error also settles the promises concerned. */
+  /**
+   * Emits `error` when someone listens; the same error also settles the promises concerned, or
+   * no caller waits for it (a refused filter when restoring subscriptions).
+   */
   report(error: Error): void {
     if (debug.enabled) debug('error: %s', error.message);
     if (this.events.listenerCount('error') > 0) this.events.emit('error', error);
-  }
-
-  /** What no caller waits for (a refused filter when restoring subscriptions). */
-  reportError(error: Error): void {
-    this.report(error);
   }
 
   /** A 'message', 'connect' or 'restored' listener threw: hand it back the way EventEmitter would. */

@@ -15,7 +15,7 @@ export class Subscriptions {
   constructor(
     private readonly outbox: Outbox,
     /** Hears what no caller waits for (a refused filter when restoring). */
-    private readonly owner: { reportError(error: Error): void },
+    private readonly owner: { report(error: Error): void },
   ) {}
 
   async subscribe(list: Subscription[]): Promise<SubscriptionGrant[]> {
@@ -46,10 +46,10 @@ export class Subscriptions {
       (ack) => {
         const codes = (ack as SubackPacket).returnCodes;
         const grants = restore.map((s, i) => ({ topicFilter: s.topicFilter, qos: codes[i] === 0x80 ? null : (codes[i] ?? null) }));
-        if (grants.some((g) => g.qos === null)) this.owner.reportError(new SubscribeError(grants));
+        if (grants.some((g) => g.qos === null)) this.owner.report(new SubscribeError(grants));
       },
       (error: Error) => {
-        if (!(error instanceof MqttClientError && error.code === 'client-ended')) this.owner.reportError(error);
+        if (!(error instanceof MqttClientError && error.code === 'client-ended')) this.owner.report(error);
       },
     );
   }
